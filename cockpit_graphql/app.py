@@ -1,0 +1,90 @@
+"""create_app(): Starlette, lifespan (engine, pools, key source), middleware, /graphql."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from cockpit_graphql.auth.backend import JWTBackend, auth_error_response
+from cockpit_graphql.auth.tokens import TokenVerifier, key_source_from_settings
+from cockpit_graphql.context import Context, build_context
+from cockpit_graphql.db.engine import Database
+from cockpit_graphql.logging_setup import configure_logging
+from cockpit_graphql.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from cockpit_graphql.schema import build_schema
+from cockpit_graphql.settings import Settings, get_settings
+
+
+class CockpitGraphQL(GraphQL[Context, None]):
+    def __init__(self, settings: Settings, db_holder: dict[str, Database], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+        self.db_holder = db_holder
+
+    async def get_context(self, request: Any, response: Any = None) -> Context:  # type: ignore[override]
+        return build_context(request, self.settings, self.db_holder["db"])
+
+
+class LazyBackend(JWTBackend):
+    """The backend is built before the lifespan opens the pool; it reads the pool when called."""
+
+    def __init__(self, settings: Settings, verifier: TokenVerifier, db_holder: dict[str, Database]) -> None:
+        self.settings = settings
+        self.verifier = verifier
+        self.db_holder = db_holder
+
+    @property  # type: ignore[override]
+    def db(self) -> Database:
+        return self.db_holder["db"]
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    holder: dict[str, Database] = {}
+    if database is not None:
+        holder["db"] = database
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        owned = "db" not in holder
+        if owned:
+            holder["db"] = Database.from_settings(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await holder.pop("db").dispose()
+
+    schema = build_schema(introspection=settings.introspection_enabled)
+    graphql_app = CockpitGraphQL(
+        settings, holder, schema=schema, graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        allow_queries_via_get=False,
+    )
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    verifier = TokenVerifier(settings, key_source_from_settings(settings))
+    middleware = [
+        Middleware(RequestContextMiddleware),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(AuthenticationMiddleware, backend=LazyBackend(settings, verifier, holder), on_error=auth_error_response),
+    ]
+    routes = [
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route("/healthz", healthz),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.db_holder = holder
+    return app

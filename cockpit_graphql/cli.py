@@ -1,0 +1,207 @@
+"""`cockpit …`: serve, worker, migrate, bootstrap, doctor, token, export-schema, db reset, dev."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+
+from cockpit_graphql.settings import get_settings
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "cockpit_graphql.app:create_app", factory=True, host=args.host, port=args.port,
+        workers=args.workers, log_level="warning",
+    )
+    return 0
+
+
+def cmd_worker(_args: argparse.Namespace) -> int:
+    from arq.worker import run_worker
+
+    from cockpit_graphql.workers.settings import WorkerSettings
+
+    run_worker(WorkerSettings)  # type: ignore[arg-type]
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from cockpit_graphql.db.migrate import upgrade_to_head
+
+    asyncio.run(upgrade_to_head(_settings().owner_database_url))
+    print("migrated to head")
+    return 0
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    from cockpit_graphql.ops.bootstrap import bootstrap
+
+    operators = [tuple(o.split("#", 1)) for o in args.operator or []]
+    report = asyncio.run(bootstrap(_settings(), demo=args.demo, operators=operators))  # type: ignore[arg-type]
+    print(f"migrations at head; {report.accounts_checked} accounts have their Global defaults")
+    for op in report.operators_added:
+        print(f"platform operator added: {op}")
+    for name in report.demo:
+        print(f"demo account created: {name}")
+    return 0
+
+
+def cmd_doctor(_args: argparse.Namespace) -> int:
+    from cockpit_graphql.ops.doctor import render, run_checks
+
+    checks = asyncio.run(run_checks(_settings()))
+    print(render(checks))
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from cockpit_graphql.auth.dev_tokens import SUPER_ADMIN_SUBJECT, mint_dev_token
+
+    settings = _settings()
+    if not settings.dev_jwt_secret:
+        print("DEV_JWT_SECRET is not set: dev tokens are disabled here.", file=sys.stderr)
+        return 2
+    if args.role == "SUPER_ADMIN":
+        print(mint_dev_token(settings, subject=SUPER_ADMIN_SUBJECT))
+        return 0
+    if not args.account or not args.email:
+        print("--account (external org id) and --email are required for account roles.", file=sys.stderr)
+        return 2
+    print(mint_dev_token(settings, subject=f"dev|{args.email}", organization=args.account, email=args.email))
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace) -> int:
+    from cockpit_graphql.schema_export import SCHEMA_PATH, render_schema, write_schema
+
+    if args.check:
+        if not SCHEMA_PATH.exists() or SCHEMA_PATH.read_text() != render_schema():
+            print("schema.graphql is out of date: run `make schema`", file=sys.stderr)
+            return 1
+        return 0
+    print(f"wrote {write_schema()}")
+    return 0
+
+
+def cmd_db_reset(args: argparse.Namespace) -> int:
+    from cockpit_graphql.db.migrate import upgrade_to_head
+    from cockpit_graphql.ops.database import is_development, wipe_schema
+
+    settings = _settings()
+
+    async def run() -> int:
+        if not await is_development(settings.owner_database_url):
+            print("Refusing: this database is not marked as development "
+                  "(COMMENT ON DATABASE … IS 'cockpit:development').", file=sys.stderr)
+            return 3
+        await wipe_schema(settings.owner_database_url)
+        await upgrade_to_head(settings.owner_database_url)
+        print("database reset and migrated")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _dev_environment() -> None:
+    """`make run`: embedded services when no URLs are set, a persisted dev secret, dev settings."""
+    from cockpit_graphql.embedded import DATA_DIR, start_embedded
+
+    start_embedded()
+    secret_file = DATA_DIR / "dev-jwt-secret"
+    if not os.environ.get("DEV_JWT_SECRET"):
+        if not secret_file.exists():
+            secret_file.write_text(secrets.token_urlsafe(32))
+            secret_file.chmod(0o600)
+        os.environ["DEV_JWT_SECRET"] = secret_file.read_text().strip()
+    os.environ.setdefault("ENVIRONMENT", "development")
+    dev_issuer = os.environ.get("DEV_ISSUER", "https://dev.cockpit.local")
+    os.environ.setdefault("PLATFORM_ISSUERS", f'["{dev_issuer}"]')
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    from cockpit_graphql.auth.dev_tokens import SUPER_ADMIN_SUBJECT, mint_dev_token
+    from cockpit_graphql.ops.bootstrap import bootstrap
+    from cockpit_graphql.ops.database import create_database, mark_development
+
+    _dev_environment()
+    settings = _settings()
+    asyncio.run(create_database(settings.owner_database_url, settings.database_name))
+    asyncio.run(mark_development(settings.owner_database_url))
+    report = asyncio.run(bootstrap(settings, demo=True))
+    tokens = {
+        "SUPER_ADMIN (platform operator)": mint_dev_token(settings, subject=SUPER_ADMIN_SUBJECT),
+        "ACCOUNT_ADMIN admin@acme.example": mint_dev_token(
+            settings, subject="dev|admin@acme.example", organization="acme-org", email="admin@acme.example"),
+        "MEMBER member@acme.example": mint_dev_token(
+            settings, subject="dev|member@acme.example", organization="acme-org", email="member@acme.example"),
+    }
+    url = f"http://{args.host}:{args.port}/graphql"
+    print(f"\nCockpit GraphQL is starting. Demo accounts: {', '.join(report.demo) or 'already seeded'}.")
+    print(f"GraphiQL: {url}\n")
+    print("Paste one of these into GraphiQL's headers as {\"Authorization\": \"Bearer <token>\"}:\n")
+    for label, token in tokens.items():
+        print(f"  {label}:\n    {token}\n")
+    sys.stdout.flush()
+    if args.no_serve:
+        return 0
+    worker = subprocess.Popen([sys.executable, "-m", "cockpit_graphql.cli", "worker"], env=os.environ.copy())
+    try:
+        ns = argparse.Namespace(host=args.host, port=args.port, workers=1)
+        return cmd_serve(ns)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cockpit", description="Cockpit GraphQL operations.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="serve the API (uvicorn)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help="run the arq worker").set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="apply migrations (as the owner)").set_defaults(func=cmd_migrate)
+    p = sub.add_parser("bootstrap", help="migrate, ensure defaults, add operators, seed demo data")
+    p.add_argument("--demo", action="store_true", help="create the demo accounts")
+    p.add_argument("--operator", action="append", metavar="ISSUER#SUBJECT", help="register a super admin")
+    p.set_defaults(func=cmd_bootstrap)
+    sub.add_parser("doctor", help="runbook smoke checks").set_defaults(func=cmd_doctor)
+    p = sub.add_parser("token", help="mint a dev JWT (only with DEV_JWT_SECRET)")
+    p.add_argument("--role", choices=["SUPER_ADMIN", "ACCOUNT"], default="ACCOUNT")
+    p.add_argument("--account", help="external org id of the account (e.g. acme-org)")
+    p.add_argument("--email", help="the user's email")
+    p.set_defaults(func=cmd_token)
+    p = sub.add_parser("export-schema", help="write schema.graphql")
+    p.add_argument("--check", action="store_true", help="fail if schema.graphql is out of date")
+    p.set_defaults(func=cmd_export_schema)
+    p = sub.add_parser("db", help="database utilities")
+    dbsub = p.add_subparsers(dest="db_command", required=True)
+    dbsub.add_parser("reset", help="wipe and re-migrate (development databases only)").set_defaults(func=cmd_db_reset)
+    p = sub.add_parser("dev", help="what `make run` does: embedded services, bootstrap, tokens, serve + worker")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--no-serve", action="store_true", help="set up and print tokens, then exit")
+    p.set_defaults(func=cmd_dev)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The typed per-request context: principal, fresh loaders, the database, the request id."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+from starlette.requests import Request
+
+from cockpit_graphql.auth.principal import Principal
+from cockpit_graphql.auth.tenant import TenantId
+from cockpit_graphql.dataloaders.directory import DirectoryLoaders
+from cockpit_graphql.db.engine import Database
+from cockpit_graphql.domain.actor import Operation
+from cockpit_graphql.domain.errors import Unauthenticated
+from cockpit_graphql.domain.roles import Permission, ensure_permission
+from cockpit_graphql.settings import Settings
+
+
+@dataclass
+class Context:
+    request: Request
+    settings: Settings
+    db: Database
+    principal: Principal | None
+    request_id: str
+    directory: DirectoryLoaders
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def require_principal(self) -> Principal:
+        if self.principal is None:
+            raise Unauthenticated("Sign in: send `Authorization: Bearer <token>`.")
+        return self.principal
+
+    def require(self, permission: Permission) -> Principal:
+        principal = self.require_principal()
+        ensure_permission(principal.role, permission)
+        return principal
+
+    def tenant_for(self, account_id: uuid.UUID) -> TenantId | None:
+        return self.require_principal().tenant_for(account_id)
+
+    def operation(self) -> Operation:
+        return Operation(self.require_principal().actor, self.request_id)
+
+
+def build_context(request: Request, settings: Settings, db: Database) -> Context:
+    user = request.scope.get("user")
+    principal = getattr(user, "principal", None)
+    request_id = request.scope.get("state", {}).get("request_id") or str(uuid.uuid4())
+    return Context(
+        request=request,
+        settings=settings,
+        db=db,
+        principal=principal,
+        request_id=request_id,
+        directory=DirectoryLoaders(db, principal),
+    )
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,97 @@
+"""Engines and transactions. Every statement on tenant data runs inside `Database.tenant()`.
+
+Session strategy for concurrent resolvers: strawberry resolves sibling fields concurrently and one
+asyncpg connection cannot run two statements at once, so a request never shares one session between
+resolvers. Each dataloader batch (and each mutation) checks a connection out of the pool, opens one
+transaction, sets the account with `set_config('app.account_id', …, true)` (transaction-local, so a
+pooled connection never carries a tenant into its next use) and returns the connection at the end.
+Batches of different fields therefore run in parallel on separate connections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from cockpit_graphql.auth.tenant import TenantId
+from cockpit_graphql.db.statements import instrument
+from cockpit_graphql.settings import Settings
+
+SET_TENANT = text("SELECT set_config('app.account_id', :account_id, true)")
+
+
+class TenantSession(Session):
+    """A session that adds `account_id = <tenant>` to every ORM statement on a tenant table, so the
+    account filter is in the SQL itself; row-level security enforces the same boundary again."""
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _filter_by_account(state: ORMExecuteState) -> None:
+    account_id = state.session.info.get("account_id")
+    if account_id is None or state.is_column_load or state.is_relationship_load:
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    from cockpit_graphql.db.tables import TENANT_MODELS
+
+    state.statement = state.statement.options(
+        *(
+            with_loader_criteria(model, lambda cls: cls.account_id == account_id, include_aliases=True)
+            for model in TENANT_MODELS
+        )
+    )
+
+
+def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=False,
+        connect_args={"server_settings": {"application_name": "cockpit-graphql"}},
+    )
+    instrument(engine)
+    return engine
+
+
+class Database:
+    """The app's database handle: the pool of the app role (which owns nothing)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(
+            engine, expire_on_commit=False, autoflush=False, sync_session_class=TenantSession
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(
+            make_engine(
+                settings.resolved_app_database_url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+            )
+        )
+
+    @contextlib.asynccontextmanager
+    async def tenant(self, tenant: TenantId) -> AsyncIterator[AsyncSession]:
+        """One transaction with exactly one account set. Commits on success, rolls back on error."""
+        if not isinstance(tenant, TenantId):  # a plain UUID must never open a tenant transaction
+            raise TypeError("Database.tenant() takes a TenantId minted by the auth layer")
+        async with self._sessions() as session, session.begin():
+            session.info["account_id"] = tenant.value
+            await session.execute(SET_TENANT, {"account_id": str(tenant.value)})
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def platform(self) -> AsyncIterator[AsyncSession]:
+        """A transaction with no account set: platform tables only (tenant tables show no rows)."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

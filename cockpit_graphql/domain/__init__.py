@@ -1,0 +1,1 @@
+"""The rules. Nothing in this package imports strawberry or starlette."""

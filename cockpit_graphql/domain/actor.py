@@ -1,0 +1,40 @@
+"""Who performs an operation, as the domain and the audit trail see it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cockpit_graphql.domain.roles import Role
+
+
+class ActorType(StrEnum):
+    USER = "USER"
+    SUPER_ADMIN = "SUPER_ADMIN"
+    SYSTEM = "SYSTEM"
+
+
+@dataclass(frozen=True)
+class Actor:
+    type: ActorType
+    role: Role
+    label: str
+    user_id: uuid.UUID | None = None
+    operator_id: uuid.UUID | None = None
+
+    @property
+    def audit_id(self) -> str | None:
+        ident = self.user_id or self.operator_id
+        return str(ident) if ident else None
+
+
+SYSTEM_ACTOR = Actor(type=ActorType.SYSTEM, role=Role.SUPER_ADMIN, label="system")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """An actor plus the request id that ties its audit events to the logs."""
+
+    actor: Actor
+    request_id: str | None = None

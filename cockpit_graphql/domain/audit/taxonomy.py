@@ -1,0 +1,48 @@
+"""The closed audit taxonomy: `<module>.<entity>.<verb>`. Nothing outside this enum can be written."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+MODULES = (
+    "directory", "identity", "budgets", "models", "policies", "guardrails",
+    "connections", "agents", "marketplace", "observability",
+)
+_PATTERN = re.compile(r"^(?P<module>[a-z]+)\.(?P<entity>[a-z_]+)\.(?P<verb>[a-z_]+)$")
+
+
+class AuditAction(StrEnum):
+    ACCOUNT_CREATED = "directory.account.created"
+    ACCOUNT_UPDATED = "directory.account.updated"
+    ACCOUNT_SUSPENDED = "directory.account.suspended"
+    ACCOUNT_REACTIVATED = "directory.account.reactivated"
+    ENTITLEMENTS_UPDATED = "policies.entitlements.updated"
+    ORGANIZATION_CREATED = "directory.organization.created"
+    ORGANIZATION_UPDATED = "directory.organization.updated"
+    ORGANIZATION_DELETED = "directory.organization.deleted"
+    TEAM_CREATED = "directory.team.created"
+    TEAM_UPDATED = "directory.team.updated"
+    TEAM_MOVED = "directory.team.moved"
+    TEAM_DELETED = "directory.team.deleted"
+    USER_CREATED = "directory.user.created"
+    USER_UPDATED = "directory.user.updated"
+    USER_MOVED = "directory.user.moved"
+    USER_DELETED = "directory.user.deleted"
+    IDENTITY_LINKED = "identity.user.linked"
+    IDENTITY_PROVISIONED = "identity.user.provisioned"
+    IDENTITY_ACCOUNT_MISMATCH = "identity.token.account_mismatch"
+
+    @property
+    def module(self) -> str:
+        return self.value.split(".", 1)[0]
+
+
+def _check_taxonomy() -> None:
+    for action in AuditAction:
+        match = _PATTERN.match(action.value)
+        if not match or match["module"] not in MODULES:
+            raise ValueError(f"audit action {action.value!r} is outside the taxonomy")
+
+
+_check_taxonomy()

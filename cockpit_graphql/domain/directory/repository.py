@@ -1,0 +1,142 @@
+"""All SQL of the directory. Runs inside the caller's tenant transaction; RLS guards it again."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cockpit_graphql.db.tables import Account, OidcIdentity, Organization, Team, User
+
+
+async def organizations_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Organization]:
+    return list((await session.scalars(sa.select(Organization).where(Organization.id.in_(ids)))).all())
+
+
+async def teams_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Team]:
+    return list((await session.scalars(sa.select(Team).where(Team.id.in_(ids)))).all())
+
+
+async def users_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[User]:
+    return list((await session.scalars(sa.select(User).where(User.id.in_(ids)))).all())
+
+
+async def get_organization(session: AsyncSession, org_id: uuid.UUID, *, lock: bool = False) -> Organization | None:
+    stmt = sa.select(Organization).where(Organization.id == org_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()
+
+
+async def get_team(session: AsyncSession, team_id: uuid.UUID, *, lock: bool = False) -> Team | None:
+    stmt = sa.select(Team).where(Team.id == team_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User | None:
+    stmt = sa.select(User).where(User.id == user_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()
+
+
+async def default_organization(session: AsyncSession) -> Organization | None:
+    return (await session.scalars(sa.select(Organization).where(Organization.is_default))).first()
+
+
+async def default_team(session: AsyncSession) -> Team | None:
+    return (await session.scalars(sa.select(Team).where(Team.is_default))).first()
+
+
+async def organization_name_taken(session: AsyncSession, name: str, exclude: uuid.UUID | None = None) -> bool:
+    stmt = sa.select(sa.literal(1)).where(sa.func.lower(Organization.name) == name.lower())
+    if exclude:
+        stmt = stmt.where(Organization.id != exclude)
+    return (await session.scalar(stmt)) is not None
+
+
+async def team_name_taken(
+    session: AsyncSession, organization_id: uuid.UUID, name: str, exclude: uuid.UUID | None = None
+) -> bool:
+    stmt = sa.select(sa.literal(1)).where(
+        Team.organization_id == organization_id, sa.func.lower(Team.name) == name.lower()
+    )
+    if exclude:
+        stmt = stmt.where(Team.id != exclude)
+    return (await session.scalar(stmt)) is not None
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    return (await session.scalars(sa.select(User).where(User.email == email.lower()))).first()
+
+
+async def user_by_external_id(session: AsyncSession, external_id: str) -> User | None:
+    return (await session.scalars(sa.select(User).where(User.external_id == external_id))).first()
+
+
+async def count_teams_in(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    return int(await session.scalar(sa.select(sa.func.count()).where(Team.organization_id == organization_id)) or 0)
+
+
+async def count_users_in_team(session: AsyncSession, team_id: uuid.UUID) -> int:
+    return int(await session.scalar(sa.select(sa.func.count()).where(User.home_team_id == team_id)) or 0)
+
+
+async def count_users_in_organization(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(User)
+        .join(Team, sa.and_(Team.account_id == User.account_id, Team.id == User.home_team_id))
+        .where(Team.organization_id == organization_id)
+    )
+    return int(await session.scalar(stmt) or 0)
+
+
+async def count_admins(session: AsyncSession, *, lock: bool = False) -> int:
+    stmt = sa.select(User.id).where(User.role == "ACCOUNT_ADMIN")
+    if lock:
+        stmt = stmt.with_for_update()
+    return len((await session.scalars(stmt)).all())
+
+
+async def move_users_between_teams(session: AsyncSession, source: uuid.UUID, target: uuid.UUID) -> int:
+    result = await session.execute(
+        sa.update(User).where(User.home_team_id == source).values(home_team_id=target, updated_at=sa.func.now())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def move_teams_between_organizations(session: AsyncSession, source: uuid.UUID, target: uuid.UUID) -> int:
+    result = await session.execute(
+        sa.update(Team)
+        .where(Team.organization_id == source)
+        .values(organization_id=target, updated_at=sa.func.now())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def team_names_in(session: AsyncSession, organization_id: uuid.UUID) -> set[str]:
+    rows = await session.scalars(sa.select(sa.func.lower(Team.name)).where(Team.organization_id == organization_id))
+    return set(rows.all())
+
+
+async def delete_identities_of(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[str, str]]:
+    rows = (
+        await session.execute(
+            sa.delete(OidcIdentity).where(OidcIdentity.user_id == user_id).returning(
+                OidcIdentity.issuer, OidcIdentity.subject
+            )
+        )
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+async def get_account(session: AsyncSession, account_id: uuid.UUID, *, lock: bool = False) -> Account | None:
+    stmt = sa.select(Account).where(Account.id == account_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()

@@ -1,0 +1,209 @@
+"""Identity rules: which account a verified token speaks for, and which user it is.
+
+1. Super admins: a platform issuer (allow-listed in settings) and an operator row for (iss, sub).
+2. The account is the one whose configured SSO issuer AND external org id equal the token's issuer
+   and organization claim: one customer's identity provider can never speak for another account.
+3. The user is found by (issuer, subject); else, by verified email in an allowed domain of that
+   account (the link is stored and audited); else created just in time when the account allows it,
+   with the account's default role, in its default team.
+4. A subject already linked in another account is refused with ACCOUNT_MISMATCH (audited in the
+   resolved account; nothing is read or changed).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cockpit_graphql.auth.tenant import TenantId, mint_for_system
+from cockpit_graphql.db.engine import Database
+from cockpit_graphql.db.tables import Account, IdentityBinding, OidcIdentity, PlatformOperator, User
+from cockpit_graphql.domain.actor import Actor, ActorType, Operation
+from cockpit_graphql.domain.audit.repository import record
+from cockpit_graphql.domain.audit.taxonomy import AuditAction
+from cockpit_graphql.domain.directory import repository as directory_repo
+from cockpit_graphql.domain.directory.service import create_user
+from cockpit_graphql.domain.errors import CockpitError, ErrorCode, UserInputError
+from cockpit_graphql.domain.roles import Role
+from cockpit_graphql.domain.validation import email_domain
+
+
+@dataclass(frozen=True)
+class VerifiedClaims:
+    issuer: str
+    subject: str
+    organization: str | None
+    email: str | None
+    email_verified: bool
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a request is, as the database says (roles never come from token claims)."""
+
+    role: Role
+    issuer: str
+    subject: str
+    label: str
+    account_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+    operator_id: uuid.UUID | None = None
+
+    @property
+    def actor(self) -> Actor:
+        kind = ActorType.SUPER_ADMIN if self.role is Role.SUPER_ADMIN else ActorType.USER
+        return Actor(type=kind, role=self.role, label=self.label, user_id=self.user_id, operator_id=self.operator_id)
+
+
+class IdentityRefused(CockpitError):
+    pass
+
+
+def _refuse(code: ErrorCode, message: str) -> IdentityRefused:
+    return IdentityRefused(message, code)
+
+
+async def resolve_identity(
+    db: Database, claims: VerifiedClaims, platform_issuers: list[str], request_id: str | None = None
+) -> Identity:
+    if claims.issuer in platform_issuers:
+        operator = await _platform_operator(db, claims)
+        if operator is not None:
+            return Identity(
+                role=Role.SUPER_ADMIN, issuer=claims.issuer, subject=claims.subject,
+                label=operator.display_name or claims.subject, operator_id=operator.id,
+            )
+    if not claims.organization:
+        raise _refuse(ErrorCode.UNAUTHENTICATED, "The token carries no organization claim.")
+    account, bound_account = await _account_and_binding(db, claims)
+    if account is None:
+        raise _refuse(ErrorCode.UNAUTHENTICATED, "No account matches this token's issuer and organization.")
+    tenant = mint_for_system(account.id)
+    if bound_account is not None and bound_account != account.id:
+        await _audit_mismatch(db, tenant, claims, bound_account, request_id)
+        raise _refuse(ErrorCode.ACCOUNT_MISMATCH, "This identity is linked to a different account.")
+    if account.status == "SUSPENDED":
+        raise _refuse(ErrorCode.ACCOUNT_SUSPENDED, "This account is suspended.")
+    async with db.tenant(tenant) as session:
+        user = await _linked_user(session, claims)
+        if user is None:
+            user = await _link_or_provision(session, tenant, account, claims, request_id)
+    label = user.display_name or user.email
+    return Identity(
+        role=Role(user.role), issuer=claims.issuer, subject=claims.subject, label=label,
+        account_id=account.id, user_id=user.id,
+    )
+
+
+async def _platform_operator(db: Database, claims: VerifiedClaims) -> PlatformOperator | None:
+    async with db.platform() as session:
+        stmt = sa.select(PlatformOperator).where(
+            PlatformOperator.issuer == claims.issuer, PlatformOperator.subject == claims.subject
+        )
+        return (await session.scalars(stmt)).first()
+
+
+async def _account_and_binding(db: Database, claims: VerifiedClaims) -> tuple[Account | None, uuid.UUID | None]:
+    async with db.platform() as session:
+        account = (
+            await session.scalars(
+                sa.select(Account).where(
+                    Account.sso_issuer == claims.issuer, Account.external_org_id == claims.organization
+                )
+            )
+        ).first()
+        bound = await session.scalar(
+            sa.select(IdentityBinding.account_id).where(
+                IdentityBinding.issuer == claims.issuer, IdentityBinding.subject == claims.subject
+            )
+        )
+        return account, bound
+
+
+async def _audit_mismatch(
+    db: Database, tenant: TenantId, claims: VerifiedClaims, bound_account: uuid.UUID, request_id: str | None
+) -> None:
+    actor = Actor(type=ActorType.USER, role=Role.MEMBER, label=f"{claims.issuer}#{claims.subject}")
+    async with db.tenant(tenant) as session:
+        await record(
+            session, tenant, Operation(actor, request_id), AuditAction.IDENTITY_ACCOUNT_MISMATCH,
+            target_type="Identity", target_id=claims.subject,
+            after={"issuer": claims.issuer, "organization": claims.organization, "refused": True},
+        )
+
+
+async def _linked_user(session: AsyncSession, claims: VerifiedClaims) -> User | None:
+    stmt = (
+        sa.select(User)
+        .join(OidcIdentity, sa.and_(OidcIdentity.account_id == User.account_id, OidcIdentity.user_id == User.id))
+        .where(OidcIdentity.issuer == claims.issuer, OidcIdentity.subject == claims.subject)
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def _link_or_provision(
+    session: AsyncSession, tenant: TenantId, account: Account, claims: VerifiedClaims, request_id: str | None
+) -> User:
+    email = (claims.email or "").strip().lower() or None
+    domain_allowed = email is not None and email_domain(email) in account.sso_allowed_email_domains
+    actor = Actor(type=ActorType.USER, role=Role.MEMBER, label=email or claims.subject)
+    op = Operation(actor, request_id)
+    if email and claims.email_verified and domain_allowed:
+        user = await directory_repo.user_by_email(session, email)
+        if user is not None:
+            if await _has_identity_for_issuer(session, user.id, claims.issuer):
+                raise _refuse(ErrorCode.UNAUTHENTICATED,
+                              "The user with this email is already linked to another subject of this issuer.")
+            await _store_link(session, tenant, user, claims, email)
+            await record(session, tenant, op, AuditAction.IDENTITY_LINKED, target_type="User", target_id=user.id,
+                         after={"issuer": claims.issuer, "subject": claims.subject, "email": email})
+            return user
+    if account.jit_enabled and email and claims.email_verified and (
+        domain_allowed or not account.sso_allowed_email_domains
+    ):
+        if await directory_repo.user_by_email(session, email) is not None:
+            raise _refuse(ErrorCode.UNAUTHENTICATED, "A user with this email exists but cannot be linked.")
+        try:
+            user = await create_user(
+                session, tenant, op, email=email, display_name=claims.name, role=Role(account.jit_default_role),
+                audit_action=AuditAction.IDENTITY_PROVISIONED,
+            )
+        except UserInputError as exc:
+            raise _refuse(ErrorCode.UNAUTHENTICATED, f"Cannot provision this identity: {exc}") from exc
+        await _store_link(session, tenant, user, claims, email)
+        return user
+    raise _refuse(ErrorCode.UNAUTHENTICATED, "No user of this account is linked to this identity.")
+
+
+async def _has_identity_for_issuer(session: AsyncSession, user_id: uuid.UUID, issuer: str) -> bool:
+    stmt = sa.select(sa.literal(1)).where(OidcIdentity.user_id == user_id, OidcIdentity.issuer == issuer)
+    return (await session.scalar(stmt)) is not None
+
+
+async def _store_link(
+    session: AsyncSession, tenant: TenantId, user: User, claims: VerifiedClaims, email: str | None
+) -> None:
+    inserted = await session.scalar(
+        pg_insert(IdentityBinding)
+        .values(issuer=claims.issuer, subject=claims.subject, account_id=tenant.value)
+        .on_conflict_do_nothing()
+        .returning(IdentityBinding.account_id)
+    )
+    if inserted is None:  # a concurrent request linked it first: it must be this account
+        bound = await session.scalar(
+            sa.select(IdentityBinding.account_id).where(
+                IdentityBinding.issuer == claims.issuer, IdentityBinding.subject == claims.subject
+            )
+        )
+        if bound != tenant.value:
+            raise _refuse(ErrorCode.ACCOUNT_MISMATCH, "This identity is linked to a different account.")
+        return
+    session.add(
+        OidcIdentity(account_id=tenant.value, user_id=user.id, issuer=claims.issuer, subject=claims.subject, email=email)
+    )
+    await session.flush()

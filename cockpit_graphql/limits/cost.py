@@ -1,0 +1,113 @@
+"""Depth, alias and cost of an operation, computed from its AST and variables before execution.
+
+Cost: every field costs 1; a connection field (a type named *Connection) multiplies the cost of
+what it selects by its page size (`first`/`last`, else the default page size); `nodes(ids:)`
+multiplies by the number of ids. Introspection costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    get_named_type,
+    value_from_ast_untyped,
+)
+
+
+@dataclass
+class Measure:
+    cost: int
+    depth: int
+    aliases: int
+
+
+class _Walker:
+    def __init__(
+        self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any],
+        default_page: int,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.default_page = default_page
+        self.aliases = 0
+
+    def _arg(self, node: FieldNode, name: str) -> Any:
+        for arg in node.arguments or ():
+            if arg.name.value == name:
+                return value_from_ast_untyped(arg.value, self.variables)
+        return None
+
+    def _multiplier(self, node: FieldNode, type_name: str) -> int:
+        if type_name.endswith("Connection"):
+            size = self._arg(node, "first")
+            if size is None:
+                size = self._arg(node, "last")
+            return max(int(size), 0) if isinstance(size, int) else self.default_page
+        if node.name.value == "nodes":
+            ids = self._arg(node, "ids")
+            return len(ids) if isinstance(ids, list) else 1
+        return 1
+
+    def walk(self, selection_set: SelectionSetNode | None, parent: Any, depth: int, seen: frozenset[str]) -> tuple[int, int]:
+        if selection_set is None:
+            return 0, depth
+        cost, max_depth = 0, depth
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                name = selection.name.value
+                if name.startswith("__"):
+                    continue
+                if selection.alias is not None:
+                    self.aliases += 1
+                field_type = None
+                fields = getattr(parent, "fields", None)
+                if fields and name in fields:
+                    field_type = get_named_type(fields[name].type)
+                multiplier = self._multiplier(selection, field_type.name if field_type else "")
+                sub_cost, sub_depth = self.walk(selection.selection_set, field_type, depth + 1, seen)
+                cost += 1 + multiplier * sub_cost
+                max_depth = max(max_depth, sub_depth)
+            elif isinstance(selection, InlineFragmentNode):
+                target = parent
+                if selection.type_condition is not None:
+                    target = self.schema.get_type(selection.type_condition.name.value) or parent
+                sub_cost, sub_depth = self.walk(selection.selection_set, target, depth, seen)
+                cost += sub_cost
+                max_depth = max(max_depth, sub_depth)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is None or name in seen:
+                    continue
+                target = self.schema.get_type(fragment.type_condition.name.value) or parent
+                sub_cost, sub_depth = self.walk(fragment.selection_set, target, depth, seen | {name})
+                cost += sub_cost
+                max_depth = max(max_depth, sub_depth)
+        return cost, max_depth
+
+
+def measure(
+    schema: GraphQLSchema, document: Any, operation_name: str | None, variables: dict[str, Any] | None,
+    default_page: int,
+) -> Measure:
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name:
+        operations = [o for o in operations if o.name and o.name.value == operation_name]
+    walker = _Walker(schema, fragments, variables or {}, default_page)
+    total_cost, total_depth = 0, 0
+    for operation in operations[:1]:
+        root: GraphQLObjectType | None = schema.get_root_type(operation.operation)
+        total_cost, total_depth = walker.walk(operation.selection_set, root, 0, frozenset())
+    return Measure(cost=total_cost, depth=total_depth, aliases=walker.aliases)

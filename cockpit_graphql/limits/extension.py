@@ -1,0 +1,101 @@
+"""Schema extensions: request limits with the cost in `extensions.cost`, and error shaping/masking."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from cockpit_graphql.domain.errors import CockpitError, ErrorCode
+from cockpit_graphql.limits.cost import measure
+
+log = logging.getLogger("cockpit.graphql")
+
+
+def _too_complex(message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": ErrorCode.QUERY_TOO_COMPLEX.value})
+
+
+class QueryLimits(SchemaExtension):
+    """Refuses documents over the token, depth, alias or cost limits before anything executes."""
+
+    def on_operation(self) -> Iterator[None]:
+        settings = self.execution_context.context.settings
+        self.execution_context.parse_options["max_tokens"] = settings.max_tokens
+        self._cost: int | None = None
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        settings = ctx.context.settings
+        document = ctx.graphql_document
+        if document is not None and ctx.pre_execution_errors is None:
+            m = measure(
+                ctx.schema._schema, document, ctx.operation_name, ctx.variables, settings.default_page_size
+            )
+            self._cost = m.cost
+            ctx.context.extras["cost"] = m.cost
+            problems = []
+            if m.depth > settings.max_query_depth:
+                problems.append(f"depth {m.depth} exceeds the limit of {settings.max_query_depth}")
+            if m.aliases > settings.max_aliases:
+                problems.append(f"{m.aliases} aliases exceed the limit of {settings.max_aliases}")
+            if m.cost > settings.max_query_cost:
+                problems.append(f"cost {m.cost} exceeds the limit of {settings.max_query_cost}")
+            if problems:
+                ctx.pre_execution_errors = [_too_complex("Query refused: " + "; ".join(problems) + ".")]
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        settings = self.execution_context.context.settings
+        cost = getattr(self, "_cost", None)
+        if cost is None:
+            return {}
+        return {"cost": {"requested": cost, "limit": settings.max_query_cost}}
+
+
+class ErrorShaping(SchemaExtension):
+    """Gives every error an `extensions.code`; masks unexpected ones as INTERNAL with a request id."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not getattr(result, "errors", None):
+            return
+        request_id = self.execution_context.context.request_id
+        result.errors = [self._shape(error, request_id) for error in result.errors]
+
+    def _shape(self, error: GraphQLError, request_id: str) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, CockpitError):
+            return GraphQLError(
+                original.message, nodes=error.nodes, path=error.path,
+                extensions={"code": original.code.value, "requestId": request_id},
+            )
+        if original is None or isinstance(original, GraphQLError):
+            extensions = dict(error.extensions or {})
+            if "code" not in extensions:
+                message = error.message
+                if "tokens" in message and "Parsing aborted" in message:
+                    code = ErrorCode.QUERY_TOO_COMPLEX
+                elif message.startswith("Syntax Error"):
+                    code = ErrorCode.GRAPHQL_PARSE_FAILED
+                elif error.path:
+                    code = ErrorCode.BAD_USER_INPUT
+                else:
+                    code = ErrorCode.GRAPHQL_VALIDATION_FAILED
+                extensions["code"] = code.value
+            extensions["requestId"] = request_id
+            return GraphQLError(error.message, nodes=error.nodes, path=error.path, extensions=extensions)
+        log.error(
+            "unexpected error in resolver",
+            exc_info=(type(original), original, original.__traceback__),
+            extra={"request_id": request_id, "path": error.path},
+        )
+        return GraphQLError(
+            f"Internal error. Quote request id {request_id} to support.", nodes=error.nodes, path=error.path,
+            extensions={"code": ErrorCode.INTERNAL.value, "requestId": request_id},
+        )

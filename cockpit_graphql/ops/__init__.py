@@ -1,0 +1,1 @@
+"""Operator tasks behind the CLI: bootstrap, demo data, doctor, reset."""

@@ -1,0 +1,118 @@
+"""Account queries and super-admin mutations."""
+
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+
+from cockpit_graphql.context import Info
+from cockpit_graphql.db.tables import Account as AccountRow
+from cockpit_graphql.domain.accounts import service
+from cockpit_graphql.domain.accounts.service import AccountStatus, Entitlements
+from cockpit_graphql.domain.directory.filters import _escape_like
+from cockpit_graphql.domain.errors import UserInputError
+from cockpit_graphql.domain.pagination import ROOT, Ordering, SortDirection, count_children, page_children
+from cockpit_graphql.domain.roles import Permission
+from cockpit_graphql.resolvers.mutation import parse_ref, run_mutation, user_errors
+from cockpit_graphql.types.account import Account, AccountStatusEnum, account_by_uuid, load_account
+from cockpit_graphql.types.account_mutations import (
+    AccountPayload,
+    AccountStatusInput,
+    CreateAccountInput,
+    UpdateAccountEntitlementsInput,
+    UpdateAccountInput,
+)
+from cockpit_graphql.types.directory import page_request
+from cockpit_graphql.types.pagination import Connection, build_connection
+
+MANAGE = Permission.MANAGE_ACCOUNTS
+
+
+@strawberry.input(description="Filter of the platform's account list.")
+class AccountFilter:
+    status: AccountStatusEnum | None = strawberry.field(default=None, description="Only this status.")  # type: ignore[valid-type]
+    name_contains: str | None = strawberry.field(default=None, description="Case-insensitive substring of the name.")
+
+    def conditions(self) -> list:
+        out = []
+        if self.status is not None:
+            out.append(AccountRow.status == AccountStatus(self.status).value)
+        if self.name_contains:
+            out.append(AccountRow.name.ilike(f"%{_escape_like(self.name_contains)}%", escape="\\"))
+        return out
+
+
+def _payload(result: object) -> AccountPayload:
+    if isinstance(result, list):
+        return AccountPayload(user_errors=result)
+    return AccountPayload(account=Account(row=result))
+
+
+@strawberry.type
+class AccountQueries:
+    @strawberry.field(description="An account: your own when `id` is omitted; any account for super admins.")
+    async def account(self, info: Info, id: strawberry.ID | None = None) -> Account | None:
+        principal = info.context.require(Permission.READ_ACCOUNT)
+        if id is None:
+            return await account_by_uuid(info, principal.account_id) if principal.account_id else None
+        return await load_account(info, id)
+
+    @strawberry.field(description="Every account of the platform (super admins).")
+    async def accounts(
+        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None, filter: AccountFilter | None = None,
+    ) -> Connection[Account]:
+        info.context.require(Permission.LIST_ACCOUNTS)
+        request = page_request(info, first, after, last, before)
+        ordering = Ordering("name", SortDirection.ASC)
+        where = filter.conditions() if filter else []
+        async with info.context.db.platform() as session:
+            page = (await page_children(session, AccountRow, None, [], request, ordering, where))[ROOT]
+
+        async def count() -> int:
+            async with info.context.db.platform() as session:
+                return (await count_children(session, AccountRow, None, [], where))[ROOT]
+
+        return build_connection(page, ordering, lambda r: Account(row=r), count)
+
+
+@strawberry.type
+class AccountMutations:
+    @strawberry.mutation(description="Create an account with its Global organization and team (super admins).")
+    async def create_account(self, info: Info, input: CreateAccountInput) -> AccountPayload:
+        new_id = uuid.uuid4()
+        result = await run_mutation(
+            info, permission=MANAGE, account_id=new_id, account_field="id",
+            work=lambda s, t, op: service.create_account(s, t, op, input.changes(), input.initial_admin_email),
+        )
+        return _payload(result)
+
+    @strawberry.mutation(description="Change an account's name, SSO settings or credits factor (super admins).")
+    async def update_account(self, info: Info, input: UpdateAccountInput) -> AccountPayload:
+        return await _account_mutation(info, input.id, lambda s, t, op: service.update_account(s, t, op, input.changes()))
+
+    @strawberry.mutation(description="Suspend an account: its members are refused; its data stays (super admins).")
+    async def suspend_account(self, info: Info, input: AccountStatusInput) -> AccountPayload:
+        return await _account_mutation(
+            info, input.id, lambda s, t, op: service.set_status(s, t, op, AccountStatus.SUSPENDED)
+        )
+
+    @strawberry.mutation(description="Reactivate a suspended account (super admins).")
+    async def reactivate_account(self, info: Info, input: AccountStatusInput) -> AccountPayload:
+        return await _account_mutation(info, input.id, lambda s, t, op: service.set_status(s, t, op, AccountStatus.ACTIVE))
+
+    @strawberry.mutation(description="Set an account's entitlements ceiling (super admins).")
+    async def update_account_entitlements(self, info: Info, input: UpdateAccountEntitlementsInput) -> AccountPayload:
+        entitlements = Entitlements(input.allow_all_models, list(input.allowed_model_ids), list(input.disabled_features))
+        return await _account_mutation(
+            info, input.id, lambda s, t, op: service.set_entitlements(s, t, op, entitlements)
+        )
+
+
+async def _account_mutation(info: Info, gid: str, work) -> AccountPayload:  # type: ignore[no-untyped-def]
+    try:
+        ref = parse_ref(gid, "Account", "id")
+    except UserInputError as exc:
+        return AccountPayload(user_errors=user_errors(exc))
+    return _payload(await run_mutation(info, permission=MANAGE, account_id=ref.id, account_field="id", work=work))

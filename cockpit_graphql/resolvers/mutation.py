@@ -1,0 +1,69 @@
+"""One way to run a mutation: permission, tenant, one transaction, userErrors instead of exceptions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cockpit_graphql.auth.tenant import TenantId
+from cockpit_graphql.context import Info
+from cockpit_graphql.domain.actor import Operation
+from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
+from cockpit_graphql.domain.roles import Permission
+from cockpit_graphql.types.errors import UserError
+from cockpit_graphql.types.ids import GlobalId, decode_id
+
+R = TypeVar("R")
+
+Work = Callable[[AsyncSession, TenantId, Operation], Awaitable[R]]
+
+
+def user_errors(exc: UserInputError) -> list[UserError]:
+    return [UserError.from_item(UserErrorItem(("input", *item.field), item.code, item.message)) for item in exc.errors]
+
+
+def parse_ref(value: str | None, type_name: str, field: str) -> GlobalId:
+    """Decode a global id of `type_name`, or raise the userError a client can fix."""
+    ref = decode_id(value) if value else None
+    if ref is None or ref.type_name != type_name:
+        raise UserInputError.single(field, UserErrorCode.NOT_FOUND, f"`{field}` is not the id of a {type_name}.")
+    return ref
+
+
+def parse_optional_ref(value: str | None, type_name: str, field: str) -> GlobalId | None:
+    return None if value is None else parse_ref(value, type_name, field)
+
+
+async def run_mutation(
+    info: Info, *, permission: Permission, account_id: uuid.UUID | None, account_field: str, work: Work[R]
+) -> R | list[UserError]:
+    """Run `work` in one tenant transaction: its change and its audit event land together or not at all."""
+    ctx = info.context
+    ctx.require(permission)
+    tenant = ctx.tenant_for(account_id) if account_id is not None else None
+    if tenant is None:
+        return user_errors(
+            UserInputError.single(account_field, UserErrorCode.NOT_FOUND, f"No such `{account_field}` in your account.")
+        )
+    try:
+        async with ctx.db.tenant(tenant) as session:
+            return await work(session, tenant, ctx.operation())
+    except UserInputError as exc:
+        return user_errors(exc)
+    except IntegrityError:
+        return user_errors(
+            UserInputError.single(
+                account_field, UserErrorCode.DUPLICATE, "The change conflicts with existing data (changed concurrently?)."
+            )
+        )
+
+
+def default_account(info: Info, explicit: GlobalId | None) -> uuid.UUID | None:
+    """The account a create mutation acts in: the explicit one (required for super admins) or the caller's."""
+    if explicit is not None:
+        return explicit.id
+    return info.context.require_principal().account_id

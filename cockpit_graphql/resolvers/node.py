@@ -1,0 +1,69 @@
+"""node / nodes / viewer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import strawberry
+
+from cockpit_graphql.context import Info
+from cockpit_graphql.domain.errors import BadUserInput
+from cockpit_graphql.domain.roles import Role
+from cockpit_graphql.types.account import Account, account_by_uuid, load_account
+from cockpit_graphql.types.directory import RoleEnum, User, load_organization, load_team, load_user
+from cockpit_graphql.types.ids import decode_id
+from cockpit_graphql.types.node import Node
+
+LOADERS = {"Account": load_account, "Organization": load_organization, "Team": load_team, "User": load_user}
+
+
+async def resolve_node(info: Info, gid: str) -> Node | None:
+    info.context.require_principal()
+    ref = decode_id(gid)
+    if ref is None:
+        return None
+    return await LOADERS[ref.type_name](info, gid)
+
+
+@strawberry.type(description="Who is asking: the signed-in principal.")
+class Viewer:
+    role: RoleEnum = strawberry.field(description="The role, from the database.")  # type: ignore[valid-type]
+    is_super_admin: bool = strawberry.field(description="A platform operator.")
+    subject: str = strawberry.field(description="The token's subject.")
+    issuer: str = strawberry.field(description="The token's issuer.")
+    _info: strawberry.Private[Info]
+
+    @strawberry.field(description="The signed-in user (null for super admins, who belong to no account).")
+    async def user(self) -> User | None:
+        principal = self._info.context.require_principal()
+        if principal.user_id is None or principal.account_id is None:
+            return None
+        row = await self._info.context.directory.user.load((principal.account_id, principal.user_id))
+        return User(row=row) if row else None
+
+    @strawberry.field(description="The signed-in user's account (null for super admins).")
+    async def account(self) -> Account | None:
+        principal = self._info.context.require_principal()
+        return await account_by_uuid(self._info, principal.account_id) if principal.account_id else None
+
+
+@strawberry.type
+class NodeQueries:
+    @strawberry.field(description="Fetch any object by its global id; null when it does not exist for you.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await resolve_node(info, id)
+
+    @strawberry.field(description="Fetch several objects by global id, in order; null where one does not exist.")
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        limit = info.context.settings.max_nodes_ids
+        if len(ids) > limit:
+            raise BadUserInput(f"`ids` takes at most {limit} ids.")
+        return list(await asyncio.gather(*(resolve_node(info, gid) for gid in ids)))
+
+    @strawberry.field(description="The signed-in principal.")
+    def viewer(self, info: Info) -> Viewer:
+        principal = info.context.require_principal()
+        return Viewer(
+            role=principal.role, is_super_admin=principal.role is Role.SUPER_ADMIN,
+            subject=principal.identity.subject, issuer=principal.identity.issuer, _info=info,
+        )

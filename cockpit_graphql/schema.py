@@ -1,0 +1,49 @@
+"""The strawberry federation v2 subgraph schema, assembled from per-domain mixins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.extensions import DisableIntrospection
+from strawberry.federation import Schema as FederationSchema
+
+from cockpit_graphql.limits.extension import ErrorShaping, QueryLimits
+from cockpit_graphql.resolvers.accounts import AccountMutations, AccountQueries
+from cockpit_graphql.resolvers.directory import DirectoryMutations
+from cockpit_graphql.resolvers.node import NodeQueries
+from cockpit_graphql.types.account import Account
+from cockpit_graphql.types.directory import Organization, Team, User
+
+FEDERATION_VERSION = "2.7"
+
+
+@strawberry.type(description="Read the directory and everything it governs.")
+class Query(NodeQueries, AccountQueries):
+    pass
+
+
+@strawberry.type(description="Change the directory and its settings; every mutation is audited.")
+class Mutation(AccountMutations, DirectoryMutations):
+    pass
+
+
+class CockpitSchema(FederationSchema):
+    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+        """Errors are logged (with request ids) by ErrorShaping; expected ones are not noise."""
+
+
+def build_schema(*, introspection: bool = True) -> CockpitSchema:
+    extensions: list[Any] = [QueryLimits, ErrorShaping]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return CockpitSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[Account, Organization, Team, User],
+        extensions=extensions,
+        federation_version=FEDERATION_VERSION,  # type: ignore[arg-type]
+    )
+
+
+schema = build_schema()

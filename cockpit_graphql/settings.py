@@ -1,0 +1,83 @@
+"""One settings object, read once from the environment (prefix-free names, as operators expect)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every value has a safe production default unless noted."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    # --- database -------------------------------------------------------------------------
+    database_url: str = Field(
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/cockpit",
+        description="Owner connection (migrations, bootstrap, doctor). The app never serves requests on it.",
+    )
+    app_database_url: str | None = Field(
+        None, description="Connection of the app role; derived from database_url and app_db_role when unset."
+    )
+    app_db_role: str = Field("cockpit_app", description="Login role the API runs as; owns nothing.")
+    app_db_password: str | None = None
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    # --- redis / worker -------------------------------------------------------------------
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    worker_heartbeat_seconds: int = 30
+    worker_heartbeat_max_age_seconds: int = 120
+
+    # --- identity -------------------------------------------------------------------------
+    oidc_audience: str = "cockpit-api"
+    oidc_jwks_url: str | None = None
+    oidc_jwks_file: str | None = None
+    oidc_jwks_cache_seconds: int = 300
+    oidc_jwks_min_refresh_seconds: int = 10
+    oidc_org_claim: str = "urn:zitadel:iam:user:resourceowner:id"
+    oidc_email_claim: str = "email"
+    oidc_email_verified_claim: str = "email_verified"
+    oidc_leeway_seconds: int = 30
+    platform_issuers: list[str] = Field(default_factory=list, description="Issuers whose operators may be super admins.")
+    dev_jwt_secret: str | None = Field(None, description="Enables HS256 dev tokens. Never set in production.")
+    dev_issuer: str = "https://dev.cockpit.local"
+
+    # --- GraphQL and limits ---------------------------------------------------------------
+    graphiql_enabled: bool = True
+    introspection_enabled: bool = True
+    max_body_bytes: int = 256 * 1024
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_query_cost: int = 50_000
+    max_page_size: int = 100
+    default_page_size: int = 20
+    max_nodes_ids: int = 100
+
+    # --- misc -----------------------------------------------------------------------------
+    environment: str = Field("production", description="'development' enables dev conveniences.")
+    log_level: str = "INFO"
+
+    @property
+    def owner_database_url(self) -> str:
+        return self.database_url
+
+    @property
+    def resolved_app_database_url(self) -> str:
+        if self.app_database_url:
+            return self.app_database_url
+        url = make_url(self.database_url).set(username=self.app_db_role, password=self.app_db_password)
+        return url.render_as_string(hide_password=False)
+
+    @property
+    def database_name(self) -> str:
+        return make_url(self.database_url).database or "postgres"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

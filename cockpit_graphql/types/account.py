@@ -1,0 +1,169 @@
+"""Account: the tenant, with its SSO settings, entitlements placeholder and directory lists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+
+from cockpit_graphql.context import Info
+from cockpit_graphql.db.tables import Account as AccountRow
+from cockpit_graphql.domain.accounts.service import AccountStatus, Entitlements
+from cockpit_graphql.domain.errors import Forbidden
+from cockpit_graphql.domain.roles import Permission, Role
+from cockpit_graphql.types.directory import (
+    DirectoryOrder,
+    GroupFilter,
+    Organization,
+    RoleEnum,
+    Team,
+    User,
+    UserListFilter,
+    children,
+    page_request,
+)
+from cockpit_graphql.types.ids import decode_id, encode_id
+from cockpit_graphql.types.node import Node
+from cockpit_graphql.types.pagination import Connection
+
+AccountStatusEnum = strawberry.enum(
+    AccountStatus, name="AccountStatus",
+    description="ACTIVE accounts serve their members; SUSPENDED ones answer ACCOUNT_SUSPENDED to them.",
+)
+
+
+@strawberry.type(description="How the account's identity provider signs its users in.")
+class SsoSettings:
+    issuer: str = strawberry.field(description="The OIDC issuer whose tokens speak for this account.")
+    allowed_email_domains: list[str] = strawberry.field(
+        description="Email domains that may be linked to existing users (and provisioned just in time)."
+    )
+    jit_enabled: bool = strawberry.field(description="Create unknown users on first sign-in.")
+    jit_default_role: RoleEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The role just-in-time provisioning gives."
+    )
+
+
+@strawberry.type(description="The ceiling a super admin sets (placeholder until the policies module types it).")
+class AccountEntitlements:
+    allow_all_models: bool = strawberry.field(description="Every enabled catalog model is allowed.")
+    allowed_model_ids: list[str] = strawberry.field(description="Allowed catalog models when not all.")
+    disabled_features: list[str] = strawberry.field(description="Features disabled and locked for the account.")
+
+
+@strawberry.federation.type(keys=["id"], description="A tenant: one customer company.")
+class Account(Node):
+    row: strawberry.Private[AccountRow]
+
+    def _settings_visible(self, info: Info) -> None:
+        info.context.require(Permission.READ_ACCOUNT_SETTINGS)
+
+    @strawberry.field(description="The opaque global id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Account", self.row.id, self.row.id))
+
+    @strawberry.field(description="The company's name.")
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field(description="ACTIVE or SUSPENDED.")
+    def status(self) -> AccountStatusEnum:  # type: ignore[valid-type]
+        return AccountStatus(self.row.status)
+
+    @strawberry.field(description="The identity provider's organization id that maps to this account (admins).")
+    def external_org_id(self, info: Info) -> str:
+        self._settings_visible(info)
+        return self.row.external_org_id
+
+    @strawberry.field(description="Single sign-on settings (admins).")
+    def sso(self, info: Info) -> SsoSettings:
+        self._settings_visible(info)
+        return SsoSettings(
+            issuer=self.row.sso_issuer,
+            allowed_email_domains=list(self.row.sso_allowed_email_domains),
+            jit_enabled=self.row.jit_enabled,
+            jit_default_role=Role(self.row.jit_default_role),
+        )
+
+    @strawberry.field(description="Credits per US dollar of model cost; set by super admins (admins).")
+    def credits_per_usd(self, info: Info) -> Decimal:
+        self._settings_visible(info)
+        return self.row.credits_per_usd
+
+    @strawberry.field(description="The ceiling of models and features (admins).")
+    def entitlements(self, info: Info) -> AccountEntitlements:
+        self._settings_visible(info)
+        e = Entitlements.from_document(self.row.entitlements)
+        return AccountEntitlements(
+            allow_all_models=e.allow_all_models, allowed_model_ids=e.allowed_model_ids,
+            disabled_features=e.disabled_features,
+        )
+
+    @strawberry.field(description="When it was created.")
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field(description="When it last changed.")
+    def updated_at(self) -> datetime:
+        return self.row.updated_at
+
+    @strawberry.field(description="Organizations of the account.")
+    async def organizations(
+        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None, filter: GroupFilter | None = None, order_by: DirectoryOrder | None = None,
+    ) -> Connection[Organization]:
+        info.context.require(Permission.READ_DIRECTORY_STRUCTURE)
+        return await children(
+            info, account_id=self.row.id, table="organizations", parent_column="account_id", parent_id=self.row.id,
+            request=page_request(info, first, after, last, before), order=order_by,
+            flt=filter.to_domain() if filter else None, to_node=lambda r: Organization(row=r),
+        )
+
+    @strawberry.field(description="Teams of every organization of the account.")
+    async def teams(
+        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None, filter: GroupFilter | None = None, order_by: DirectoryOrder | None = None,
+    ) -> Connection[Team]:
+        info.context.require(Permission.READ_DIRECTORY_STRUCTURE)
+        return await children(
+            info, account_id=self.row.id, table="teams", parent_column="account_id", parent_id=self.row.id,
+            request=page_request(info, first, after, last, before), order=order_by,
+            flt=filter.to_domain() if filter else None, to_node=lambda r: Team(row=r),
+        )
+
+    @strawberry.field(description="Users of the account (admins).")
+    async def users(
+        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None, filter: UserListFilter | None = None, order_by: DirectoryOrder | None = None,
+    ) -> Connection[User]:
+        info.context.require(Permission.READ_USERS)
+        return await children(
+            info, account_id=self.row.id, table="users", parent_column="account_id", parent_id=self.row.id,
+            request=page_request(info, first, after, last, before), order=order_by,
+            flt=filter.to_domain() if filter else None, to_node=lambda r: User(row=r),
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Account | None:
+        return await load_account(info, id)
+
+
+async def load_account(info: Info, gid: str) -> Account | None:
+    ref = decode_id(gid)
+    if ref is None or ref.type_name != "Account":
+        return None
+    return await account_by_uuid(info, ref.id)
+
+
+async def account_by_uuid(info: Info, account_id: object) -> Account | None:
+    principal = info.context.require_principal()
+    if principal.tenant_for(account_id) is None:  # type: ignore[arg-type]
+        return None
+    row = await info.context.directory.account.load(account_id)
+    return Account(row=row) if row else None
+
+
+def ensure_super_admin(info: Info) -> None:
+    if not info.context.require_principal().is_super_admin:
+        raise Forbidden("Only super admins may do this.")

@@ -1,0 +1,284 @@
+"""Organization, Team and User: federation entities and Nodes, resolved through per-request loaders."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from cockpit_graphql.context import Info
+from cockpit_graphql.dataloaders.directory import CountKey, PageKey
+from cockpit_graphql.db.tables import Organization as OrganizationRow
+from cockpit_graphql.db.tables import Team as TeamRow
+from cockpit_graphql.db.tables import User as UserRow
+from cockpit_graphql.domain.directory.filters import (
+    DirectoryOrderField,
+    NameFilter,
+    UserFilter,
+    group_ordering,
+    user_ordering,
+)
+from cockpit_graphql.domain.errors import Forbidden
+from cockpit_graphql.domain.pagination import PageRequest, SortDirection
+from cockpit_graphql.domain.roles import Permission, Role, has_permission
+from cockpit_graphql.types.ids import decode_id, encode_id
+from cockpit_graphql.types.node import Node
+from cockpit_graphql.types.pagination import Connection, SortDirectionEnum, build_connection
+
+if TYPE_CHECKING:
+    from cockpit_graphql.types.account import Account
+
+RoleEnum = strawberry.enum(Role, name="Role", description="What a user may do. Roles live in the database.")
+DirectoryOrderFieldEnum = strawberry.enum(
+    DirectoryOrderField, name="DirectoryOrderField",
+    description="Sort key of directory lists (NAME sorts users by email).",
+)
+
+
+@strawberry.input(description="Ordering of a directory list.")
+class DirectoryOrder:
+    field: DirectoryOrderFieldEnum = strawberry.field(  # type: ignore[valid-type]
+        default=DirectoryOrderField.NAME, description="The sort key."
+    )
+    direction: SortDirectionEnum = strawberry.field(  # type: ignore[valid-type]
+        default=SortDirection.ASC, description="The sort direction."
+    )
+
+
+@strawberry.input(description="Filter of organization and team lists.")
+class GroupFilter:
+    name_contains: str | None = strawberry.field(default=None, description="Case-insensitive substring of the name.")
+    is_default: bool | None = strawberry.field(default=None, description="Only the Global default (or only others).")
+
+    def to_domain(self) -> NameFilter:
+        return NameFilter(name_contains=self.name_contains, is_default=self.is_default)
+
+
+@strawberry.input(description="Filter of user lists.")
+class UserListFilter:
+    search: str | None = strawberry.field(default=None, description="Case-insensitive substring of email or name.")
+    role: RoleEnum | None = strawberry.field(default=None, description="Only users with this role.")  # type: ignore[valid-type]
+    home_team_id: strawberry.ID | None = strawberry.field(default=None, description="Only members of this team.")
+    has_external_id: bool | None = strawberry.field(default=None, description="Only users with (or without) an IdP id.")
+
+    def to_domain(self) -> UserFilter:
+        team: uuid.UUID | None = None
+        if self.home_team_id is not None:
+            ref = decode_id(self.home_team_id)
+            team = ref.id if ref and ref.type_name == "Team" else uuid.UUID(int=0)
+        return UserFilter(search=self.search, role=self.role, home_team_id=team, has_external_id=self.has_external_id)
+
+
+def page_request(info: Info, first: int | None, after: str | None, last: int | None, before: str | None) -> PageRequest:
+    s = info.context.settings
+    return PageRequest.build(
+        first=first, after=after, last=last, before=before, default_size=s.default_page_size, max_size=s.max_page_size
+    )
+
+
+async def children(
+    info: Info, *, account_id: uuid.UUID, table: str, parent_column: str, parent_id: uuid.UUID,
+    request: PageRequest, order: DirectoryOrder | None, flt: Any, to_node: Any,
+) -> Any:
+    order = order or DirectoryOrder()
+    ordering = (user_ordering if table == "users" else group_ordering)(order.field, order.direction)
+    loaders = info.context.directory
+    page = await loaders.page.load(
+        PageKey(account_id, table, parent_column, parent_id, request, ordering, flt)
+    )
+    count_key = CountKey(account_id, table, parent_column, parent_id, flt)
+    return build_connection(page, ordering, to_node, lambda: loaders.count.load(count_key))
+
+
+def ensure_can_read_user(info: Info, row: UserRow) -> None:
+    principal = info.context.require_principal()
+    if principal.user_id == row.id:
+        return
+    if not has_permission(principal.role, Permission.READ_USERS):
+        raise Forbidden("Members can read only their own user.")
+
+
+@strawberry.federation.type(keys=["id"], description="An organization (a 'group'): a level between account and team.")
+class Organization(Node):
+    row: strawberry.Private[OrganizationRow]
+
+    @strawberry.field(description="The opaque global id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Organization", self.row.account_id, self.row.id))
+
+    @strawberry.field(description="Display name, unique within the account.")
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field(description="True for the account's Global organization, which cannot be deleted.")
+    def is_default(self) -> bool:
+        return self.row.is_default
+
+    @strawberry.field(description="When it was created.")
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field(description="When it last changed.")
+    def updated_at(self) -> datetime:
+        return self.row.updated_at
+
+    @strawberry.field(description="The account it belongs to.")
+    async def account(self, info: Info) -> Annotated[Account, strawberry.lazy("cockpit_graphql.types.account")]:
+        from cockpit_graphql.types.account import Account
+
+        row = await info.context.directory.account.load(self.row.account_id)
+        return Account(row=row)
+
+    @strawberry.field(description="Teams of this organization.")
+    async def teams(
+        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None, filter: GroupFilter | None = None, order_by: DirectoryOrder | None = None,
+    ) -> Connection[Team]:
+        info.context.require(Permission.READ_DIRECTORY_STRUCTURE)
+        return await children(
+            info, account_id=self.row.account_id, table="teams", parent_column="organization_id",
+            parent_id=self.row.id, request=page_request(info, first, after, last, before), order=order_by,
+            flt=filter.to_domain() if filter else None, to_node=lambda r: Team(row=r),
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Organization | None:
+        return await load_organization(info, id)
+
+
+@strawberry.federation.type(keys=["id"], description="A team: every user has exactly one home team.")
+class Team(Node):
+    row: strawberry.Private[TeamRow]
+
+    @strawberry.field(description="The opaque global id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Team", self.row.account_id, self.row.id))
+
+    @strawberry.field(description="Display name, unique within its organization.")
+    def name(self) -> str:
+        return self.row.name
+
+    @strawberry.field(description="True for the account's Global team, where unplaced users land.")
+    def is_default(self) -> bool:
+        return self.row.is_default
+
+    @strawberry.field(description="When it was created.")
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field(description="When it last changed.")
+    def updated_at(self) -> datetime:
+        return self.row.updated_at
+
+    @strawberry.field(description="The organization it belongs to.")
+    async def organization(self, info: Info) -> Organization:
+        row = await info.context.directory.organization.load((self.row.account_id, self.row.organization_id))
+        return Organization(row=row)
+
+    @strawberry.field(description="Users whose home team this is (account admins only).")
+    async def users(
+        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
+        before: str | None = None, filter: UserListFilter | None = None, order_by: DirectoryOrder | None = None,
+    ) -> Connection[User]:
+        info.context.require(Permission.READ_USERS)
+        return await children(
+            info, account_id=self.row.account_id, table="users", parent_column="home_team_id",
+            parent_id=self.row.id, request=page_request(info, first, after, last, before), order=order_by,
+            flt=filter.to_domain() if filter else None, to_node=lambda r: User(row=r),
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Team | None:
+        return await load_team(info, id)
+
+
+@strawberry.federation.type(keys=["id"], description="A person of an account.")
+class User(Node):
+    row: strawberry.Private[UserRow]
+
+    @strawberry.field(description="The opaque global id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("User", self.row.account_id, self.row.id))
+
+    @strawberry.field(description="Email address (lower case), unique within the account.")
+    def email(self) -> str:
+        return self.row.email
+
+    @strawberry.field(description="Display name.")
+    def display_name(self) -> str:
+        return self.row.display_name
+
+    @strawberry.field(description="The user's role in the account (from the database, never from a token).")
+    def role(self) -> RoleEnum:  # type: ignore[valid-type]
+        return Role(self.row.role)
+
+    @strawberry.field(description="The identity provider's id of this user (SCIM externalId), if known.")
+    def external_id(self) -> str | None:
+        return self.row.external_id
+
+    @strawberry.field(description="When the identity provider last reported this user.")
+    def last_seen_in_idp_at(self) -> datetime | None:
+        return self.row.last_seen_in_idp_at
+
+    @strawberry.field(description="When it was created.")
+    def created_at(self) -> datetime:
+        return self.row.created_at
+
+    @strawberry.field(description="When it last changed.")
+    def updated_at(self) -> datetime:
+        return self.row.updated_at
+
+    @strawberry.field(description="The user's home team.")
+    async def home_team(self, info: Info) -> Team:
+        row = await info.context.directory.team.load((self.row.account_id, self.row.home_team_id))
+        return Team(row=row)
+
+    @strawberry.field(description="The organization of the user's home team.")
+    async def organization(self, info: Info) -> Organization:
+        loaders = info.context.directory
+        team = await loaders.team.load((self.row.account_id, self.row.home_team_id))
+        org = await loaders.organization.load((self.row.account_id, team.organization_id))
+        return Organization(row=org)
+
+    @strawberry.field(description="The account the user belongs to.")
+    async def account(self, info: Info) -> Annotated[Account, strawberry.lazy("cockpit_graphql.types.account")]:
+        from cockpit_graphql.types.account import Account
+
+        row = await info.context.directory.account.load(self.row.account_id)
+        return Account(row=row)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> User | None:
+        return await load_user(info, id)
+
+
+async def load_organization(info: Info, gid: str) -> Organization | None:
+    ref = decode_id(gid)
+    if ref is None or ref.type_name != "Organization":
+        return None
+    info.context.require(Permission.READ_DIRECTORY_STRUCTURE)
+    row = await info.context.directory.organization.load((ref.account_id, ref.id))
+    return Organization(row=row) if row else None
+
+
+async def load_team(info: Info, gid: str) -> Team | None:
+    ref = decode_id(gid)
+    if ref is None or ref.type_name != "Team":
+        return None
+    info.context.require(Permission.READ_DIRECTORY_STRUCTURE)
+    row = await info.context.directory.team.load((ref.account_id, ref.id))
+    return Team(row=row) if row else None
+
+
+async def load_user(info: Info, gid: str) -> User | None:
+    ref = decode_id(gid)
+    if ref is None or ref.type_name != "User":
+        return None
+    info.context.require_principal()
+    row = await info.context.directory.user.load((ref.account_id, ref.id))
+    if row is None:
+        return None
+    ensure_can_read_user(info, row)
+    return User(row=row)

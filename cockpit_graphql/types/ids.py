@@ -1,0 +1,44 @@
+"""Opaque global ids: base64url("Type:account:uuid"). The account inside lets loaders group by tenant."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+
+ACCOUNT_SCOPED = frozenset({"Organization", "Team", "User"})
+KNOWN_TYPES = ACCOUNT_SCOPED | {"Account"}
+
+
+@dataclass(frozen=True)
+class GlobalId:
+    type_name: str
+    account_id: uuid.UUID
+    id: uuid.UUID
+
+    def encode(self) -> str:
+        if self.type_name == "Account":
+            raw = f"Account:{self.id}"
+        else:
+            raw = f"{self.type_name}:{self.account_id}:{self.id}"
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def encode_id(type_name: str, account_id: uuid.UUID, ident: uuid.UUID) -> str:
+    return GlobalId(type_name, account_id, ident).encode()
+
+
+def decode_id(value: str) -> GlobalId | None:
+    """Parse a global id; None when it is not one of ours (callers answer 'not found')."""
+    try:
+        raw = base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode()).decode()
+        parts = raw.split(":")
+        if parts[0] == "Account" and len(parts) == 2:
+            account = uuid.UUID(parts[1])
+            return GlobalId("Account", account, account)
+        if parts[0] in ACCOUNT_SCOPED and len(parts) == 3:
+            return GlobalId(parts[0], uuid.UUID(parts[1]), uuid.UUID(parts[2]))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    return None

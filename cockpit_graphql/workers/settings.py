@@ -1,0 +1,36 @@
+"""arq WorkerSettings: explicit job names; jobs call the same domain services as resolvers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings
+
+from cockpit_graphql.db.engine import Database
+from cockpit_graphql.settings import get_settings
+from cockpit_graphql.workers.heartbeat import heartbeat
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    ctx["db"] = Database.from_settings(get_settings())
+    await heartbeat(ctx)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    db = ctx.get("db")
+    if db is not None:
+        await db.dispose()
+
+
+def redis_settings() -> RedisSettings:
+    return RedisSettings.from_dsn(get_settings().redis_url)
+
+
+class WorkerSettings:
+    functions = [heartbeat]
+    cron_jobs = [cron(heartbeat, name="worker.heartbeat", second={0, 15, 30, 45}, run_at_startup=False)]
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = redis_settings()
+    health_check_interval = 30
