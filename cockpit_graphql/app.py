@@ -67,7 +67,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     schema = build_schema(introspection=settings.introspection_enabled)
     graphql_app = CockpitGraphQL(
-        settings, holder, schema=schema, graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        settings,
+        holder,
+        schema=schema,
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=False,
     )
 
@@ -78,7 +81,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     middleware = [
         Middleware(RequestContextMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-        Middleware(AuthenticationMiddleware, backend=LazyBackend(settings, verifier, holder), on_error=auth_error_response),
+        Middleware(
+            AuthenticationMiddleware, backend=LazyBackend(settings, verifier, holder), on_error=auth_error_response
+        ),
     ]
     routes = [
         Route("/graphql", graphql_app, methods=["GET", "POST"]),

@@ -21,8 +21,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     uvicorn.run(
-        "cockpit_graphql.app:create_app", factory=True, host=args.host, port=args.port,
-        workers=args.workers, log_level="warning",
+        "cockpit_graphql.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
     )
     return 0
 
@@ -102,8 +106,11 @@ def cmd_db_reset(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         if not await is_development(settings.owner_database_url):
-            print("Refusing: this database is not marked as development "
-                  "(COMMENT ON DATABASE … IS 'cockpit:development').", file=sys.stderr)
+            print(
+                "Refusing: this database is not marked as development "
+                "(COMMENT ON DATABASE … IS 'cockpit:development').",
+                file=sys.stderr,
+            )
             return 3
         await wipe_schema(settings.owner_database_url)
         await upgrade_to_head(settings.owner_database_url)
@@ -142,14 +149,16 @@ def cmd_dev(args: argparse.Namespace) -> int:
     tokens = {
         "SUPER_ADMIN (platform operator)": mint_dev_token(settings, subject=SUPER_ADMIN_SUBJECT),
         "ACCOUNT_ADMIN admin@acme.example": mint_dev_token(
-            settings, subject="dev|admin@acme.example", organization="acme-org", email="admin@acme.example"),
+            settings, subject="dev|admin@acme.example", organization="acme-org", email="admin@acme.example"
+        ),
         "MEMBER member@acme.example": mint_dev_token(
-            settings, subject="dev|member@acme.example", organization="acme-org", email="member@acme.example"),
+            settings, subject="dev|member@acme.example", organization="acme-org", email="member@acme.example"
+        ),
     }
     url = f"http://{args.host}:{args.port}/graphql"
     print(f"\nCockpit GraphQL is starting. Demo accounts: {', '.join(report.demo) or 'already seeded'}.")
     print(f"GraphiQL: {url}\n")
-    print("Paste one of these into GraphiQL's headers as {\"Authorization\": \"Bearer <token>\"}:\n")
+    print('Paste one of these into GraphiQL\'s headers as {"Authorization": "Bearer <token>"}:\n')
     for label, token in tokens.items():
         print(f"  {label}:\n    {token}\n")
     sys.stdout.flush()

@@ -46,15 +46,24 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({
-            "data": None,
-            "errors": [{
-                "message": f"Request body exceeds {self.max_bytes} bytes.",
-                "extensions": {"code": ErrorCode.REQUEST_TOO_LARGE.value},
-            }],
-        }).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "data": None,
+                "errors": [
+                    {
+                        "message": f"Request body exceeds {self.max_bytes} bytes.",
+                        "extensions": {"code": ErrorCode.REQUEST_TOO_LARGE.value},
+                    }
+                ],
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     oidc_email_claim: str = "email"
     oidc_email_verified_claim: str = "email_verified"
     oidc_leeway_seconds: int = 30
-    platform_issuers: list[str] = Field(default_factory=list, description="Issuers whose operators may be super admins.")
+    platform_issuers: list[str] = Field(
+        default_factory=list, description="Issuers whose operators may be super admins."
+    )
     dev_jwt_secret: str | None = Field(None, description="Enables HS256 dev tokens. Never set in production.")
     dev_issuer: str = "https://dev.cockpit.local"
 

@@ -71,9 +71,7 @@ class DirectoryLoaders:
                 rows = await fetch(session, [k[1] for k in group])
                 return {(row.account_id, row.id): row for row in rows}
 
-            return await batch_by_account(
-                self.db, self.principal, keys, lambda k: k[0], lambda _k: None, run
-            )
+            return await batch_by_account(self.db, self.principal, keys, lambda k: k[0], lambda _k: None, run)
 
         return load
 
@@ -81,27 +79,45 @@ class DirectoryLoaders:
         async def run(session: AsyncSession, group: list[PageKey]) -> dict[PageKey, Page]:
             first = group[0]
             pages = await page_children(
-                session, TABLES[first.table], first.parent_column, [k.parent_id for k in group],
-                first.request, first.ordering, _conditions(first.table, first.filter),
+                session,
+                TABLES[first.table],
+                first.parent_column,
+                [k.parent_id for k in group],
+                first.request,
+                first.ordering,
+                _conditions(first.table, first.filter),
             )
             return {k: pages[k.parent_id] for k in group}
 
         empty = Page([], False, False)
         return await batch_by_account(
-            self.db, self.principal, keys, lambda k: k.account_id,
-            lambda k: (k.table, k.parent_column, k.request, k.ordering, k.filter), run, missing=empty,
+            self.db,
+            self.principal,
+            keys,
+            lambda k: k.account_id,
+            lambda k: (k.table, k.parent_column, k.request, k.ordering, k.filter),
+            run,
+            missing=empty,
         )
 
     async def _load_counts(self, keys: list[CountKey]) -> list[int]:
         async def run(session: AsyncSession, group: list[CountKey]) -> dict[CountKey, int]:
             first = group[0]
             counts = await count_children(
-                session, TABLES[first.table], first.parent_column, [k.parent_id for k in group],
+                session,
+                TABLES[first.table],
+                first.parent_column,
+                [k.parent_id for k in group],
                 _conditions(first.table, first.filter),
             )
             return {k: counts[k.parent_id] for k in group}
 
         return await batch_by_account(
-            self.db, self.principal, keys, lambda k: k.account_id,
-            lambda k: (k.table, k.parent_column, k.filter), run, missing=0,
+            self.db,
+            self.principal,
+            keys,
+            lambda k: k.account_id,
+            lambda k: (k.table, k.parent_column, k.filter),
+            run,
+            missing=0,
         )

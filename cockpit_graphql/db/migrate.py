@@ -42,8 +42,6 @@ async def current_revision(owner_url: str) -> str | None:
     engine = create_async_engine(owner_url)
     try:
         async with engine.connect() as connection:
-            return await connection.run_sync(
-                lambda sync: MigrationContext.configure(sync).get_current_revision()
-            )
+            return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
     finally:
         await engine.dispose()

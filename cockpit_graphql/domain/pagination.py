@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.domain.errors import BadUserInput
 
-
 ROOT = uuid.UUID(int=0)
 """The key of a list that has no parent (for example the platform's accounts)."""
 
@@ -59,8 +58,14 @@ class PageRequest:
 
     @classmethod
     def build(
-        cls, *, first: int | None, after: str | None, last: int | None, before: str | None,
-        default_size: int, max_size: int,
+        cls,
+        *,
+        first: int | None,
+        after: str | None,
+        last: int | None,
+        before: str | None,
+        default_size: int,
+        max_size: int,
     ) -> PageRequest:
         if first is not None and last is not None:
             raise BadUserInput("Pass either `first` or `last`, not both.")
@@ -173,11 +178,7 @@ async def count_children(
         total = await session.scalar(sa.select(sa.func.count()).select_from(table).where(*(where or [])))
         return {ROOT: int(total or 0)}
     parent_col = getattr(table, parent_column)
-    stmt = (
-        sa.select(parent_col, sa.func.count())
-        .where(parent_col.in_(parent_ids), *(where or []))
-        .group_by(parent_col)
-    )
+    stmt = sa.select(parent_col, sa.func.count()).where(parent_col.in_(parent_ids), *(where or [])).group_by(parent_col)
     counts = {pid: 0 for pid in parent_ids}
     for pid, n in (await session.execute(stmt)).all():
         counts[pid] = n

@@ -33,7 +33,10 @@ class Measure:
 
 class _Walker:
     def __init__(
-        self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any],
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict[str, Any],
         default_page: int,
     ) -> None:
         self.schema = schema
@@ -59,7 +62,9 @@ class _Walker:
             return len(ids) if isinstance(ids, list) else 1
         return 1
 
-    def walk(self, selection_set: SelectionSetNode | None, parent: Any, depth: int, seen: frozenset[str]) -> tuple[int, int]:
+    def walk(
+        self, selection_set: SelectionSetNode | None, parent: Any, depth: int, seen: frozenset[str]
+    ) -> tuple[int, int]:
         if selection_set is None:
             return 0, depth
         cost, max_depth = 0, depth
@@ -98,7 +103,10 @@ class _Walker:
 
 
 def measure(
-    schema: GraphQLSchema, document: Any, operation_name: str | None, variables: dict[str, Any] | None,
+    schema: GraphQLSchema,
+    document: Any,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
     default_page: int,
 ) -> Measure:
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}

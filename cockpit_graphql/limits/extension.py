@@ -33,9 +33,7 @@ class QueryLimits(SchemaExtension):
         settings = ctx.context.settings
         document = ctx.graphql_document
         if document is not None and ctx.pre_execution_errors is None:
-            m = measure(
-                ctx.schema._schema, document, ctx.operation_name, ctx.variables, settings.default_page_size
-            )
+            m = measure(ctx.schema._schema, document, ctx.operation_name, ctx.variables, settings.default_page_size)
             self._cost = m.cost
             ctx.context.extras["cost"] = m.cost
             problems = []
@@ -72,7 +70,9 @@ class ErrorShaping(SchemaExtension):
         original = error.original_error
         if isinstance(original, CockpitError):
             return GraphQLError(
-                original.message, nodes=error.nodes, path=error.path,
+                original.message,
+                nodes=error.nodes,
+                path=error.path,
                 extensions={"code": original.code.value, "requestId": request_id},
             )
         if original is None or isinstance(original, GraphQLError):
@@ -96,6 +96,8 @@ class ErrorShaping(SchemaExtension):
             extra={"request_id": request_id, "path": error.path},
         )
         return GraphQLError(
-            f"Internal error. Quote request id {request_id} to support.", nodes=error.nodes, path=error.path,
+            f"Internal error. Quote request id {request_id} to support.",
+            nodes=error.nodes,
+            path=error.path,
             extensions={"code": ErrorCode.INTERNAL.value, "requestId": request_id},
         )

@@ -42,7 +42,9 @@ async def add_platform_operator(settings: Settings, issuer: str, subject: str, n
         await engine.dispose()
 
 
-async def bootstrap(settings: Settings, *, demo: bool = False, operators: list[tuple[str, str]] | None = None) -> BootstrapReport:
+async def bootstrap(
+    settings: Settings, *, demo: bool = False, operators: list[tuple[str, str]] | None = None
+) -> BootstrapReport:
     report = BootstrapReport()
     await upgrade_to_head(settings.owner_database_url)
     wanted = list(operators or [])

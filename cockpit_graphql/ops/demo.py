@@ -54,10 +54,16 @@ async def seed_demo(db: Database, settings: Settings) -> list[str]:
         tenant = mint_for_system(uuid.uuid4())
         async with db.tenant(tenant) as session:
             await create_account(
-                session, tenant, op,
+                session,
+                tenant,
+                op,
                 AccountChanges(
-                    name=str(spec["name"]), external_org_id=f"{org_key}-org", sso_issuer=settings.dev_issuer,
-                    allowed_email_domains=[str(spec["domain"])], jit_enabled=True, jit_default_role=Role.MEMBER,
+                    name=str(spec["name"]),
+                    external_org_id=f"{org_key}-org",
+                    sso_issuer=settings.dev_issuer,
+                    allowed_email_domains=[str(spec["domain"])],
+                    jit_enabled=True,
+                    jit_default_role=Role.MEMBER,
                     credits_per_usd=Decimal("1000"),
                 ),
                 None,
@@ -70,8 +76,14 @@ async def seed_demo(db: Database, settings: Settings) -> list[str]:
                     teams[team_name] = team.id
             for local, name, role, team_name in spec["users"]:  # type: ignore[attr-defined]
                 await directory.create_user(
-                    session, tenant, op, email=f"{local}@{spec['domain']}", display_name=name, role=role,
-                    home_team_id=teams.get(team_name) if team_name else None, external_id=f"ext-{org_key}-{local}",
+                    session,
+                    tenant,
+                    op,
+                    email=f"{local}@{spec['domain']}",
+                    display_name=name,
+                    role=role,
+                    home_team_id=teams.get(team_name) if team_name else None,
+                    external_id=f"ext-{org_key}-{local}",
                 )
         created.append(str(spec["name"]))
     return created

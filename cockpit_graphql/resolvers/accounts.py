@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 import strawberry
 
@@ -24,7 +25,7 @@ from cockpit_graphql.types.account_mutations import (
     UpdateAccountInput,
 )
 from cockpit_graphql.types.directory import page_request
-from cockpit_graphql.types.pagination import Connection, build_connection
+from cockpit_graphql.types.pagination import After, Before, Connection, First, Last, build_connection
 
 MANAGE = Permission.MANAGE_ACCOUNTS
 
@@ -52,7 +53,13 @@ def _payload(result: object) -> AccountPayload:
 @strawberry.type
 class AccountQueries:
     @strawberry.field(description="An account: your own when `id` is omitted; any account for super admins.")
-    async def account(self, info: Info, id: strawberry.ID | None = None) -> Account | None:
+    async def account(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="An account id; omit for your own.")
+        ] = None,
+    ) -> Account | None:
         principal = info.context.require(Permission.READ_ACCOUNT)
         if id is None:
             return await account_by_uuid(info, principal.account_id) if principal.account_id else None
@@ -60,8 +67,13 @@ class AccountQueries:
 
     @strawberry.field(description="Every account of the platform (super admins).")
     async def accounts(
-        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None, filter: AccountFilter | None = None,
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[AccountFilter | None, strawberry.argument(description="Narrow the list.")] = None,
     ) -> Connection[Account]:
         info.context.require(Permission.LIST_ACCOUNTS)
         request = page_request(info, first, after, last, before)
@@ -80,31 +92,52 @@ class AccountQueries:
 @strawberry.type
 class AccountMutations:
     @strawberry.mutation(description="Create an account with its Global organization and team (super admins).")
-    async def create_account(self, info: Info, input: CreateAccountInput) -> AccountPayload:
+    async def create_account(
+        self, info: Info, input: Annotated[CreateAccountInput, strawberry.argument(description="What to change.")]
+    ) -> AccountPayload:
         new_id = uuid.uuid4()
         result = await run_mutation(
-            info, permission=MANAGE, account_id=new_id, account_field="id",
+            info,
+            permission=MANAGE,
+            account_id=new_id,
+            account_field="id",
             work=lambda s, t, op: service.create_account(s, t, op, input.changes(), input.initial_admin_email),
         )
         return _payload(result)
 
     @strawberry.mutation(description="Change an account's name, SSO settings or credits factor (super admins).")
-    async def update_account(self, info: Info, input: UpdateAccountInput) -> AccountPayload:
-        return await _account_mutation(info, input.id, lambda s, t, op: service.update_account(s, t, op, input.changes()))
+    async def update_account(
+        self, info: Info, input: Annotated[UpdateAccountInput, strawberry.argument(description="What to change.")]
+    ) -> AccountPayload:
+        return await _account_mutation(
+            info, input.id, lambda s, t, op: service.update_account(s, t, op, input.changes())
+        )
 
     @strawberry.mutation(description="Suspend an account: its members are refused; its data stays (super admins).")
-    async def suspend_account(self, info: Info, input: AccountStatusInput) -> AccountPayload:
+    async def suspend_account(
+        self, info: Info, input: Annotated[AccountStatusInput, strawberry.argument(description="What to change.")]
+    ) -> AccountPayload:
         return await _account_mutation(
             info, input.id, lambda s, t, op: service.set_status(s, t, op, AccountStatus.SUSPENDED)
         )
 
     @strawberry.mutation(description="Reactivate a suspended account (super admins).")
-    async def reactivate_account(self, info: Info, input: AccountStatusInput) -> AccountPayload:
-        return await _account_mutation(info, input.id, lambda s, t, op: service.set_status(s, t, op, AccountStatus.ACTIVE))
+    async def reactivate_account(
+        self, info: Info, input: Annotated[AccountStatusInput, strawberry.argument(description="What to change.")]
+    ) -> AccountPayload:
+        return await _account_mutation(
+            info, input.id, lambda s, t, op: service.set_status(s, t, op, AccountStatus.ACTIVE)
+        )
 
     @strawberry.mutation(description="Set an account's entitlements ceiling (super admins).")
-    async def update_account_entitlements(self, info: Info, input: UpdateAccountEntitlementsInput) -> AccountPayload:
-        entitlements = Entitlements(input.allow_all_models, list(input.allowed_model_ids), list(input.disabled_features))
+    async def update_account_entitlements(
+        self,
+        info: Info,
+        input: Annotated[UpdateAccountEntitlementsInput, strawberry.argument(description="What to change.")],
+    ) -> AccountPayload:
+        entitlements = Entitlements(
+            input.allow_all_models, list(input.allowed_model_ids), list(input.disabled_features)
+        )
         return await _account_mutation(
             info, input.id, lambda s, t, op: service.set_entitlements(s, t, op, entitlements)
         )

@@ -57,7 +57,9 @@ async def run_mutation(
     except IntegrityError:
         return user_errors(
             UserInputError.single(
-                account_field, UserErrorCode.DUPLICATE, "The change conflicts with existing data (changed concurrently?)."
+                account_field,
+                UserErrorCode.DUPLICATE,
+                "The change conflicts with existing data (changed concurrently?).",
             )
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 import strawberry
 
@@ -50,11 +51,17 @@ class Viewer:
 @strawberry.type
 class NodeQueries:
     @strawberry.field(description="Fetch any object by its global id; null when it does not exist for you.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")]
+    ) -> Node | None:
         return await resolve_node(info, id)
 
     @strawberry.field(description="Fetch several objects by global id, in order; null where one does not exist.")
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global ids (at most 100).")],
+    ) -> list[Node | None]:
         limit = info.context.settings.max_nodes_ids
         if len(ids) > limit:
             raise BadUserInput(f"`ids` takes at most {limit} ids.")
@@ -64,6 +71,9 @@ class NodeQueries:
     def viewer(self, info: Info) -> Viewer:
         principal = info.context.require_principal()
         return Viewer(
-            role=principal.role, is_super_admin=principal.role is Role.SUPER_ADMIN,
-            subject=principal.identity.subject, issuer=principal.identity.issuer, _info=info,
+            role=principal.role,
+            is_super_admin=principal.role is Role.SUPER_ADMIN,
+            subject=principal.identity.subject,
+            issuer=principal.identity.issuer,
+            _info=info,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
 import strawberry
 
@@ -25,10 +26,11 @@ from cockpit_graphql.types.directory import (
 )
 from cockpit_graphql.types.ids import decode_id, encode_id
 from cockpit_graphql.types.node import Node
-from cockpit_graphql.types.pagination import Connection
+from cockpit_graphql.types.pagination import After, Before, Connection, First, Last
 
 AccountStatusEnum = strawberry.enum(
-    AccountStatus, name="AccountStatus",
+    AccountStatus,
+    name="AccountStatus",
     description="ACTIVE accounts serve their members; SUSPENDED ones answer ACCOUNT_SUSPENDED to them.",
 )
 
@@ -96,7 +98,8 @@ class Account(Node):
         self._settings_visible(info)
         e = Entitlements.from_document(self.row.entitlements)
         return AccountEntitlements(
-            allow_all_models=e.allow_all_models, allowed_model_ids=e.allowed_model_ids,
+            allow_all_models=e.allow_all_models,
+            allowed_model_ids=e.allowed_model_ids,
             disabled_features=e.disabled_features,
         )
 
@@ -110,38 +113,80 @@ class Account(Node):
 
     @strawberry.field(description="Organizations of the account.")
     async def organizations(
-        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None, filter: GroupFilter | None = None, order_by: DirectoryOrder | None = None,
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[GroupFilter | None, strawberry.argument(description="Narrow the list.")] = None,
+        order_by: Annotated[
+            DirectoryOrder | None, strawberry.argument(description="Sort order (default: by name, ascending).")
+        ] = None,
     ) -> Connection[Organization]:
         info.context.require(Permission.READ_DIRECTORY_STRUCTURE)
         return await children(
-            info, account_id=self.row.id, table="organizations", parent_column="account_id", parent_id=self.row.id,
-            request=page_request(info, first, after, last, before), order=order_by,
-            flt=filter.to_domain() if filter else None, to_node=lambda r: Organization(row=r),
+            info,
+            account_id=self.row.id,
+            table="organizations",
+            parent_column="account_id",
+            parent_id=self.row.id,
+            request=page_request(info, first, after, last, before),
+            order=order_by,
+            flt=filter.to_domain() if filter else None,
+            to_node=lambda r: Organization(row=r),
         )
 
     @strawberry.field(description="Teams of every organization of the account.")
     async def teams(
-        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None, filter: GroupFilter | None = None, order_by: DirectoryOrder | None = None,
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[GroupFilter | None, strawberry.argument(description="Narrow the list.")] = None,
+        order_by: Annotated[
+            DirectoryOrder | None, strawberry.argument(description="Sort order (default: by name, ascending).")
+        ] = None,
     ) -> Connection[Team]:
         info.context.require(Permission.READ_DIRECTORY_STRUCTURE)
         return await children(
-            info, account_id=self.row.id, table="teams", parent_column="account_id", parent_id=self.row.id,
-            request=page_request(info, first, after, last, before), order=order_by,
-            flt=filter.to_domain() if filter else None, to_node=lambda r: Team(row=r),
+            info,
+            account_id=self.row.id,
+            table="teams",
+            parent_column="account_id",
+            parent_id=self.row.id,
+            request=page_request(info, first, after, last, before),
+            order=order_by,
+            flt=filter.to_domain() if filter else None,
+            to_node=lambda r: Team(row=r),
         )
 
     @strawberry.field(description="Users of the account (admins).")
     async def users(
-        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None, filter: UserListFilter | None = None, order_by: DirectoryOrder | None = None,
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[UserListFilter | None, strawberry.argument(description="Narrow the list.")] = None,
+        order_by: Annotated[
+            DirectoryOrder | None, strawberry.argument(description="Sort order (default: by name, ascending).")
+        ] = None,
     ) -> Connection[User]:
         info.context.require(Permission.READ_USERS)
         return await children(
-            info, account_id=self.row.id, table="users", parent_column="account_id", parent_id=self.row.id,
-            request=page_request(info, first, after, last, before), order=order_by,
-            flt=filter.to_domain() if filter else None, to_node=lambda r: User(row=r),
+            info,
+            account_id=self.row.id,
+            table="users",
+            parent_column="account_id",
+            parent_id=self.row.id,
+            request=page_request(info, first, after, last, before),
+            order=order_by,
+            flt=filter.to_domain() if filter else None,
+            to_node=lambda r: User(row=r),
         )
 
     @classmethod

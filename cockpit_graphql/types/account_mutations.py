@@ -51,9 +51,7 @@ class UpdateAccountInput:
         return _changes(self.name, self.external_org_id, self.sso, self.credits_per_usd)
 
 
-def _changes(
-    name: str | None, org: str | None, sso: SsoSettingsInput | None, factor: Decimal | None
-) -> AccountChanges:
+def _changes(name: str | None, org: str | None, sso: SsoSettingsInput | None, factor: Decimal | None) -> AccountChanges:
     return AccountChanges(
         name=name,
         external_org_id=org,

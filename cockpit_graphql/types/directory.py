@@ -25,14 +25,15 @@ from cockpit_graphql.domain.pagination import PageRequest, SortDirection
 from cockpit_graphql.domain.roles import Permission, Role, has_permission
 from cockpit_graphql.types.ids import decode_id, encode_id
 from cockpit_graphql.types.node import Node
-from cockpit_graphql.types.pagination import Connection, SortDirectionEnum, build_connection
+from cockpit_graphql.types.pagination import After, Before, Connection, First, Last, SortDirectionEnum, build_connection
 
 if TYPE_CHECKING:
     from cockpit_graphql.types.account import Account
 
 RoleEnum = strawberry.enum(Role, name="Role", description="What a user may do. Roles live in the database.")
 DirectoryOrderFieldEnum = strawberry.enum(
-    DirectoryOrderField, name="DirectoryOrderField",
+    DirectoryOrderField,
+    name="DirectoryOrderField",
     description="Sort key of directory lists (NAME sorts users by email).",
 )
 
@@ -79,15 +80,21 @@ def page_request(info: Info, first: int | None, after: str | None, last: int | N
 
 
 async def children(
-    info: Info, *, account_id: uuid.UUID, table: str, parent_column: str, parent_id: uuid.UUID,
-    request: PageRequest, order: DirectoryOrder | None, flt: Any, to_node: Any,
+    info: Info,
+    *,
+    account_id: uuid.UUID,
+    table: str,
+    parent_column: str,
+    parent_id: uuid.UUID,
+    request: PageRequest,
+    order: DirectoryOrder | None,
+    flt: Any,
+    to_node: Any,
 ) -> Any:
     order = order or DirectoryOrder()
     ordering = (user_ordering if table == "users" else group_ordering)(order.field, order.direction)
     loaders = info.context.directory
-    page = await loaders.page.load(
-        PageKey(account_id, table, parent_column, parent_id, request, ordering, flt)
-    )
+    page = await loaders.page.load(PageKey(account_id, table, parent_column, parent_id, request, ordering, flt))
     count_key = CountKey(account_id, table, parent_column, parent_id, flt)
     return build_connection(page, ordering, to_node, lambda: loaders.count.load(count_key))
 
@@ -133,14 +140,28 @@ class Organization(Node):
 
     @strawberry.field(description="Teams of this organization.")
     async def teams(
-        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None, filter: GroupFilter | None = None, order_by: DirectoryOrder | None = None,
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[GroupFilter | None, strawberry.argument(description="Narrow the list.")] = None,
+        order_by: Annotated[
+            DirectoryOrder | None, strawberry.argument(description="Sort order (default: by name, ascending).")
+        ] = None,
     ) -> Connection[Team]:
         info.context.require(Permission.READ_DIRECTORY_STRUCTURE)
         return await children(
-            info, account_id=self.row.account_id, table="teams", parent_column="organization_id",
-            parent_id=self.row.id, request=page_request(info, first, after, last, before), order=order_by,
-            flt=filter.to_domain() if filter else None, to_node=lambda r: Team(row=r),
+            info,
+            account_id=self.row.account_id,
+            table="teams",
+            parent_column="organization_id",
+            parent_id=self.row.id,
+            request=page_request(info, first, after, last, before),
+            order=order_by,
+            flt=filter.to_domain() if filter else None,
+            to_node=lambda r: Team(row=r),
         )
 
     @classmethod
@@ -179,14 +200,28 @@ class Team(Node):
 
     @strawberry.field(description="Users whose home team this is (account admins only).")
     async def users(
-        self, info: Info, first: int | None = None, after: str | None = None, last: int | None = None,
-        before: str | None = None, filter: UserListFilter | None = None, order_by: DirectoryOrder | None = None,
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[UserListFilter | None, strawberry.argument(description="Narrow the list.")] = None,
+        order_by: Annotated[
+            DirectoryOrder | None, strawberry.argument(description="Sort order (default: by name, ascending).")
+        ] = None,
     ) -> Connection[User]:
         info.context.require(Permission.READ_USERS)
         return await children(
-            info, account_id=self.row.account_id, table="users", parent_column="home_team_id",
-            parent_id=self.row.id, request=page_request(info, first, after, last, before), order=order_by,
-            flt=filter.to_domain() if filter else None, to_node=lambda r: User(row=r),
+            info,
+            account_id=self.row.account_id,
+            table="users",
+            parent_column="home_team_id",
+            parent_id=self.row.id,
+            request=page_request(info, first, after, last, before),
+            order=order_by,
+            flt=filter.to_domain() if filter else None,
+            to_node=lambda r: User(row=r),
         )
 
     @classmethod

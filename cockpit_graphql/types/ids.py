@@ -18,10 +18,8 @@ class GlobalId:
     id: uuid.UUID
 
     def encode(self) -> str:
-        if self.type_name == "Account":
-            raw = f"Account:{self.id}"
-        else:
-            raw = f"{self.type_name}:{self.account_id}:{self.id}"
+        scoped = self.type_name != "Account"
+        raw = f"{self.type_name}:{self.account_id}:{self.id}" if scoped else f"Account:{self.id}"
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 

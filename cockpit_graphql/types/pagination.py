@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import strawberry
 
 from cockpit_graphql.domain.pagination import Ordering, Page, SortDirection, cursor_of
 
 T = TypeVar("T")
+
+First = Annotated[
+    int | None, strawberry.argument(description="Return the first n items (0 to the maximum page size, 100).")
+]
+After = Annotated[str | None, strawberry.argument(description="Return items after this cursor.")]
+Last = Annotated[
+    int | None, strawberry.argument(description="Return the last n items (0 to the maximum page size, 100).")
+]
+Before = Annotated[str | None, strawberry.argument(description="Return items before this cursor.")]
 
 SortDirectionEnum = strawberry.enum(SortDirection, name="SortDirection", description="Sort direction.")
 

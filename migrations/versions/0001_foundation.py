@@ -78,7 +78,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("account_id", "name", name="uq_organizations_name"),
     )
     op.create_index(
-        "uq_organizations_default", "organizations", ["account_id"], unique=True,
+        "uq_organizations_default",
+        "organizations",
+        ["account_id"],
+        unique=True,
         postgresql_where=sa.text("is_default"),
     )
     op.create_table(
@@ -90,14 +93,10 @@ def upgrade() -> None:
         sa.Column("is_default", sa.Boolean, nullable=False, server_default=sa.false()),
         _ts("created_at"),
         _ts("updated_at"),
-        sa.ForeignKeyConstraint(
-            ["account_id", "organization_id"], ["organizations.account_id", "organizations.id"]
-        ),
+        sa.ForeignKeyConstraint(["account_id", "organization_id"], ["organizations.account_id", "organizations.id"]),
         sa.UniqueConstraint("account_id", "organization_id", "name", name="uq_teams_name"),
     )
-    op.create_index(
-        "uq_teams_default", "teams", ["account_id"], unique=True, postgresql_where=sa.text("is_default")
-    )
+    op.create_index("uq_teams_default", "teams", ["account_id"], unique=True, postgresql_where=sa.text("is_default"))
     op.create_index("ix_teams_org_name", "teams", ["account_id", "organization_id", "name", "id"])
     op.create_table(
         "users",
@@ -117,7 +116,10 @@ def upgrade() -> None:
         sa.CheckConstraint("email = lower(email)", name="ck_users_email_lower"),
     )
     op.create_index(
-        "uq_users_external_id", "users", ["account_id", "external_id"], unique=True,
+        "uq_users_external_id",
+        "users",
+        ["account_id", "external_id"],
+        unique=True,
         postgresql_where=sa.text("external_id IS NOT NULL"),
     )
     op.create_index("ix_users_team_email", "users", ["account_id", "home_team_id", "email", "id"])
@@ -130,9 +132,7 @@ def upgrade() -> None:
         sa.Column("subject", sa.Text, nullable=False),
         sa.Column("email", sa.Text, nullable=True),
         _ts("linked_at"),
-        sa.ForeignKeyConstraint(
-            ["account_id", "user_id"], ["users.account_id", "users.id"], ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["account_id", "user_id"], ["users.account_id", "users.id"], ondelete="CASCADE"),
         sa.UniqueConstraint("account_id", "issuer", "subject", name="uq_oidc_identities_subject"),
     )
     op.create_index("ix_oidc_identities_user", "oidc_identities", ["account_id", "user_id"])
@@ -167,7 +167,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "audit_events", "oidc_identities", "users", "teams", "organizations",
-        "identity_bindings", "platform_operators", "accounts",
+        "audit_events",
+        "oidc_identities",
+        "users",
+        "teams",
+        "organizations",
+        "identity_bindings",
+        "platform_operators",
+        "accounts",
     ):
         op.drop_table(table)

@@ -25,14 +25,21 @@ class KeyRing:
 
     @classmethod
     def create(cls, path: Path) -> KeyRing:
-        ring = cls(path, rsa.generate_private_key(public_exponent=65537, key_size=2048), ec.generate_private_key(ec.SECP256R1()))
+        ring = cls(
+            path,
+            rsa.generate_private_key(public_exponent=65537, key_size=2048),
+            ec.generate_private_key(ec.SECP256R1()),
+        )
         ring.write()
         return ring
 
     def jwks(self) -> dict[str, Any]:
         rsa_jwk = json.loads(RSAAlgorithm.to_jwk(self.rsa_key.public_key()))
         ec_jwk = json.loads(ECAlgorithm.to_jwk(self.ec_key.public_key()))
-        keys = [rsa_jwk | {"kid": "rsa-1", "use": "sig", "alg": "RS256"}, ec_jwk | {"kid": "ec-1", "use": "sig", "alg": "ES256"}]
+        keys = [
+            rsa_jwk | {"kid": "rsa-1", "use": "sig", "alg": "RS256"},
+            ec_jwk | {"kid": "ec-1", "use": "sig", "alg": "ES256"},
+        ]
         for kid, key in self.extra.items():
             keys.append(json.loads(RSAAlgorithm.to_jwk(key.public_key())) | {"kid": kid, "use": "sig", "alg": "RS256"})
         return {"keys": keys}
@@ -41,12 +48,30 @@ class KeyRing:
         self.path.write_text(json.dumps(self.jwks()))
 
     def token(
-        self, *, iss: str, sub: str, org: str | None = None, email: str | None = None, verified: bool = True,
-        alg: str = "RS256", kid: str | None = None, aud: str = AUDIENCE, exp_in: int = 600, nbf_in: int = 0,
-        extra: dict[str, Any] | None = None, key: Any = None,
+        self,
+        *,
+        iss: str,
+        sub: str,
+        org: str | None = None,
+        email: str | None = None,
+        verified: bool = True,
+        alg: str = "RS256",
+        kid: str | None = None,
+        aud: str = AUDIENCE,
+        exp_in: int = 600,
+        nbf_in: int = 0,
+        extra: dict[str, Any] | None = None,
+        key: Any = None,
     ) -> str:
         now = int(time.time())
-        claims: dict[str, Any] = {"iss": iss, "sub": sub, "aud": aud, "iat": now, "nbf": now + nbf_in, "exp": now + exp_in}
+        claims: dict[str, Any] = {
+            "iss": iss,
+            "sub": sub,
+            "aud": aud,
+            "iat": now,
+            "nbf": now + nbf_in,
+            "exp": now + exp_in,
+        }
         if org is not None:
             claims[ORG_CLAIM] = org
         if email is not None:

@@ -77,7 +77,11 @@ class World:
     _operator_ready: bool = False
 
     async def tenant(
-        self, *, jit: bool = False, issuer: str = CUSTOMER_ISSUER, domains: list[str] | None = None,
+        self,
+        *,
+        jit: bool = False,
+        issuer: str = CUSTOMER_ISSUER,
+        domains: list[str] | None = None,
         with_structure: bool = True,
     ) -> Tenant:
         tag = uuid.uuid4().hex[:10]
@@ -85,10 +89,15 @@ class World:
         tenant_id = mint_for_system(uuid.uuid4())
         async with self.db.tenant(tenant_id) as session:
             await create_account(
-                session, tenant_id, OP,
+                session,
+                tenant_id,
+                OP,
                 AccountChanges(
-                    name=f"Tenant {tag}", external_org_id=f"org-{tag}", sso_issuer=issuer,
-                    allowed_email_domains=domains if domains is not None else [domain], jit_enabled=jit,
+                    name=f"Tenant {tag}",
+                    external_org_id=f"org-{tag}",
+                    sso_issuer=issuer,
+                    allowed_email_domains=domains if domains is not None else [domain],
+                    jit_enabled=jit,
                     jit_default_role=Role.MEMBER,
                 ),
                 f"admin@{domain}",
@@ -96,8 +105,9 @@ class World:
             org = await repo.default_organization(session)
             team = await repo.default_team(session)
             assert org and team
-            t = Tenant(tenant_id.value, f"org-{tag}", issuer, domain, f"admin@{domain}", f"member@{domain}",
-                       org.id, team.id)
+            t = Tenant(
+                tenant_id.value, f"org-{tag}", issuer, domain, f"admin@{domain}", f"member@{domain}", org.id, team.id
+            )
             t.ids["global_org"] = org.id
             t.ids["global_team"] = team.id
             admin = await repo.user_by_email(session, t.admin_email)
@@ -126,7 +136,10 @@ class World:
         return self.keys.token(iss=PLATFORM_ISSUER, sub=subject)
 
     async def gql(
-        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None,
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        token: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> Response:
         h = dict(headers or {})

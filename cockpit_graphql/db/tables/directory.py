@@ -15,9 +15,7 @@ class Organization(SQLModel, table=True):
     __tablename__ = "organizations"
     __table_args__ = (
         sa.UniqueConstraint("account_id", "name", name="uq_organizations_name"),
-        sa.Index(
-            "uq_organizations_default", "account_id", unique=True, postgresql_where=sa.text("is_default")
-        ),
+        sa.Index("uq_organizations_default", "account_id", unique=True, postgresql_where=sa.text("is_default")),
     )
 
     account_id: uuid.UUID = Field(primary_key=True)
@@ -32,9 +30,7 @@ class Team(SQLModel, table=True):
     __tablename__ = "teams"
     __table_args__ = (
         sa.UniqueConstraint("account_id", "organization_id", "name", name="uq_teams_name"),
-        sa.ForeignKeyConstraint(
-            ["account_id", "organization_id"], ["organizations.account_id", "organizations.id"]
-        ),
+        sa.ForeignKeyConstraint(["account_id", "organization_id"], ["organizations.account_id", "organizations.id"]),
         sa.Index("uq_teams_default", "account_id", unique=True, postgresql_where=sa.text("is_default")),
     )
 
@@ -70,7 +66,8 @@ class User(SQLModel, table=True):
     role: str = "MEMBER"
     external_id: str | None = None
     last_seen_in_idp_at: datetime | None = Field(
-        default=None, sa_type=sa.DateTime(timezone=True)  # type: ignore[call-overload]
+        default=None,
+        sa_type=sa.DateTime(timezone=True),  # type: ignore[call-overload]
     )
     created_at: datetime = timestamptz()
     updated_at: datetime = timestamptz()

@@ -45,9 +45,7 @@ class OidcIdentity(SQLModel, table=True):
     __tablename__ = "oidc_identities"
     __table_args__ = (
         sa.UniqueConstraint("account_id", "issuer", "subject", name="uq_oidc_identities_subject"),
-        sa.ForeignKeyConstraint(
-            ["account_id", "user_id"], ["users.account_id", "users.id"], ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["account_id", "user_id"], ["users.account_id", "users.id"], ondelete="CASCADE"),
         sa.Index("ix_oidc_identities_user", "account_id", "user_id"),
     )
 

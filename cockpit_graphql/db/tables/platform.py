@@ -33,8 +33,6 @@ class Account(SQLModel, table=True):
     credits_per_usd: Decimal = Field(
         default=Decimal("1000"), sa_type=sa.Numeric(20, 6), sa_column_kwargs={"nullable": False}
     )
-    entitlements: dict[str, Any] = Field(
-        default_factory=dict, sa_type=pg.JSONB, sa_column_kwargs={"nullable": False}
-    )
+    entitlements: dict[str, Any] = Field(default_factory=dict, sa_type=pg.JSONB, sa_column_kwargs={"nullable": False})
     created_at: datetime = timestamptz()
     updated_at: datetime = timestamptz()

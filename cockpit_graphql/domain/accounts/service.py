@@ -90,7 +90,7 @@ def _clean_issuer(value: str) -> str:
 def _clean_external_org_id(value: str) -> str:
     ext = value.strip()
     if not ext or len(ext) > 256:
-        raise UserInputError.single("externalOrgId", UserErrorCode.INVALID, "`externalOrgId` must be 1–256 characters.")
+        raise UserInputError.single("externalOrgId", UserErrorCode.INVALID, "`externalOrgId` must be 1 to 256 characters.")
     return ext
 
 
@@ -100,8 +100,11 @@ def _clean_factor(value: Decimal) -> Decimal:
     except InvalidOperation:
         ok = False
     if not ok:
-        raise UserInputError.single("creditsPerUsd", UserErrorCode.INVALID,
-                                    f"`creditsPerUsd` must be greater than 0 and at most {MAX_CREDITS_PER_USD}.")
+        raise UserInputError.single(
+            "creditsPerUsd",
+            UserErrorCode.INVALID,
+            f"`creditsPerUsd` must be greater than 0 and at most {MAX_CREDITS_PER_USD}.",
+        )
     if value.as_tuple().exponent < -6:  # type: ignore[operator]
         raise UserInputError.single("creditsPerUsd", UserErrorCode.INVALID, "`creditsPerUsd` has at most 6 decimals.")
     return value
@@ -134,18 +137,27 @@ async def create_account(
         sso_allowed_email_domains=clean_domains(changes.allowed_email_domains or []),
         jit_enabled=bool(changes.jit_enabled),
         jit_default_role=_clean_jit_role(changes.jit_default_role or Role.MEMBER).value,
-        credits_per_usd=_clean_factor(changes.credits_per_usd) if changes.credits_per_usd is not None
+        credits_per_usd=_clean_factor(changes.credits_per_usd)
+        if changes.credits_per_usd is not None
         else Decimal("1000"),
         entitlements=Entitlements().to_document(),
     )
     if await _issuer_org_taken(session, account.sso_issuer, account.external_org_id, None):
-        raise UserInputError.single("externalOrgId", UserErrorCode.DUPLICATE,
-                                    "Another account already maps this issuer and organization.")
+        raise UserInputError.single(
+            "externalOrgId", UserErrorCode.DUPLICATE, "Another account already maps this issuer and organization."
+        )
     session.add(account)
     await session.flush()
     await ensure_defaults(session, tenant)
-    await record(session, tenant, op, AuditAction.ACCOUNT_CREATED, target_type="Account", target_id=account.id,
-                 after=account_snapshot(account))
+    await record(
+        session,
+        tenant,
+        op,
+        AuditAction.ACCOUNT_CREATED,
+        target_type="Account",
+        target_id=account.id,
+        after=account_snapshot(account),
+    )
     if initial_admin_email:
         await create_user(session, tenant, op, email=initial_admin_email, role=Role.ACCOUNT_ADMIN)
     return account
@@ -176,13 +188,22 @@ async def update_account(session: AsyncSession, tenant: TenantId, op: Operation,
     if changes.credits_per_usd is not None:
         account.credits_per_usd = _clean_factor(changes.credits_per_usd)
     if await _issuer_org_taken(session, account.sso_issuer, account.external_org_id, account.id):
-        raise UserInputError.single("externalOrgId", UserErrorCode.DUPLICATE,
-                                    "Another account already maps this issuer and organization.")
+        raise UserInputError.single(
+            "externalOrgId", UserErrorCode.DUPLICATE, "Another account already maps this issuer and organization."
+        )
     account.updated_at = sa.func.now()  # type: ignore[assignment]
     await session.flush()
     await session.refresh(account)
-    await record(session, tenant, op, AuditAction.ACCOUNT_UPDATED, target_type="Account", target_id=account.id,
-                 before=before, after=account_snapshot(account))
+    await record(
+        session,
+        tenant,
+        op,
+        AuditAction.ACCOUNT_UPDATED,
+        target_type="Account",
+        target_id=account.id,
+        before=before,
+        after=account_snapshot(account),
+    )
     return account
 
 
@@ -196,8 +217,16 @@ async def set_status(session: AsyncSession, tenant: TenantId, op: Operation, sta
     await session.flush()
     await session.refresh(account)
     action = AuditAction.ACCOUNT_SUSPENDED if status is AccountStatus.SUSPENDED else AuditAction.ACCOUNT_REACTIVATED
-    await record(session, tenant, op, action, target_type="Account", target_id=account.id,
-                 before=before, after=account_snapshot(account))
+    await record(
+        session,
+        tenant,
+        op,
+        action,
+        target_type="Account",
+        target_id=account.id,
+        before=before,
+        after=account_snapshot(account),
+    )
     return account
 
 
@@ -208,10 +237,20 @@ async def set_entitlements(
     before = {"entitlements": dict(account.entitlements)}
     ids = [m.strip() for m in entitlements.allowed_model_ids if m.strip()]
     features = [f.strip().upper() for f in entitlements.disabled_features if f.strip()]
-    account.entitlements = Entitlements(entitlements.allow_all_models, sorted(set(ids)), sorted(set(features))).to_document()
+    account.entitlements = Entitlements(
+        entitlements.allow_all_models, sorted(set(ids)), sorted(set(features))
+    ).to_document()
     account.updated_at = sa.func.now()  # type: ignore[assignment]
     await session.flush()
     await session.refresh(account)
-    await record(session, tenant, op, AuditAction.ENTITLEMENTS_UPDATED, target_type="Account", target_id=account.id,
-                 before=before, after={"entitlements": account.entitlements})
+    await record(
+        session,
+        tenant,
+        op,
+        AuditAction.ENTITLEMENTS_UPDATED,
+        target_type="Account",
+        target_id=account.id,
+        before=before,
+        after={"entitlements": account.entitlements},
+    )
     return account

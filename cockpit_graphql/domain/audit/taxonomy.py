@@ -6,8 +6,16 @@ import re
 from enum import StrEnum
 
 MODULES = (
-    "directory", "identity", "budgets", "models", "policies", "guardrails",
-    "connections", "agents", "marketplace", "observability",
+    "directory",
+    "identity",
+    "budgets",
+    "models",
+    "policies",
+    "guardrails",
+    "connections",
+    "agents",
+    "marketplace",
+    "observability",
 )
 _PATTERN = re.compile(r"^(?P<module>[a-z]+)\.(?P<entity>[a-z_]+)\.(?P<verb>[a-z_]+)$")
 
@@ -36,6 +44,18 @@ class AuditAction(StrEnum):
     @property
     def module(self) -> str:
         return self.value.split(".", 1)[0]
+
+
+UNAUDITED_RUNTIME_MUTATIONS: frozenset[str] = frozenset(
+    {
+        # The runtime's high-volume calls are their own record (ledger and usage tables) and write no
+        # audit event. They arrive with the budgets module; this is the only place that exempts a mutation.
+        "authorizeUsage",
+        "settleReservation",
+        "recordUsage",
+        "recordUsageBatch",
+    }
+)
 
 
 def _check_taxonomy() -> None:

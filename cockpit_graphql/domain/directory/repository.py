@@ -112,9 +112,7 @@ async def move_users_between_teams(session: AsyncSession, source: uuid.UUID, tar
 
 async def move_teams_between_organizations(session: AsyncSession, source: uuid.UUID, target: uuid.UUID) -> int:
     result = await session.execute(
-        sa.update(Team)
-        .where(Team.organization_id == source)
-        .values(organization_id=target, updated_at=sa.func.now())
+        sa.update(Team).where(Team.organization_id == source).values(organization_id=target, updated_at=sa.func.now())
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -127,9 +125,9 @@ async def team_names_in(session: AsyncSession, organization_id: uuid.UUID) -> se
 async def delete_identities_of(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[str, str]]:
     rows = (
         await session.execute(
-            sa.delete(OidcIdentity).where(OidcIdentity.user_id == user_id).returning(
-                OidcIdentity.issuer, OidcIdentity.subject
-            )
+            sa.delete(OidcIdentity)
+            .where(OidcIdentity.user_id == user_id)
+            .returning(OidcIdentity.issuer, OidcIdentity.subject)
         )
     ).all()
     return [(r[0], r[1]) for r in rows]

@@ -87,8 +87,15 @@ async def create_organization(session: AsyncSession, tenant: TenantId, op: Opera
     org = Organization(account_id=tenant.value, name=clean)
     session.add(org)
     await session.flush()
-    await record(session, tenant, op, AuditAction.ORGANIZATION_CREATED, target_type="Organization",
-                 target_id=org.id, after=organization_snapshot(org))
+    await record(
+        session,
+        tenant,
+        op,
+        AuditAction.ORGANIZATION_CREATED,
+        target_type="Organization",
+        target_id=org.id,
+        after=organization_snapshot(org),
+    )
     return org
 
 
@@ -109,8 +116,16 @@ async def update_organization(
     org.updated_at = sa.func.now()  # type: ignore[assignment]
     await session.flush()
     await session.refresh(org)
-    await record(session, tenant, op, AuditAction.ORGANIZATION_UPDATED, target_type="Organization",
-                 target_id=org.id, before=before, after=organization_snapshot(org))
+    await record(
+        session,
+        tenant,
+        op,
+        AuditAction.ORGANIZATION_UPDATED,
+        target_type="Organization",
+        target_id=org.id,
+        before=before,
+        after=organization_snapshot(org),
+    )
     return org
 
 
@@ -126,26 +141,37 @@ async def delete_organization(
     moved = 0
     if move_members_to is not None:
         if move_members_to == org.id:
-            raise UserInputError.single("moveMembersTo", UserErrorCode.INVALID_TARGET,
-                                        "Members cannot move to the organization being deleted.")
+            raise UserInputError.single(
+                "moveMembersTo", UserErrorCode.INVALID_TARGET, "Members cannot move to the organization being deleted."
+            )
         target = await repo.get_organization(session, move_members_to, lock=True)
         if target is None:
             raise _not_found("moveMembersTo", "organization")
         clash = (await repo.team_names_in(session, org.id)) & (await repo.team_names_in(session, target.id))
         if clash:
             raise UserInputError.single(
-                "moveMembersTo", UserErrorCode.DUPLICATE,
+                "moveMembersTo",
+                UserErrorCode.DUPLICATE,
                 f"The target organization already has teams named {sorted(clash)}; rename them first.",
             )
         moved = await repo.move_teams_between_organizations(session, org.id, target.id)
     elif await repo.count_teams_in(session, org.id):
-        raise UserInputError.single("id", UserErrorCode.NOT_EMPTY,
-                                    "The organization still has teams: delete them or pass `moveMembersTo`.")
+        raise UserInputError.single(
+            "id", UserErrorCode.NOT_EMPTY, "The organization still has teams: delete them or pass `moveMembersTo`."
+        )
     before = organization_snapshot(org)
     await session.delete(org)
     await session.flush()
-    await record(session, tenant, op, AuditAction.ORGANIZATION_DELETED, target_type="Organization",
-                 target_id=org_id, before=before | {"teamsMoved": moved, "movedTo": move_members_to}, after=None)
+    await record(
+        session,
+        tenant,
+        op,
+        AuditAction.ORGANIZATION_DELETED,
+        target_type="Organization",
+        target_id=org_id,
+        before=before | {"teamsMoved": moved, "movedTo": move_members_to},
+        after=None,
+    )
     return org_id
 
 
@@ -164,8 +190,9 @@ async def create_team(
     team = Team(account_id=tenant.value, organization_id=org.id, name=clean)
     session.add(team)
     await session.flush()
-    await record(session, tenant, op, AuditAction.TEAM_CREATED, target_type="Team", target_id=team.id,
-                 after=team_snapshot(team))
+    await record(
+        session, tenant, op, AuditAction.TEAM_CREATED, target_type="Team", target_id=team.id, after=team_snapshot(team)
+    )
     return team
 
 
@@ -186,8 +213,16 @@ async def update_team(
     team.updated_at = sa.func.now()  # type: ignore[assignment]
     await session.flush()
     await session.refresh(team)
-    await record(session, tenant, op, AuditAction.TEAM_UPDATED, target_type="Team", target_id=team.id,
-                 before=before, after=team_snapshot(team))
+    await record(
+        session,
+        tenant,
+        op,
+        AuditAction.TEAM_UPDATED,
+        target_type="Team",
+        target_id=team.id,
+        before=before,
+        after=team_snapshot(team),
+    )
     return team
 
 
@@ -203,18 +238,28 @@ async def move_team(
     if target is None:
         raise _not_found("organizationId", "organization")
     if target.id == team.organization_id:
-        raise UserInputError.single("organizationId", UserErrorCode.NOTHING_TO_CHANGE,
-                                    "The team is already in this organization.")
+        raise UserInputError.single(
+            "organizationId", UserErrorCode.NOTHING_TO_CHANGE, "The team is already in this organization."
+        )
     if await repo.team_name_taken(session, target.id, team.name):
-        raise UserInputError.single("organizationId", UserErrorCode.DUPLICATE,
-                                    f"{target.name} already has a team named {team.name!r}.")
+        raise UserInputError.single(
+            "organizationId", UserErrorCode.DUPLICATE, f"{target.name} already has a team named {team.name!r}."
+        )
     before = team_snapshot(team)
     team.organization_id = target.id
     team.updated_at = sa.func.now()  # type: ignore[assignment]
     await session.flush()
     await session.refresh(team)
-    await record(session, tenant, op, AuditAction.TEAM_MOVED, target_type="Team", target_id=team.id,
-                 before=before, after=team_snapshot(team))
+    await record(
+        session,
+        tenant,
+        op,
+        AuditAction.TEAM_MOVED,
+        target_type="Team",
+        target_id=team.id,
+        before=before,
+        after=team_snapshot(team),
+    )
     return team
 
 
@@ -229,20 +274,30 @@ async def delete_team(
     moved = 0
     if move_members_to is not None:
         if move_members_to == team.id:
-            raise UserInputError.single("moveMembersTo", UserErrorCode.INVALID_TARGET,
-                                        "Members cannot move to the team being deleted.")
+            raise UserInputError.single(
+                "moveMembersTo", UserErrorCode.INVALID_TARGET, "Members cannot move to the team being deleted."
+            )
         target = await repo.get_team(session, move_members_to, lock=True)
         if target is None:
             raise _not_found("moveMembersTo", "team")
         moved = await repo.move_users_between_teams(session, team.id, target.id)
     elif await repo.count_users_in_team(session, team.id):
-        raise UserInputError.single("id", UserErrorCode.NOT_EMPTY,
-                                    "The team still has members: move them or pass `moveMembersTo`.")
+        raise UserInputError.single(
+            "id", UserErrorCode.NOT_EMPTY, "The team still has members: move them or pass `moveMembersTo`."
+        )
     before = team_snapshot(team)
     await session.delete(team)
     await session.flush()
-    await record(session, tenant, op, AuditAction.TEAM_DELETED, target_type="Team", target_id=team_id,
-                 before=before | {"membersMoved": moved, "movedTo": move_members_to}, after=None)
+    await record(
+        session,
+        tenant,
+        op,
+        AuditAction.TEAM_DELETED,
+        target_type="Team",
+        target_id=team_id,
+        before=before | {"membersMoved": moved, "movedTo": move_members_to},
+        after=None,
+    )
     return team_id
 
 
@@ -294,13 +349,16 @@ async def create_user(
             raise _not_found("homeTeamId", "team")
     await _check_unique_user(session, clean_mail, ext)
     user = User(
-        account_id=tenant.value, home_team_id=team.id, email=clean_mail, display_name=name,
-        role=chosen_role.value, external_id=ext,
+        account_id=tenant.value,
+        home_team_id=team.id,
+        email=clean_mail,
+        display_name=name,
+        role=chosen_role.value,
+        external_id=ext,
     )
     session.add(user)
     await session.flush()
-    await record(session, tenant, op, audit_action, target_type="User", target_id=user.id,
-                 after=user_snapshot(user))
+    await record(session, tenant, op, audit_action, target_type="User", target_id=user.id, after=user_snapshot(user))
     return user
 
 
@@ -325,8 +383,9 @@ async def update_user(
     new_role = _clean_role(role)
     if new_role is not None and new_role.value != user.role:
         if user.role == Role.ACCOUNT_ADMIN.value and await repo.count_admins(session, lock=True) <= 1:
-            raise UserInputError.single("role", UserErrorCode.LAST_ADMIN,
-                                        "This is the account's last admin; promote another user first.")
+            raise UserInputError.single(
+                "role", UserErrorCode.LAST_ADMIN, "This is the account's last admin; promote another user first."
+            )
         user.role = new_role.value
     if new_email is not None:
         user.email = new_email
@@ -337,8 +396,16 @@ async def update_user(
     user.updated_at = sa.func.now()  # type: ignore[assignment]
     await session.flush()
     await session.refresh(user)
-    await record(session, tenant, op, AuditAction.USER_UPDATED, target_type="User", target_id=user.id,
-                 before=before, after=user_snapshot(user))
+    await record(
+        session,
+        tenant,
+        op,
+        AuditAction.USER_UPDATED,
+        target_type="User",
+        target_id=user.id,
+        before=before,
+        after=user_snapshot(user),
+    )
     return user
 
 
@@ -359,8 +426,16 @@ async def move_user(
     user.updated_at = sa.func.now()  # type: ignore[assignment]
     await session.flush()
     await session.refresh(user)
-    await record(session, tenant, op, AuditAction.USER_MOVED, target_type="User", target_id=user.id,
-                 before=before, after=user_snapshot(user))
+    await record(
+        session,
+        tenant,
+        op,
+        AuditAction.USER_MOVED,
+        target_type="User",
+        target_id=user.id,
+        before=before,
+        after=user_snapshot(user),
+    )
     return user
 
 
@@ -382,6 +457,7 @@ async def delete_user(session: AsyncSession, tenant: TenantId, op: Operation, us
         )
     await session.delete(user)
     await session.flush()
-    await record(session, tenant, op, AuditAction.USER_DELETED, target_type="User", target_id=user_id,
-                 before=before, after=None)
+    await record(
+        session, tenant, op, AuditAction.USER_DELETED, target_type="User", target_id=user_id, before=before, after=None
+    )
     return user_id

@@ -75,8 +75,11 @@ async def resolve_identity(
         operator = await _platform_operator(db, claims)
         if operator is not None:
             return Identity(
-                role=Role.SUPER_ADMIN, issuer=claims.issuer, subject=claims.subject,
-                label=operator.display_name or claims.subject, operator_id=operator.id,
+                role=Role.SUPER_ADMIN,
+                issuer=claims.issuer,
+                subject=claims.subject,
+                label=operator.display_name or claims.subject,
+                operator_id=operator.id,
             )
     if not claims.organization:
         raise _refuse(ErrorCode.UNAUTHENTICATED, "The token carries no organization claim.")
@@ -95,8 +98,12 @@ async def resolve_identity(
             user = await _link_or_provision(session, tenant, account, claims, request_id)
     label = user.display_name or user.email
     return Identity(
-        role=Role(user.role), issuer=claims.issuer, subject=claims.subject, label=label,
-        account_id=account.id, user_id=user.id,
+        role=Role(user.role),
+        issuer=claims.issuer,
+        subject=claims.subject,
+        label=label,
+        account_id=account.id,
+        user_id=user.id,
     )
 
 
@@ -131,8 +138,12 @@ async def _audit_mismatch(
     actor = Actor(type=ActorType.USER, role=Role.MEMBER, label=f"{claims.issuer}#{claims.subject}")
     async with db.tenant(tenant) as session:
         await record(
-            session, tenant, Operation(actor, request_id), AuditAction.IDENTITY_ACCOUNT_MISMATCH,
-            target_type="Identity", target_id=claims.subject,
+            session,
+            tenant,
+            Operation(actor, request_id),
+            AuditAction.IDENTITY_ACCOUNT_MISMATCH,
+            target_type="Identity",
+            target_id=claims.subject,
             after={"issuer": claims.issuer, "organization": claims.organization, "refused": True},
         )
 
@@ -157,20 +168,37 @@ async def _link_or_provision(
         user = await directory_repo.user_by_email(session, email)
         if user is not None:
             if await _has_identity_for_issuer(session, user.id, claims.issuer):
-                raise _refuse(ErrorCode.UNAUTHENTICATED,
-                              "The user with this email is already linked to another subject of this issuer.")
+                raise _refuse(
+                    ErrorCode.UNAUTHENTICATED,
+                    "The user with this email is already linked to another subject of this issuer.",
+                )
             await _store_link(session, tenant, user, claims, email)
-            await record(session, tenant, op, AuditAction.IDENTITY_LINKED, target_type="User", target_id=user.id,
-                         after={"issuer": claims.issuer, "subject": claims.subject, "email": email})
+            await record(
+                session,
+                tenant,
+                op,
+                AuditAction.IDENTITY_LINKED,
+                target_type="User",
+                target_id=user.id,
+                after={"issuer": claims.issuer, "subject": claims.subject, "email": email},
+            )
             return user
-    if account.jit_enabled and email and claims.email_verified and (
-        domain_allowed or not account.sso_allowed_email_domains
+    if (
+        account.jit_enabled
+        and email
+        and claims.email_verified
+        and (domain_allowed or not account.sso_allowed_email_domains)
     ):
         if await directory_repo.user_by_email(session, email) is not None:
             raise _refuse(ErrorCode.UNAUTHENTICATED, "A user with this email exists but cannot be linked.")
         try:
             user = await create_user(
-                session, tenant, op, email=email, display_name=claims.name, role=Role(account.jit_default_role),
+                session,
+                tenant,
+                op,
+                email=email,
+                display_name=claims.name,
+                role=Role(account.jit_default_role),
                 audit_action=AuditAction.IDENTITY_PROVISIONED,
             )
         except UserInputError as exc:
@@ -204,6 +232,8 @@ async def _store_link(
             raise _refuse(ErrorCode.ACCOUNT_MISMATCH, "This identity is linked to a different account.")
         return
     session.add(
-        OidcIdentity(account_id=tenant.value, user_id=user.id, issuer=claims.issuer, subject=claims.subject, email=email)
+        OidcIdentity(
+            account_id=tenant.value, user_id=user.id, issuer=claims.issuer, subject=claims.subject, email=email
+        )
     )
     await session.flush()

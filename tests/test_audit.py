@@ -1,0 +1,254 @@
+"""Every mutation writes exactly one audit event in its own transaction; a refused one writes none."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from cockpit_graphql.auth.tenant import mint_for_system
+from cockpit_graphql.db.tables import AuditEvent
+from cockpit_graphql.domain.audit.taxonomy import UNAUDITED_RUNTIME_MUTATIONS, AuditAction
+from cockpit_graphql.schema import schema
+from cockpit_graphql.types.ids import decode_id
+from tests.support.world import Tenant, World
+
+
+@dataclass
+class Case:
+    input_type: str
+    selection: str
+    good: Callable[[World, Tenant], Awaitable[dict[str, Any]]]
+    bad: Callable[[World, Tenant], Awaitable[dict[str, Any]]]
+    action: AuditAction
+    super_admin: bool = False
+
+
+async def _org(world: World, t: Tenant, name: str) -> str:
+    r = await world.gql(
+        "mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) { organization { id } } }",
+        {"i": {"name": name}},
+        token=world.admin(t),
+    )
+    return r.data["createOrganization"]["organization"]["id"]
+
+
+async def _team(world: World, t: Tenant, name: str) -> str:
+    r = await world.gql(
+        "mutation($i: CreateTeamInput!) { createTeam(input: $i) { team { id } } }",
+        {"i": {"name": name, "organizationId": t.gid("Organization", "eng")}},
+        token=world.admin(t),
+    )
+    return r.data["createTeam"]["team"]["id"]
+
+
+async def _user(world: World, t: Tenant, local: str) -> str:
+    r = await world.gql(
+        "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }",
+        {"i": {"email": f"{local}@{t.domain}"}},
+        token=world.admin(t),
+    )
+    return r.data["createUser"]["user"]["id"]
+
+
+def _static(value: dict[str, Any]) -> Callable[[World, Tenant], Awaitable[dict[str, Any]]]:
+    async def build(_w: World, _t: Tenant) -> dict[str, Any]:
+        return value
+
+    return build
+
+
+CASES: dict[str, Case] = {
+    "createOrganization": Case(
+        "CreateOrganizationInput",
+        "organization { id }",
+        lambda w, t: _static({"name": "Audited Org"})(w, t),
+        _static({"name": "   "}),
+        AuditAction.ORGANIZATION_CREATED,
+    ),
+    "updateOrganization": Case(
+        "UpdateOrganizationInput",
+        "organization { id }",
+        lambda w, t: _static({"id": t.gid("Organization", "eng"), "name": "Engineering 2"})(w, t),
+        lambda w, t: _static({"id": t.gid("Organization", "global_org"), "name": "Renamed"})(w, t),
+        AuditAction.ORGANIZATION_UPDATED,
+    ),
+    "deleteOrganization": Case(
+        "DeleteOrganizationInput",
+        "deletedId",
+        lambda w, t: _wrap(_org(w, t, "Doomed"), lambda i: {"id": i}),
+        lambda w, t: _static({"id": t.gid("Organization", "eng")})(w, t),  # has teams: NOT_EMPTY
+        AuditAction.ORGANIZATION_DELETED,
+    ),
+    "createTeam": Case(
+        "CreateTeamInput",
+        "team { id }",
+        lambda w, t: _static({"organizationId": t.gid("Organization", "eng"), "name": "Audited Team"})(w, t),
+        lambda w, t: _static({"organizationId": t.gid("Organization", "eng"), "name": "platform"})(w, t),
+        AuditAction.TEAM_CREATED,
+    ),
+    "updateTeam": Case(
+        "UpdateTeamInput",
+        "team { id }",
+        lambda w, t: _static({"id": t.gid("Team", "platform"), "name": "Platform 2"})(w, t),
+        lambda w, t: _static({"id": t.gid("Team", "global_team"), "name": "Renamed"})(w, t),
+        AuditAction.TEAM_UPDATED,
+    ),
+    "moveTeam": Case(
+        "MoveTeamInput",
+        "team { id }",
+        lambda w, t: _wrap(
+            _team(w, t, "Mover"), lambda i: {"id": i, "organizationId": t.gid("Organization", "global_org")}
+        ),
+        lambda w, t: _static({"id": t.gid("Team", "global_team"), "organizationId": t.gid("Organization", "eng")})(
+            w, t
+        ),
+        AuditAction.TEAM_MOVED,
+    ),
+    "deleteTeam": Case(
+        "DeleteTeamInput",
+        "deletedId",
+        lambda w, t: _wrap(_team(w, t, "Doomed Team"), lambda i: {"id": i}),
+        lambda w, t: _static({"id": t.gid("Team", "platform")})(w, t),  # has members: NOT_EMPTY
+        AuditAction.TEAM_DELETED,
+    ),
+    "createUser": Case(
+        "CreateUserInput",
+        "user { id }",
+        lambda w, t: _static({"email": f"new@{t.domain}", "displayName": "New"})(w, t),
+        lambda w, t: _static({"email": t.member_email})(w, t),  # duplicate
+        AuditAction.USER_CREATED,
+    ),
+    "updateUser": Case(
+        "UpdateUserInput",
+        "user { id }",
+        lambda w, t: _static({"id": t.gid("User", "member"), "displayName": "Renamed Member"})(w, t),
+        lambda w, t: _static({"id": t.gid("User", "admin"), "role": "MEMBER"})(w, t),  # last admin
+        AuditAction.USER_UPDATED,
+    ),
+    "moveUser": Case(
+        "MoveUserInput",
+        "user { id }",
+        lambda w, t: _static({"id": t.gid("User", "member"), "teamId": t.gid("Team", "global_team")})(w, t),
+        lambda w, t: _static({"id": t.gid("User", "admin"), "teamId": t.gid("Team", "global_team")})(w, t),
+        AuditAction.USER_MOVED,
+    ),
+    "deleteUser": Case(
+        "DeleteUserInput",
+        "deletedId",
+        lambda w, t: _wrap(_user(w, t, "leaver"), lambda i: {"id": i}),
+        lambda w, t: _static({"id": t.gid("User", "admin")})(w, t),  # last admin
+        AuditAction.USER_DELETED,
+    ),
+    "createAccount": Case(
+        "CreateAccountInput",
+        "account { id }",
+        lambda w, t: _static(
+            {
+                "name": "Created",
+                "externalOrgId": f"created-{t.external_org_id}",
+                "sso": {"issuer": "https://idp.created.test"},
+            }
+        )(w, t),
+        lambda w, t: _static({"name": "Dup", "externalOrgId": t.external_org_id, "sso": {"issuer": t.issuer}})(w, t),
+        AuditAction.ACCOUNT_CREATED,
+        super_admin=True,
+    ),
+    "updateAccount": Case(
+        "UpdateAccountInput",
+        "account { id }",
+        lambda w, t: _static({"id": t.account_gid, "name": "Renamed Account", "creditsPerUsd": "1250.5"})(w, t),
+        lambda w, t: _static({"id": t.account_gid, "creditsPerUsd": "-1"})(w, t),
+        AuditAction.ACCOUNT_UPDATED,
+        super_admin=True,
+    ),
+    "suspendAccount": Case(
+        "AccountStatusInput",
+        "account { id }",
+        lambda w, t: _static({"id": t.account_gid})(w, t),
+        lambda w, t: _static({"id": t.account_gid})(w, t),  # run after good: already suspended
+        AuditAction.ACCOUNT_SUSPENDED,
+        super_admin=True,
+    ),
+    "reactivateAccount": Case(
+        "AccountStatusInput",
+        "account { id }",
+        lambda w, t: _static({"id": t.account_gid})(w, t),
+        lambda w, t: _static({"id": t.account_gid})(w, t),
+        AuditAction.ACCOUNT_REACTIVATED,
+        super_admin=True,
+    ),
+    "updateAccountEntitlements": Case(
+        "UpdateAccountEntitlementsInput",
+        "account { id }",
+        lambda w, t: _static({"id": t.account_gid, "allowAllModels": False, "allowedModelIds": ["gpt-4o"]})(w, t),
+        lambda w, t: _static({"id": "not-an-id", "allowAllModels": False})(w, t),
+        AuditAction.ENTITLEMENTS_UPDATED,
+        super_admin=True,
+    ),
+}
+
+
+async def _wrap(coro: Awaitable[str], build: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    return build(await coro)
+
+
+async def _events(world: World, t: Tenant, account_id: uuid.UUID | None = None) -> list[AuditEvent]:
+    async with world.db.tenant(mint_for_system(account_id or t.account_id)) as s:
+        return list((await s.scalars(sa.select(AuditEvent).order_by(AuditEvent.occurred_at, AuditEvent.id))).all())
+
+
+def test_every_mutation_has_audit_coverage() -> None:
+    fields = set(schema._schema.mutation_type.fields)  # type: ignore[union-attr]
+    uncovered = fields - set(CASES) - UNAUDITED_RUNTIME_MUTATIONS
+    assert not uncovered, f"mutations without an audit coverage test: {sorted(uncovered)}"
+    assert not set(CASES) - fields, "stale audit cases"
+
+
+async def _call(world: World, name: str, case: Case, payload: dict[str, Any], token: str) -> Any:
+    q = f"mutation($i: {case.input_type}!) {{ {name}(input: $i) {{ {case.selection} userErrors {{ code }} }} }}"
+    return await world.gql(q, {"i": payload}, token=token)
+
+
+async def test_each_mutation_writes_exactly_one_event_and_refusals_write_none(world: World) -> None:
+    super_token = await world.super_admin()
+    order = [n for n in CASES if n != "reactivateAccount"] + ["reactivateAccount"]
+    for name in order:
+        case = CASES[name]
+        t = await world.tenant()
+        token = super_token if case.super_admin else world.admin(t)
+        if name == "reactivateAccount":
+            await _call(world, "suspendAccount", CASES["suspendAccount"], {"id": t.account_gid}, super_token)
+        await world.gql("{ viewer { role } }", token=world.admin(t))  # link identities before counting
+        before = await _events(world, t)
+
+        payload = await case.good(world, t)
+        setup_events = await _events(world, t)  # helpers may have created rows through other mutations
+        r = await _call(world, name, case, payload, token)
+        assert r.status == 200 and r.errors == [], (name, r.body)
+        assert r.data[name]["userErrors"] == [], (name, r.data)
+        after = await _events(world, t)
+        account_id = t.account_id
+        if name == "createAccount":  # the event lands in the new account, none in the caller's
+            assert after == setup_events
+            ref = decode_id(r.data[name]["account"]["id"])
+            assert ref is not None
+            account_id = ref.id
+            new = await _events(world, t, account_id)
+        else:
+            new = after[len(setup_events) :]
+        assert [e.action for e in new] == [case.action.value], (name, [e.action for e in new])
+        event = new[0]
+        assert event.request_id == r.headers["x-request-id"]
+        assert event.actor_type == ("SUPER_ADMIN" if case.super_admin else "USER")
+        assert event.account_id == account_id
+        assert event.target_id and event.diff, name
+
+        bad = await case.bad(world, t)
+        r = await _call(world, name, case, bad, token)
+        assert r.errors == [] and r.data[name]["userErrors"], (name, r.body)
+        assert await _events(world, t) == after, f"{name}: a refused mutation wrote an audit event"
+        assert len(before) <= len(setup_events)

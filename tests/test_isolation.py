@@ -1,0 +1,177 @@
+"""The isolation matrix: another account's ids answer exactly as if they did not exist."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from cockpit_graphql.auth.tenant import mint_for_system
+from cockpit_graphql.schema import schema
+from cockpit_graphql.types.ids import encode_id
+from tests.support.world import Tenant, World
+
+NODE_QUERY = "query($id: ID!) { node(id: $id) { id __typename } }"
+ENTITIES = """query($reps: [_Any!]!) { _entities(representations: $reps) {
+  ... on Account { id name } ... on Organization { id name } ... on Team { id name } ... on User { id email } } }"""
+
+
+def foreign_ids(b: Tenant) -> dict[str, str]:
+    return {
+        "Account": b.account_gid,
+        "Organization": b.gid("Organization", "eng"),
+        "Team": b.gid("Team", "platform"),
+        "User": b.gid("User", "member"),
+    }
+
+
+@pytest.fixture(scope="module")
+async def pair(world: World) -> tuple[Tenant, Tenant]:
+    return await world.tenant(), await world.tenant()
+
+
+async def test_node_and_nodes_hide_other_accounts(world: World, pair: tuple[Tenant, Tenant]) -> None:
+    a, b = pair
+    token = world.admin(a)
+    for type_name, gid in foreign_ids(b).items():
+        r = await world.gql(NODE_QUERY, {"id": gid}, token=token)
+        assert r.status == 200 and r.errors == [], (type_name, r.body)
+        assert r.data == {"node": None}, type_name
+    r = await world.gql(
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": list(foreign_ids(b).values())}, token=token
+    )
+    assert r.errors == [] and r.data == {"nodes": [None, None, None, None]}
+    # Own ids resolve, so the nulls above are the tenancy rule and not a broken resolver.
+    r = await world.gql(NODE_QUERY, {"id": a.gid("Team", "platform")}, token=token)
+    assert r.data["node"]["__typename"] == "Team"
+
+
+async def test_forged_ids_with_own_account_but_foreign_rows(world: World, pair: tuple[Tenant, Tenant]) -> None:
+    a, b = pair
+    forged = {
+        "Organization": encode_id("Organization", a.account_id, b.ids["eng"]),
+        "Team": encode_id("Team", a.account_id, b.ids["platform"]),
+        "User": encode_id("User", a.account_id, b.ids["member"]),
+    }
+    for gid in forged.values():
+        r = await world.gql(NODE_QUERY, {"id": gid}, token=world.admin(a))
+        assert r.errors == [] and r.data == {"node": None}
+
+
+async def test_entities_respect_tenancy(world: World, pair: tuple[Tenant, Tenant]) -> None:
+    a, b = pair
+    reps = [{"__typename": t, "id": gid} for t, gid in foreign_ids(b).items()]
+    r = await world.gql(ENTITIES, {"reps": reps}, token=world.admin(a))
+    assert r.errors == [] and r.data == {"_entities": [None, None, None, None]}
+    own = [{"__typename": "Team", "id": a.gid("Team", "platform")}]
+    r = await world.gql(ENTITIES, {"reps": own}, token=world.admin(a))
+    assert r.data["_entities"][0]["name"] == "Platform"
+    anonymous = await world.gql(ENTITIES, {"reps": own})
+    assert anonymous.data["_entities"] == [None] and "UNAUTHENTICATED" in anonymous.codes
+
+
+async def test_account_query_hides_other_accounts(world: World, pair: tuple[Tenant, Tenant]) -> None:
+    a, b = pair
+    r = await world.gql("query($id: ID) { account(id: $id) { name } }", {"id": b.account_gid}, token=world.admin(a))
+    assert r.errors == [] and r.data == {"account": None}
+    r = await world.gql("{ accounts { totalCount } }", token=world.admin(a))
+    assert r.codes == ["FORBIDDEN"] and r.data is None
+
+
+def _mutation_cases(a: Tenant, b: Tenant) -> dict[str, tuple[str, dict[str, object], str]]:
+    """Every mutation, called by A's admin with B's ids: (selection, input, expected outcome)."""
+    return {
+        "createOrganization": ("organization { id }", {"name": "X", "accountId": b.account_gid}, "NOT_FOUND"),
+        "updateOrganization": ("organization { id }", {"id": b.gid("Organization", "eng"), "name": "X"}, "NOT_FOUND"),
+        "deleteOrganization": ("deletedId", {"id": b.gid("Organization", "eng")}, "NOT_FOUND"),
+        "createTeam": ("team { id }", {"organizationId": b.gid("Organization", "eng"), "name": "X"}, "NOT_FOUND"),
+        "updateTeam": ("team { id }", {"id": b.gid("Team", "platform"), "name": "X"}, "NOT_FOUND"),
+        "moveTeam": (
+            "team { id }",
+            {"id": a.gid("Team", "platform"), "organizationId": b.gid("Organization", "eng")},
+            "NOT_FOUND",
+        ),
+        "deleteTeam": ("deletedId", {"id": b.gid("Team", "platform")}, "NOT_FOUND"),
+        "createUser": ("user { id }", {"email": f"x@{a.domain}", "homeTeamId": b.gid("Team", "platform")}, "NOT_FOUND"),
+        "updateUser": ("user { id }", {"id": b.gid("User", "member"), "displayName": "X"}, "NOT_FOUND"),
+        "moveUser": ("user { id }", {"id": a.gid("User", "member"), "teamId": b.gid("Team", "platform")}, "NOT_FOUND"),
+        "deleteUser": ("deletedId", {"id": b.gid("User", "member")}, "NOT_FOUND"),
+        "createAccount": (
+            "account { id }",
+            {"name": "X", "externalOrgId": "x", "sso": {"issuer": "https://x.test"}},
+            "FORBIDDEN",
+        ),
+        "updateAccount": ("account { id }", {"id": b.account_gid, "name": "X"}, "FORBIDDEN"),
+        "suspendAccount": ("account { id }", {"id": b.account_gid}, "FORBIDDEN"),
+        "reactivateAccount": ("account { id }", {"id": b.account_gid}, "FORBIDDEN"),
+        "updateAccountEntitlements": ("account { id }", {"id": b.account_gid, "allowAllModels": False}, "FORBIDDEN"),
+    }
+
+
+async def _snapshot(world: World, t: Tenant) -> list[tuple[object, ...]]:
+    async with world.db.tenant(mint_for_system(t.account_id)) as s:
+        rows = await s.execute(
+            sa.text(
+                "SELECT 'o', id::text, name, '' FROM organizations UNION ALL "
+                "SELECT 't', id::text, name, organization_id::text FROM teams UNION ALL "
+                "SELECT 'u', id::text, email || display_name || role, home_team_id::text FROM users ORDER BY 1, 2"
+            )
+        )
+        return [tuple(r) for r in rows]
+
+
+async def test_every_mutation_with_foreign_ids_changes_nothing(world: World, pair: tuple[Tenant, Tenant]) -> None:
+    a, b = pair
+    cases = _mutation_cases(a, b)
+    mutation_fields = set(schema._schema.mutation_type.fields)  # type: ignore[union-attr]
+    assert set(cases) == mutation_fields, "every mutation needs an isolation case"
+    before = await _snapshot(world, b)
+    for name, (selection, payload, expected) in cases.items():
+        q = (
+            f"mutation($input: {name[0].upper() + name[1:]}Input!) {{ {name}(input: $input) {{ {selection} "
+            f"userErrors {{ field code message }} }} }}"
+        )
+        if name in ("suspendAccount", "reactivateAccount"):
+            q = q.replace(f"{name[0].upper() + name[1:]}Input!", "AccountStatusInput!")
+        r = await world.gql(q, {"input": payload}, token=world.admin(a))
+        assert r.status == 200, (name, r.body)
+        if expected == "FORBIDDEN":
+            assert r.codes == ["FORBIDDEN"], (name, r.body)
+        else:
+            assert r.errors == [], (name, r.body)
+            result = r.data[name]
+            assert [e["code"] for e in result["userErrors"]] == ["NOT_FOUND"], (name, result)
+    assert await _snapshot(world, b) == before
+
+
+async def test_app_role_sees_only_its_tenant_without_any_filter(world: World, pair: tuple[Tenant, Tenant]) -> None:
+    a, _ = pair
+    async with world.db.tenant(mint_for_system(a.account_id)) as s:
+        for table in ("organizations", "teams", "users", "audit_events"):
+            accounts = set((await s.scalars(sa.text(f"SELECT DISTINCT account_id FROM {table}"))).all())
+            assert accounts == {a.account_id}, table
+    async with world.db.platform() as s:  # no account set: tenant tables are empty
+        for table in ("organizations", "teams", "users", "oidc_identities", "audit_events"):
+            assert await s.scalar(sa.text(f"SELECT count(*) FROM {table}")) == 0, table
+        assert await s.scalar(sa.text("SELECT current_user")) == world.settings.app_db_role
+
+
+async def test_app_role_cannot_write_into_another_tenant(world: World, pair: tuple[Tenant, Tenant]) -> None:
+    a, b = pair
+    with pytest.raises(sa.exc.DBAPIError, match="row-level security"):
+        async with world.db.tenant(mint_for_system(a.account_id)) as s:
+            await s.execute(
+                sa.text("INSERT INTO organizations (account_id, id, name) VALUES (:b, :id, 'intruder')"),
+                {"b": b.account_id, "id": uuid.uuid4()},
+            )
+
+
+async def test_app_role_cannot_rewrite_audit_or_bypass_rls(world: World, pair: tuple[Tenant, Tenant]) -> None:
+    a, _ = pair
+    with pytest.raises(sa.exc.DBAPIError, match="permission denied"):
+        async with world.db.tenant(mint_for_system(a.account_id)) as s:
+            await s.execute(sa.text("DELETE FROM audit_events"))
+    with pytest.raises(sa.exc.DBAPIError):
+        async with world.db.tenant(mint_for_system(a.account_id)) as s:
+            await s.execute(sa.text("ALTER TABLE users DISABLE ROW LEVEL SECURITY"))

@@ -1,0 +1,121 @@
+"""Abusive requests are refused with a clean, typed error before anything executes."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from cockpit_graphql.domain.directory import repository
+from tests.support.world import World
+
+
+@pytest.fixture(scope="module")
+async def admin(world: World) -> str:
+    return world.admin(await world.tenant())
+
+
+async def test_cost_is_reported(world: World, admin: str) -> None:
+    r = await world.gql(
+        "{ viewer { account { organizations(first: 10) { nodes { teams(first: 5) { nodes { name } } } } } } }",
+        token=admin,
+    )
+    assert r.errors == []
+    # viewer(1) + account(1) + organizations(1 + 10 * (nodes(1) + teams(1 + 5 * (nodes 1 + name 1)))))
+    assert r.body["extensions"]["cost"] == {"requested": 1 + 1 + 1 + 10 * (1 + 1 + 5 * 2), "limit": 50000}
+
+
+async def test_cost_counts_variables_and_refuses_expensive_queries(world: World, admin: str) -> None:
+    q = """query($n: Int) { viewer { account { organizations(first: $n) { nodes { teams(first: $n) {
+           nodes { users(first: $n) { nodes { email homeTeam { name } } } } } } } } } }"""
+    r = await world.gql(q, {"n": 100}, token=admin)
+    assert r.codes == ["QUERY_TOO_COMPLEX"] and r.data is None
+    assert "cost" in r.errors[0]["message"]
+    small = await world.gql(q, {"n": 2}, token=admin)
+    assert small.errors == []
+
+
+async def test_depth_limit(world: World, admin: str) -> None:
+    inner = "name"
+    for _ in range(8):
+        inner = f"organization {{ account {{ organizations(first: 1) {{ nodes {{ {inner} }} }} }} }}"
+    r = await world.gql(f"{{ viewer {{ user {{ homeTeam {{ {inner} }} }} }} }}", token=admin)
+    assert r.codes == ["QUERY_TOO_COMPLEX"] and "depth" in r.errors[0]["message"]
+
+
+async def test_depth_through_fragments_is_counted(world: World, admin: str) -> None:
+    q = """query { viewer { ...A } }
+    fragment A on Viewer { user { homeTeam { organization { account {
+      organizations(first: 1) { nodes { ...B } } } } } } }
+    fragment B on Organization { teams(first: 1) { nodes { organization { teams(first: 1) { nodes { organization {
+      teams(first: 1) { nodes { name } } } } } } } } }"""
+    r = await world.gql(q, token=admin)
+    assert r.codes == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_alias_limit(world: World, admin: str) -> None:
+    aliases = " ".join(f"a{i}: viewer {{ role }}" for i in range(31))
+    r = await world.gql(f"{{ {aliases} }}", token=admin)
+    assert r.codes == ["QUERY_TOO_COMPLEX"] and "aliases" in r.errors[0]["message"]
+
+
+async def test_token_limit(world: World, admin: str) -> None:
+    fields = " ".join("role" for _ in range(6000))
+    r = await world.gql(f"{{ viewer {{ {fields} }} }}", token=admin)
+    assert r.codes == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_body_size_limit(world: World, admin: str) -> None:
+    r = await world.client.post(
+        "/graphql",
+        content=b'{"query": "' + b" " * 300_000 + b'{ viewer { role } }"}',
+        headers={"content-type": "application/json", "Authorization": f"Bearer {admin}"},
+    )
+    assert r.status_code == 413
+    assert r.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
+
+
+async def test_page_size_is_capped(world: World, admin: str) -> None:
+    r = await world.gql("{ viewer { account { organizations(first: 101) { totalCount } } } }", token=admin)
+    assert r.codes == ["BAD_USER_INPUT"] and "between 0 and 100" in r.errors[0]["message"]
+    r = await world.gql("{ viewer { account { organizations(first: 1, last: 1) { totalCount } } } }", token=admin)
+    assert r.codes == ["BAD_USER_INPUT"]
+    r = await world.gql('{ viewer { account { organizations(after: "garbage!") { totalCount } } } }', token=admin)
+    assert r.codes == ["BAD_USER_INPUT"]
+
+
+async def test_nodes_is_capped(world: World, admin: str) -> None:
+    r = await world.gql("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ["x"] * 101}, token=admin)
+    assert "BAD_USER_INPUT" in r.codes or "QUERY_TOO_COMPLEX" in r.codes
+
+
+async def test_syntax_and_validation_errors_have_codes(world: World, admin: str) -> None:
+    r = await world.gql("{ viewer { role ", token=admin)
+    assert r.codes == ["GRAPHQL_PARSE_FAILED"]
+    r = await world.gql("{ viewer { noSuchField } }", token=admin)
+    assert r.codes == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+async def test_unauthenticated_query(world: World) -> None:
+    r = await world.gql("{ viewer { role } }")
+    assert r.codes == ["UNAUTHENTICATED"]
+
+
+async def test_internal_errors_are_masked_and_logged_with_request_id(
+    world: World, admin: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("SELECT secret_column FROM pg_shadow -- password=hunter2")
+
+    monkeypatch.setattr(repository, "teams_by_ids", broken)
+    with caplog.at_level(logging.ERROR, logger="cockpit.graphql"):
+        r = await world.gql("{ viewer { user { homeTeam { name } } } }", token=admin)
+    assert r.codes == ["INTERNAL"]
+    message = r.errors[0]["message"]
+    assert "hunter2" not in message and "SELECT" not in message and "Traceback" not in str(r.body)
+    request_id = r.errors[0]["extensions"]["requestId"]
+    assert request_id == r.headers["x-request-id"]
+    assert any(
+        getattr(rec, "request_id", None) == request_id and "hunter2" in (rec.exc_text or str(rec.exc_info))
+        for rec in caplog.records
+    )

@@ -1,0 +1,84 @@
+"""schema.graphql is generated, loadable by client tooling, documented, and evolves without breaking."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType, build_schema
+
+from cockpit_graphql.schema import FEDERATION_VERSION
+from cockpit_graphql.schema_evolution import dangerous_changes, judge
+from cockpit_graphql.schema_export import SCHEMA_PATH, render_schema
+from tests.support.world import World
+
+RELEASED = Path(__file__).resolve().parents[1] / "schema_history" / "released.graphql"
+
+
+def test_committed_schema_matches_the_code() -> None:
+    assert SCHEMA_PATH.read_text() == render_schema(), "schema.graphql drifted: run `make schema` and commit it"
+
+
+def test_schema_file_loads_in_graphql_core() -> None:
+    schema = build_schema(SCHEMA_PATH.read_text())
+    assert schema.get_type("User") is not None
+    assert schema.get_directive("key") is not None and schema.get_directive("link") is not None
+    assert f"federation/v{FEDERATION_VERSION}" in SCHEMA_PATH.read_text()
+
+
+def test_every_type_field_argument_and_enum_is_described() -> None:
+    schema = build_schema(SCHEMA_PATH.read_text())
+    missing = []
+    for name, gtype in schema.type_map.items():
+        if name.startswith("__") or name.startswith("_") or "__" in name:
+            continue
+        if name in ("String", "Int", "Float", "Boolean", "ID"):
+            continue
+        if not gtype.description:
+            missing.append(name)
+        if isinstance(gtype, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType):
+            for field_name, field in gtype.fields.items():
+                if field_name.startswith("_"):
+                    continue
+                if not field.description:
+                    missing.append(f"{name}.{field_name}")
+                for arg_name, arg in getattr(field, "args", {}).items():
+                    if not arg.description and arg_name not in ("first", "after", "last", "before"):
+                        missing.append(f"{name}.{field_name}({arg_name})")
+        if isinstance(gtype, GraphQLEnumType) and not gtype.description:
+            missing.append(name)
+    assert not missing, f"undocumented schema elements: {missing}"
+
+
+def test_no_unapproved_breaking_change_against_the_released_schema() -> None:
+    verdicts = judge(RELEASED.read_text(), SCHEMA_PATH.read_text(), date.today())
+    refused = [f"{v.change.type.name}: {v.change.description} ({v.reason})" for v in verdicts if not v.allowed]
+    assert not refused, "breaking changes without an expired deprecation:\n" + "\n".join(refused)
+    print("dangerous (allowed) changes:", dangerous_changes(RELEASED.read_text(), SCHEMA_PATH.read_text()))
+
+
+OLD = """
+type Query { a: String b: String @deprecated(reason: "Use a. Removal after 2020-01-01.")
+  c: String @deprecated(reason: "Use a. Removal after 2999-01-01.") d: String @deprecated(reason: "Use a.")
+  e(x: Int): String k: Kind }
+enum Kind { ONE TWO @deprecated(reason: "Removal after 2020-01-01.") THREE }
+"""
+
+
+def test_the_policy_itself() -> None:
+    new = "type Query { a: Int e(x: Int, y: Int!): String k: Kind } enum Kind { ONE }"
+    verdicts = {v.change.description: v for v in judge(OLD, new, date(2026, 11, 26))}
+    assert verdicts["Field Query.b was removed."].allowed
+    assert not verdicts["Field Query.c was removed."].allowed  # removal date not reached
+    assert not verdicts["Field Query.d was removed."].allowed  # deprecated without a date
+    assert not verdicts["Field Query.a changed type from String to Int."].allowed
+    assert not verdicts["A required argument Query.e(y:) was added."].allowed
+    assert verdicts["Enum value Kind.TWO was removed."].allowed
+    assert not verdicts["Enum value Kind.THREE was removed."].allowed
+    assert len(verdicts) == 7
+
+
+async def test_service_sdl_and_federation_queries(world: World) -> None:
+    r = await world.gql("{ _service { sdl } }")
+    assert r.errors == []
+    assert '@key(fields: "id")' in r.data["_service"]["sdl"]
