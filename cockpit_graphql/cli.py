@@ -6,10 +6,15 @@ import argparse
 import asyncio
 import os
 import secrets
+import signal
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 from cockpit_graphql.settings import get_settings
+
+if TYPE_CHECKING:
+    from cockpit_graphql.embedded import EmbeddedServices
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -120,11 +125,11 @@ def cmd_db_reset(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def _dev_environment() -> None:
+def _dev_environment() -> EmbeddedServices:
     """`make run`: embedded services when no URLs are set, a persisted dev secret, dev settings."""
     from cockpit_graphql.embedded import DATA_DIR, start_embedded
 
-    start_embedded()
+    services = start_embedded()
     secret_file = DATA_DIR / "dev-jwt-secret"
     if not os.environ.get("DEV_JWT_SECRET"):
         if not secret_file.exists():
@@ -134,6 +139,11 @@ def _dev_environment() -> None:
     os.environ.setdefault("ENVIRONMENT", "development")
     dev_issuer = os.environ.get("DEV_ISSUER", "https://dev.cockpit.local")
     os.environ.setdefault("PLATFORM_ISSUERS", f'["{dev_issuer}"]')
+    return services
+
+
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -141,7 +151,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from cockpit_graphql.ops.bootstrap import bootstrap
     from cockpit_graphql.ops.database import create_database, mark_development
 
-    _dev_environment()
+    services = _dev_environment()
+    # uvicorn re-raises the signal it caught after its graceful shutdown; with this handler that
+    # becomes SystemExit, so the `finally` below stops the worker and the embedded servers.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings = _settings()
     asyncio.run(create_database(settings.owner_database_url, settings.database_name))
     asyncio.run(mark_development(settings.owner_database_url))
@@ -157,12 +170,15 @@ def cmd_dev(args: argparse.Namespace) -> int:
     }
     url = f"http://{args.host}:{args.port}/graphql"
     print(f"\nCockpit GraphQL is starting. Demo accounts: {', '.join(report.demo) or 'already seeded'}.")
+    print(f"DATABASE_URL={settings.database_url}")
+    print(f"REDIS_URL={settings.redis_url}")
     print(f"GraphiQL: {url}\n")
     print('Paste one of these into GraphiQL\'s headers as {"Authorization": "Bearer <token>"}:\n')
     for label, token in tokens.items():
         print(f"  {label}:\n    {token}\n")
     sys.stdout.flush()
     if args.no_serve:
+        services.stop()
         return 0
     worker = subprocess.Popen([sys.executable, "-m", "cockpit_graphql.cli", "worker"], env=os.environ.copy())
     try:
@@ -171,6 +187,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     finally:
         worker.terminate()
         worker.wait(timeout=10)
+        services.stop()
 
 
 def build_parser() -> argparse.ArgumentParser:

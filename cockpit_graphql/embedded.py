@@ -23,8 +23,13 @@ class EmbeddedServices:
     _redis: Any = None
 
     def stop(self) -> None:
+        """Stop what this process started (also done at exit, unless a signal kills the process)."""
         if self._redis is not None:
             self._redis.shutdown()
+            self._redis = None
+        if self._pg is not None:
+            self._pg._cleanup()  # pgserver's own stop for the last handle (cleanup_mode="stop")
+            self._pg = None
 
 
 def start_embedded(database: str = "cockpit") -> EmbeddedServices:
@@ -34,7 +39,7 @@ def start_embedded(database: str = "cockpit") -> EmbeddedServices:
     if not os.environ.get("DATABASE_URL"):
         import pgserver
 
-        pg = pgserver.get_server(str(DATA_DIR / "pg"), cleanup_mode=None)
+        pg = pgserver.get_server(str(DATA_DIR / "pg"), cleanup_mode="stop")  # stops with this process
         exists = pg.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}'")
         if "1 row" not in exists:
             pg.psql(f'CREATE DATABASE "{database}"')

@@ -32,3 +32,5 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("strawberry.execution").handlers[:] = []
+    for noisy in ("pgserver", "arq.worker", "httpx"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -72,4 +72,5 @@ def auth_error_response(conn: HTTPConnection, exc: Exception) -> Response:
         "data": None,
         "errors": [{"message": error.message, "extensions": {"code": error.code.value, "requestId": request_id}}],
     }
-    return JSONResponse(body, status_code=STATUS_BY_CODE.get(error.code, 401), headers={"x-request-id": request_id})
+    # The request-context middleware adds the x-request-id header to every response.
+    return JSONResponse(body, status_code=STATUS_BY_CODE.get(error.code, 401))

@@ -59,10 +59,12 @@ class UrlKeySource:
         self.min_refresh_seconds = min_refresh_seconds
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
+        self._attempted_at: float | None = None
         self._lock = asyncio.Lock()
         self.fetches = 0
 
     async def _refresh(self) -> None:
+        self._attempted_at = time.monotonic()
         async with httpx.AsyncClient(timeout=5.0) as client:
             response = await client.get(self.url)
             response.raise_for_status()
@@ -75,9 +77,12 @@ class UrlKeySource:
         if kid in self._keys and age < self.cache_seconds:
             return self._keys[kid]
         async with self._lock:
-            age = time.monotonic() - self._fetched_at
+            now = time.monotonic()
+            age = now - self._fetched_at
+            since_attempt = now - self._attempted_at if self._attempted_at is not None else None
+            throttled = since_attempt is not None and since_attempt < self.min_refresh_seconds
             stale = age >= self.cache_seconds
-            if stale or (kid not in self._keys and age >= self.min_refresh_seconds):
+            if not throttled and (stale or kid not in self._keys):
                 try:
                     await self._refresh()
                 except (httpx.HTTPError, ValueError) as exc:

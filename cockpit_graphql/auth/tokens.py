@@ -35,6 +35,8 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise Unauthenticated("The bearer token is malformed.") from exc
         alg = header.get("alg")
+        if not isinstance(alg, str):
+            raise Unauthenticated("The token's algorithm is malformed.")
         expected_issuer: str | None = None
         key: Any
         if alg == "HS256":
