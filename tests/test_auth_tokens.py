@@ -49,8 +49,15 @@ def claims_for(tenant: Tenant, email: str, **overrides: Any) -> dict[str, Any]:
     """The claims World.token() would put in a token for `email` of `tenant` (same subject scheme)."""
     now = int(time.time())
     claims: dict[str, Any] = {
-        "iss": tenant.issuer, "sub": f"sub|{email}", "aud": AUDIENCE, "iat": now, "nbf": now, "exp": now + 600,
-        ORG_CLAIM: tenant.external_org_id, "email": email, "email_verified": True,
+        "iss": tenant.issuer,
+        "sub": f"sub|{email}",
+        "aud": AUDIENCE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        ORG_CLAIM: tenant.external_org_id,
+        "email": email,
+        "email_verified": True,
     }
     claims.update(overrides)
     return claims
@@ -150,8 +157,9 @@ async def test_wrong_audience_is_refused(world: World, tenant: Tenant, aud: Any)
 
 async def test_wrong_issuer_is_refused(world: World, tenant: Tenant) -> None:
     nobody = f"https://idp.nobody-{uuid.uuid4().hex[:8]}.test"
-    token = world.keys.token(iss=nobody, sub=f"sub|{tenant.member_email}", org=tenant.external_org_id,
-                             email=tenant.member_email)
+    token = world.keys.token(
+        iss=nobody, sub=f"sub|{tenant.member_email}", org=tenant.external_org_id, email=tenant.member_email
+    )
     await assert_refused(world, f"Bearer {token}")
 
 
@@ -161,8 +169,9 @@ async def test_rs256_token_with_the_dev_issuer_is_refused(world: World, dev_tena
     await assert_refused(world, f"Bearer {token}")
 
 
-async def test_hs256_signed_with_the_rsa_public_key_is_refused(world: World, dev_tenant: Tenant,
-                                                              tenant: Tenant) -> None:
+async def test_hs256_signed_with_the_rsa_public_key_is_refused(
+    world: World, dev_tenant: Tenant, tenant: Tenant
+) -> None:
     """HS/RS confusion: the public key (which anyone can fetch) used as the HMAC secret."""
     pem = public_pem(world.keys)
     for t in (dev_tenant, tenant):
@@ -308,6 +317,17 @@ async def test_non_bearer_authorization_is_refused(world: World, tenant: Tenant)
     await assert_accepted(world, token, tenant.member_email)  # the same token as a Bearer is fine
 
 
+async def test_auth_error_carries_one_request_id(world: World) -> None:
+    """The refusal names its request id once: the body's requestId and a single x-request-id header."""
+    for headers in ({"Authorization": "Bearer garbage"}, {"Authorization": "Bearer garbage", "x-request-id": "req-1"}):
+        r = await world.client.post("/graphql", json={"query": VIEWER}, headers=headers)
+        assert r.status_code == 401
+        request_id = r.json()["errors"][0]["extensions"]["requestId"]
+        assert r.headers.get_list("x-request-id") == [request_id]
+        if "x-request-id" in headers:
+            assert request_id == "req-1"
+
+
 # --- E. key rotation: the JWKS file -------------------------------------------------------------------------
 
 
@@ -417,12 +437,11 @@ async def test_url_key_source_limits_refreshes_for_unknown_kids(jwks_server: Jwk
     assert (source.fetches, jwks_server.hits) == (2, 2)
 
 
-async def test_url_key_source_refreshes_concurrent_unknown_kids_once(
-    jwks_server: JwksServer, keyring: KeyRing
-) -> None:
+async def test_url_key_source_refreshes_concurrent_unknown_kids_once(jwks_server: JwksServer, keyring: KeyRing) -> None:
     source = UrlKeySource(jwks_server.url, cache_seconds=300, min_refresh_seconds=1)
-    results = await asyncio.gather(*(source.get("rsa-1") for _ in range(10)),
-                                   *(source.get(f"unknown-{i}") for i in range(10)))
+    results = await asyncio.gather(
+        *(source.get("rsa-1") for _ in range(10)), *(source.get(f"unknown-{i}") for i in range(10))
+    )
     assert all(same_rsa_key(r, keyring.rsa_key) for r in results[:10])
     assert all(r is None for r in results[10:])
     assert (source.fetches, jwks_server.hits) == (1, 1)
@@ -465,9 +484,7 @@ async def test_url_key_source_without_keys_refuses(jwks_server: JwksServer) -> N
     assert (failing.fetches, down.fetches) == (0, 0)
 
 
-async def test_url_key_source_does_not_hammer_a_failing_provider(
-    jwks_server: JwksServer, keyring: KeyRing
-) -> None:
+async def test_url_key_source_does_not_hammer_a_failing_provider(jwks_server: JwksServer, keyring: KeyRing) -> None:
     """While the provider fails, unknown kids (anyone can send them) must not make every request
     contact it: at most one attempt per min_refresh_seconds, as when it is up."""
     source = UrlKeySource(jwks_server.url, cache_seconds=300, min_refresh_seconds=1)

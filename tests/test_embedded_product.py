@@ -31,8 +31,9 @@ def test_make_run_path_with_embedded_services(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DEV_JWT_SECRET")}
     env |= {"COCKPIT_DATA_DIR": str(tmp_path / "data"), "XDG_RUNTIME_DIR": "/tmp"}
     log = (tmp_path / "dev.log").open("w+")
-    proc = subprocess.Popen([COCKPIT, "dev", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [COCKPIT, "dev", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
@@ -59,15 +60,18 @@ def test_make_run_path_with_embedded_services(tmp_path: Path) -> None:
 
         assert ask(tokens["SUPER_ADMIN"], "{ accounts { totalCount } }")["data"]["accounts"]["totalCount"] == 2
         admin = ask(tokens["ACCOUNT_ADMIN"], "{ viewer { role account { name users { totalCount } } } }")
-        assert admin["data"]["viewer"] == {"role": "ACCOUNT_ADMIN",
-                                           "account": {"name": "Acme Corporation", "users": {"totalCount": 5}}}
+        assert admin["data"]["viewer"] == {
+            "role": "ACCOUNT_ADMIN",
+            "account": {"name": "Acme Corporation", "users": {"totalCount": 5}},
+        }
         assert ask(tokens["MEMBER"], "{ viewer { role } }")["data"]["viewer"]["role"] == "MEMBER"
 
         urls = dict(re.findall(r"^(DATABASE_URL|REDIS_URL)=(\S+)$", output, flags=re.M))
         deadline = time.monotonic() + 30
         while True:  # the worker writes its heartbeat when it starts
-            doctor = subprocess.run([COCKPIT, "doctor"], cwd=ROOT, env=env | urls, capture_output=True, text=True,
-                                    timeout=60)
+            doctor = subprocess.run(
+                [COCKPIT, "doctor"], cwd=ROOT, env=env | urls, capture_output=True, text=True, timeout=60
+            )
             if doctor.returncode == 0 or time.monotonic() > deadline:
                 break
             time.sleep(1)

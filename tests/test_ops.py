@@ -37,8 +37,12 @@ async def run_burst_worker(settings: Settings) -> None:
     pool = await create_pool(redis_settings())
     await pool.enqueue_job("heartbeat", _job_id=f"heartbeat-test-{uuid.uuid4()}")
     worker = Worker(
-        functions=WorkerSettings.functions, redis_settings=redis_settings(), burst=True,
-        on_startup=WorkerSettings.on_startup, on_shutdown=WorkerSettings.on_shutdown, poll_delay=0.1,
+        functions=WorkerSettings.functions,
+        redis_settings=redis_settings(),
+        burst=True,
+        on_startup=WorkerSettings.on_startup,
+        on_shutdown=WorkerSettings.on_shutdown,
+        poll_delay=0.1,
     )
     await worker.main()
     assert worker.jobs_complete >= 1 and worker.jobs_failed == 0
@@ -52,8 +56,14 @@ async def test_doctor_passes_with_a_live_worker_and_fails_without(settings: Sett
     checks = await run_checks(settings)
     table = render(checks)
     assert all(c.ok for c in checks), table
-    assert {c.name for c in checks} >= {"migrations at head", "row-level security", "worker heartbeat",
-                                        "account defaults", "app role owns nothing", "redis reachable"}
+    assert {c.name for c in checks} >= {
+        "migrations at head",
+        "row-level security",
+        "worker heartbeat",
+        "account defaults",
+        "app role owns nothing",
+        "redis reachable",
+    }
     redis = Redis.from_url(settings.redis_url)
     await redis.delete(HEARTBEAT_KEY)
     await redis.aclose()
@@ -64,8 +74,13 @@ async def test_doctor_passes_with_a_live_worker_and_fails_without(settings: Sett
 
 
 async def test_doctor_reports_an_unreachable_database(settings: Settings) -> None:
-    broken = settings.model_copy(update={"database_url": make_url(settings.database_url).set(
-        database="no_such_database_xyz").render_as_string(hide_password=False)})
+    broken = settings.model_copy(
+        update={
+            "database_url": make_url(settings.database_url)
+            .set(database="no_such_database_xyz")
+            .render_as_string(hide_password=False)
+        }
+    )
     checks = {c.name: c for c in await run_checks(broken)}
     assert not checks["database reachable"].ok and not checks["migrations at head"].ok
 

@@ -12,10 +12,9 @@ from cockpit_graphql.db.tables import Account as AccountRow
 from cockpit_graphql.domain.accounts import service
 from cockpit_graphql.domain.accounts.service import AccountStatus, Entitlements
 from cockpit_graphql.domain.directory.filters import _escape_like
-from cockpit_graphql.domain.errors import UserInputError
 from cockpit_graphql.domain.pagination import ROOT, Ordering, SortDirection, count_children, page_children
 from cockpit_graphql.domain.roles import Permission
-from cockpit_graphql.resolvers.mutation import parse_ref, run_mutation, user_errors
+from cockpit_graphql.resolvers.mutation import Plan, Work, mutate, parse_ref
 from cockpit_graphql.types.account import Account, AccountStatusEnum, account_by_uuid, load_account
 from cockpit_graphql.types.account_mutations import (
     AccountPayload,
@@ -44,10 +43,8 @@ class AccountFilter:
         return out
 
 
-def _payload(result: object) -> AccountPayload:
-    if isinstance(result, list):
-        return AccountPayload(user_errors=result)
-    return AccountPayload(account=Account(row=result))
+def _account(row: object) -> AccountPayload:
+    return AccountPayload(account=Account(row=row))  # type: ignore[arg-type]
 
 
 @strawberry.type
@@ -95,15 +92,14 @@ class AccountMutations:
     async def create_account(
         self, info: Info, input: Annotated[CreateAccountInput, strawberry.argument(description="What to change.")]
     ) -> AccountPayload:
-        new_id = uuid.uuid4()
-        result = await run_mutation(
-            info,
-            permission=MANAGE,
-            account_id=new_id,
-            account_field="id",
-            work=lambda s, t, op: service.create_account(s, t, op, input.changes(), input.initial_admin_email),
-        )
-        return _payload(result)
+        def plan() -> Plan:
+            return Plan(
+                uuid.uuid4(),
+                "id",
+                lambda s, t, op: service.create_account(s, t, op, input.changes(), input.initial_admin_email),
+            )
+
+        return await mutate(info, AccountPayload, permission=MANAGE, plan=plan, shape=_account)
 
     @strawberry.mutation(description="Change an account's name, SSO settings or credits factor (super admins).")
     async def update_account(
@@ -143,9 +139,8 @@ class AccountMutations:
         )
 
 
-async def _account_mutation(info: Info, gid: str, work) -> AccountPayload:  # type: ignore[no-untyped-def]
-    try:
-        ref = parse_ref(gid, "Account", "id")
-    except UserInputError as exc:
-        return AccountPayload(user_errors=user_errors(exc))
-    return _payload(await run_mutation(info, permission=MANAGE, account_id=ref.id, account_field="id", work=work))
+async def _account_mutation(info: Info, gid: str, work: Work[AccountRow]) -> AccountPayload:
+    def plan() -> Plan:
+        return Plan(parse_ref(gid, "Account", "id").id, "id", work)
+
+    return await mutate(info, AccountPayload, permission=MANAGE, plan=plan, shape=_account)

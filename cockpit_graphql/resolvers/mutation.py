@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,7 @@ from cockpit_graphql.types.errors import UserError
 from cockpit_graphql.types.ids import GlobalId, decode_id
 
 R = TypeVar("R")
+P = TypeVar("P")
 
 Work = Callable[[AsyncSession, TenantId, Operation], Awaitable[R]]
 
@@ -69,3 +71,37 @@ def default_account(info: Info, explicit: GlobalId | None) -> uuid.UUID | None:
     if explicit is not None:
         return explicit.id
     return info.context.require_principal().account_id
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a mutation will do, decided from its parsed input: in which account, and the work."""
+
+    account_id: uuid.UUID | None
+    account_field: str
+    work: Work[Any]
+
+
+async def mutate(
+    info: Info,
+    payload: Callable[..., P],
+    *,
+    permission: Permission,
+    plan: Callable[[], Plan],
+    shape: Callable[[Any], P],
+) -> P:
+    """Parse (ids become userErrors when malformed), run the work in one transaction, shape the payload."""
+    try:
+        decided = plan()
+    except UserInputError as exc:
+        return payload(user_errors=user_errors(exc))
+    result = await run_mutation(
+        info,
+        permission=permission,
+        account_id=decided.account_id,
+        account_field=decided.account_field,
+        work=decided.work,
+    )
+    if isinstance(result, list):
+        return payload(user_errors=result)
+    return shape(result)

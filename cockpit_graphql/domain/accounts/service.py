@@ -90,7 +90,9 @@ def _clean_issuer(value: str) -> str:
 def _clean_external_org_id(value: str) -> str:
     ext = value.strip()
     if not ext or len(ext) > 256:
-        raise UserInputError.single("externalOrgId", UserErrorCode.INVALID, "`externalOrgId` must be 1 to 256 characters.")
+        raise UserInputError.single(
+            "externalOrgId", UserErrorCode.INVALID, "`externalOrgId` must be 1 to 256 characters."
+        )
     return ext
 
 

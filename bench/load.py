@@ -1,0 +1,175 @@
+"""The directory page query, a closed-loop load generator, and the checks every response must pass."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+DIRECTORY_PAGE_QUERY = """
+query DirectoryPage($orgs: Int!, $teams: Int!, $users: Int!) {
+  account {
+    name
+    organizations(first: $orgs) {
+      totalCount
+      nodes {
+        name
+        teams(first: $teams) {
+          totalCount
+          nodes {
+            name
+            users(first: $users) {
+              totalCount
+              nodes { email role }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+# User nodes select email and role only: with displayName too, users(first: 50) would cost 50,883 and
+# exceed the default MAX_QUERY_COST (50,000); the server would refuse it with QUERY_TOO_COMPLEX.
+
+REQUEST_TIMEOUT_S = 120.0
+
+
+class BenchFailure(RuntimeError):
+    """A response that is not a clean 200 with the full page: the bench must fail loudly."""
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    organizations: int
+    teams: int
+    users: int
+    concurrency: int
+    max_requests: int
+    max_seconds: float
+
+    @property
+    def variables(self) -> dict[str, int]:
+        return {"orgs": self.organizations, "teams": self.teams, "users": self.users}
+
+    @property
+    def expected_users(self) -> int:
+        return self.organizations * self.teams * self.users
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    latencies_s: list[float] = field(default_factory=list)
+    statements: list[int] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_s)
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.wall_s if self.wall_s > 0 else 0.0
+
+    def percentile_ms(self, p: float) -> float:
+        return percentile(self.latencies_s, p) * 1000
+
+    @property
+    def statements_identical(self) -> bool:
+        return len(set(self.statements)) == 1
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def count_user_nodes(data: dict[str, Any], case: Case) -> int:
+    """Walk the page; fail unless every level has the expected number of nodes."""
+    account = data.get("account")
+    if account is None:
+        raise BenchFailure("data.account is null: the token resolved to no account")
+    orgs = account["organizations"]["nodes"]
+    if len(orgs) != case.organizations:
+        raise BenchFailure(f"{len(orgs)} organizations returned, expected {case.organizations}")
+    users = 0
+    for org in orgs:
+        teams = org["teams"]["nodes"]
+        if len(teams) != case.teams:
+            raise BenchFailure(f"organization {org['name']!r} returned {len(teams)} teams, expected {case.teams}")
+        users += sum(len(team["users"]["nodes"]) for team in teams)
+    return users
+
+
+def check_response(response: httpx.Response, case: Case) -> int:
+    """Return the SQL statement count of a clean response; raise BenchFailure otherwise."""
+    if response.status_code != 200:
+        raise BenchFailure(f"HTTP {response.status_code}: {response.text[:500]}")
+    body = orjson.loads(response.content)
+    if "errors" in body:
+        raise BenchFailure(f"GraphQL errors: {orjson.dumps(body['errors'][:3]).decode()}")
+    users = count_user_nodes(body.get("data") or {}, case)
+    if users != case.expected_users:
+        raise BenchFailure(f"{users} user nodes returned, expected {case.expected_users}")
+    header = response.headers.get("x-sql-statements")
+    if header is None or not header.isdigit():
+        raise BenchFailure(f"missing or invalid x-sql-statements header: {header!r}")
+    return int(header)
+
+
+async def query_once(client: httpx.AsyncClient, case: Case) -> tuple[float, int]:
+    payload = {"query": DIRECTORY_PAGE_QUERY, "variables": case.variables, "operationName": "DirectoryPage"}
+    started = time.perf_counter()
+    response = await client.post("/graphql", json=payload)
+    elapsed = time.perf_counter() - started
+    return elapsed, check_response(response, case)
+
+
+def make_client(base_url: str, token: str, concurrency: int) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    return httpx.AsyncClient(
+        base_url=base_url,
+        headers={"Authorization": f"Bearer {token}"},
+        limits=limits,
+        timeout=httpx.Timeout(REQUEST_TIMEOUT_S),
+    )
+
+
+async def warm_up(base_url: str, token: str, case: Case, requests: int) -> None:
+    async with make_client(base_url, token, 1) as client:
+        for _ in range(requests):
+            await query_once(client, case)
+
+
+async def run_case(base_url: str, token: str, case: Case) -> CaseResult:
+    """`concurrency` workers in a closed loop until `max_requests` were sent or `max_seconds` passed."""
+    result = CaseResult(case)
+    issued = 0
+    started = time.perf_counter()
+    deadline = started + case.max_seconds
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal issued
+        while issued < case.max_requests and time.perf_counter() < deadline:
+            issued += 1
+            latency, statements = await query_once(client, case)
+            result.latencies_s.append(latency)
+            result.statements.append(statements)
+
+    try:
+        async with make_client(base_url, token, case.concurrency) as client, asyncio.TaskGroup() as group:
+            for _ in range(case.concurrency):
+                group.create_task(worker(client))
+    except ExceptionGroup as group:  # the first failing request stops the case; report that one
+        raise group.exceptions[0] from None
+    result.wall_s = time.perf_counter() - started
+    return result

@@ -1,0 +1,82 @@
+"""Machine facts and the Markdown results table."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.load import CaseResult
+
+COLUMNS = ("case", "concurrency", "requests", "req/s", "p50 ms", "p99 ms", "SQL statements/request")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_revision(root: Path) -> str:
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{rev}{' (uncommitted changes)' if dirty else ''}"
+
+
+def machine_facts(pg_version: str, pg_where: str, root: Path) -> list[str]:
+    return [
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- commit: {git_revision(root)}",
+        f"- nproc: {os.cpu_count()} ({cpu_model()})",
+        f"- python: {platform.python_version()} ({platform.python_implementation()})",
+        f"- postgresql: {pg_version} at {pg_where}",
+        "- server: uvicorn, 1 worker, loopback; client: httpx.AsyncClient in the bench process",
+    ]
+
+
+def _statements_cell(result: CaseResult) -> str:
+    if result.statements_identical:
+        return str(result.statements[0])
+    return f"{min(result.statements)}-{max(result.statements)} (VARIES)"
+
+
+def _row(result: CaseResult) -> list[str]:
+    return [
+        result.case.name,
+        str(result.case.concurrency),
+        str(result.requests),
+        f"{result.throughput:.1f}",
+        f"{result.percentile_ms(50):.1f}",
+        f"{result.percentile_ms(99):.1f}",
+        _statements_cell(result),
+    ]
+
+
+def markdown_table(results: list[CaseResult]) -> str:
+    lines = [
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|",
+    ]
+    lines += ["| " + " | ".join(_row(r)) + " |" for r in results]
+    return "\n".join(lines)
+
+
+def render(facts: list[str], seeding: str, results: list[CaseResult]) -> str:
+    return "\n".join(["# Cockpit GraphQL bench", "", *facts, f"- {seeding}", "", markdown_table(results), ""])
