@@ -99,28 +99,35 @@ async def _ensure_superuser(conn: asyncpg.Connection) -> None:
         raise RuntimeError("the seeding connection must be a superuser (row-level security is FORCEd)")
 
 
-async def _insert_tenant(conn: asyncpg.Connection, account_id: uuid.UUID, issuer: str, shape: TenantShape) -> None:
+async def _insert_tenant(
+    conn: asyncpg.Connection, account_id: uuid.UUID, issuer: str, shape: TenantShape, org: str, domain: str
+) -> None:
     entitlements = json.dumps(Entitlements().to_document())
-    await conn.execute(INSERT_ACCOUNT, account_id, BENCH_ORG, issuer, BENCH_DOMAIN, entitlements)
+    await conn.execute(INSERT_ACCOUNT, account_id, org, issuer, domain, entitlements)
     org_id = await conn.fetchval(INSERT_DEFAULT_ORG, account_id, DEFAULT_NAME)
     team_id = await conn.fetchval(INSERT_DEFAULT_TEAM, account_id, org_id, DEFAULT_NAME)
     await conn.execute(INSERT_ORGS, account_id, shape.organizations)
     await conn.execute(INSERT_TEAMS, account_id, shape.teams_per_organization)
-    await conn.execute(INSERT_USERS, account_id, shape.users_per_team, BENCH_DOMAIN)
-    await conn.execute(INSERT_ADMIN, account_id, team_id, ADMIN_EMAIL, Role.ACCOUNT_ADMIN.value)
+    await conn.execute(INSERT_USERS, account_id, shape.users_per_team, domain)
+    await conn.execute(INSERT_ADMIN, account_id, team_id, f"admin@{domain}", Role.ACCOUNT_ADMIN.value)
 
 
 async def _count_users(conn: asyncpg.Connection, account_id: uuid.UUID) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM users WHERE account_id = $1", account_id))
 
 
-async def seed_tenant(conn: asyncpg.Connection, issuer: str, shape: TenantShape) -> SeedResult:
-    """Insert the bench tenant in one transaction, then ANALYZE. `conn` is an owner connection."""
+async def seed_tenant(
+    conn: asyncpg.Connection, issuer: str, shape: TenantShape, org: str = BENCH_ORG, domain: str = BENCH_DOMAIN
+) -> SeedResult:
+    """Insert a large tenant in one transaction, then ANALYZE. `conn` is an owner connection.
+
+    The bench uses the defaults; tests seed small and large tenants side by side with their own
+    org ids and domains."""
     started = time.perf_counter()
     await _ensure_superuser(conn)
     account_id = uuid.uuid4()
     async with conn.transaction():
-        await _insert_tenant(conn, account_id, issuer, shape)
+        await _insert_tenant(conn, account_id, issuer, shape, org, domain)
     await conn.execute(f"ANALYZE {', '.join(ANALYZED_TABLES)}")
     users = await _count_users(conn, account_id)
     expected = shape.users + 1

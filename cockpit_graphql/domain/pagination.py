@@ -12,6 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.orm
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.domain.errors import BadUserInput
@@ -105,6 +107,15 @@ class Ordering:
         return self.column.endswith("_at")
 
 
+def _keyset(ordering: Ordering, cursor: str, *, after: bool) -> sa.ColumnElement[bool]:
+    """Rows strictly after (or before) `cursor` in the list's own order."""
+    c = Cursor.decode(cursor, sort_is_time=ordering.is_time)
+    row = sa.tuple_(sa.column(ordering.column), sa.column("id"))
+    bound = sa.tuple_(sa.literal(c.sort_value), sa.literal(c.id))
+    forward = (ordering.direction is SortDirection.ASC) == after
+    return row > bound if forward else row < bound
+
+
 async def page_children(
     session: AsyncSession,
     table: type[Any],
@@ -114,47 +125,43 @@ async def page_children(
     ordering: Ordering,
     where: list[sa.ColumnElement[bool]] | None = None,
 ) -> dict[uuid.UUID, Page]:
-    """One statement pages the children of every parent (window function per parent, keyset cursors).
+    """One statement pages the children of every parent with keyset cursors.
 
+    Each parent's page is a LATERAL subquery `ORDER BY sort, id LIMIT n+1`, so an index on
+    (account_id, parent, sort, id) reads only n+1 rows per parent, however large the list.
     With `parent_column=None` the whole (filtered) table is one list, keyed by ROOT."""
-    sort_col = getattr(table, ordering.column)
-    id_col = table.id
+    sort_col, id_col = getattr(table, ordering.column), table.id
     conditions: list[sa.ColumnElement[bool]] = [*(where or [])]
-    if parent_column is not None:
-        conditions.append(getattr(table, parent_column).in_(parent_ids))
-    else:
-        parent_ids = [ROOT]
-    ascending = (ordering.direction is SortDirection.ASC) != request.backwards
-    forward_cursor = request.after
-    if forward_cursor:
-        c = Cursor.decode(forward_cursor, sort_is_time=ordering.is_time)
-        after_cmp = sa.tuple_(sort_col, id_col) > sa.tuple_(sa.literal(c.sort_value), sa.literal(c.id))
-        if ordering.direction is SortDirection.DESC:
-            after_cmp = sa.tuple_(sort_col, id_col) < sa.tuple_(sa.literal(c.sort_value), sa.literal(c.id))
-        conditions.append(after_cmp)
+    if request.after:
+        conditions.append(_keyset(ordering, request.after, after=True).self_group())
     if request.before:
-        c = Cursor.decode(request.before, sort_is_time=ordering.is_time)
-        before_cmp = sa.tuple_(sort_col, id_col) < sa.tuple_(sa.literal(c.sort_value), sa.literal(c.id))
-        if ordering.direction is SortDirection.DESC:
-            before_cmp = sa.tuple_(sort_col, id_col) > sa.tuple_(sa.literal(c.sort_value), sa.literal(c.id))
-        conditions.append(before_cmp)
+        conditions.append(_keyset(ordering, request.before, after=False).self_group())
+    ascending = (ordering.direction is SortDirection.ASC) != request.backwards
     order = [sort_col.asc(), id_col.asc()] if ascending else [sort_col.desc(), id_col.desc()]
-    grouped: dict[uuid.UUID, list[Any]] = {pid: [] for pid in parent_ids}
+    limit = request.limit + 1
     if parent_column is None:
-        stmt = sa.select(table).where(*conditions).order_by(*order).limit(request.limit + 1)
-        grouped[ROOT] = list((await session.scalars(stmt)).all())
+        stmt = sa.select(table).where(*conditions).order_by(*order).limit(limit)
+        grouped = {ROOT: list((await session.scalars(stmt)).all())}
     else:
-        partition = getattr(table, parent_column)
-        row_number = sa.func.row_number().over(partition_by=partition, order_by=order).label("_rn")
-        inner = sa.select(table, row_number).where(*conditions).subquery()
-        entity = sa.orm.aliased(table, inner)
-        stmt = (
-            sa.select(entity, inner.c._rn)
-            .where(inner.c._rn <= request.limit + 1)
-            .order_by(getattr(inner.c, parent_column), inner.c._rn)
+        parents = (
+            sa.func.unnest(sa.cast(sa.literal(parent_ids), ARRAY(PG_UUID(as_uuid=True))))
+            .table_valued("pid")
+            .render_derived(name="parents")
         )
-        for row, _rn in (await session.execute(stmt)).all():
+        page = (
+            sa.select(table)
+            .where(getattr(table, parent_column) == parents.c.pid, *conditions)
+            .order_by(*order)
+            .limit(limit)
+            .lateral("page")
+        )
+        entity = sa.orm.aliased(table, page)
+        stmt = sa.select(entity).select_from(parents).join(page, sa.true())
+        grouped = {pid: [] for pid in parent_ids}
+        for row in (await session.scalars(stmt)).all():
             grouped[getattr(row, parent_column)].append(row)
+        for rows in grouped.values():  # the outer query does not promise the inner order: restore it
+            rows.sort(key=lambda r: (getattr(r, ordering.column), r.id), reverse=not ascending)
     pages: dict[uuid.UUID, Page] = {}
     for pid, rows in grouped.items():
         has_more = len(rows) > request.limit
