@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     # --- misc -----------------------------------------------------------------------------
     environment: str = Field("production", description="'development' enables dev conveniences.")
     log_level: str = "INFO"
+    gc_tuning: bool = Field(True, description="Freeze the startup heap and raise GC thresholds in servers.")
 
     @property
     def owner_database_url(self) -> str:

@@ -44,7 +44,7 @@ class AccountFilter:
 
 
 def _account(row: object) -> AccountPayload:
-    return AccountPayload(account=Account(row=row))  # type: ignore[arg-type]
+    return AccountPayload(account=Account.from_row(row))  # type: ignore[arg-type]
 
 
 @strawberry.type
@@ -83,7 +83,7 @@ class AccountQueries:
             async with info.context.db.platform() as session:
                 return (await count_children(session, AccountRow, None, [], where))[ROOT]
 
-        return build_connection(page, ordering, lambda r: Account(row=r), count)
+        return build_connection(page, ordering, lambda r: Account.from_row(r), count)
 
 
 @strawberry.type

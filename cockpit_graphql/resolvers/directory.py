@@ -34,15 +34,15 @@ WHAT = "What to change."
 
 
 def _org(row: object) -> OrganizationPayload:
-    return OrganizationPayload(organization=Organization(row=row))  # type: ignore[arg-type]
+    return OrganizationPayload(organization=Organization.from_row(row))  # type: ignore[arg-type]
 
 
 def _team(row: object) -> TeamPayload:
-    return TeamPayload(team=Team(row=row))  # type: ignore[arg-type]
+    return TeamPayload(team=Team.from_row(row))  # type: ignore[arg-type]
 
 
 def _user(row: object) -> UserPayload:
-    return UserPayload(user=User(row=row))  # type: ignore[arg-type]
+    return UserPayload(user=User.from_row(row))  # type: ignore[arg-type]
 
 
 def _deleted(gid: str) -> DeletePayload:

@@ -40,7 +40,7 @@ class Viewer:
         if principal.user_id is None or principal.account_id is None:
             return None
         row = await self._info.context.directory.user.load((principal.account_id, principal.user_id))
-        return User(row=row) if row else None
+        return User.from_row(row) if row else None
 
     @strawberry.field(description="The signed-in user's account (null for super admins).")
     async def account(self) -> Account | None:

@@ -56,22 +56,26 @@ class AccountEntitlements:
 
 @strawberry.federation.type(keys=["id"], description="A tenant: one customer company.")
 class Account(Node):
+    id: strawberry.ID = strawberry.field(description="The opaque global id.")
+    name: str = strawberry.field(description="The company's name.")
+    status: AccountStatusEnum = strawberry.field(description="ACTIVE or SUSPENDED.")  # type: ignore[valid-type]
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
     row: strawberry.Private[AccountRow]
+
+    @classmethod
+    def from_row(cls, row: AccountRow) -> Account:
+        return cls(
+            id=strawberry.ID(encode_id("Account", row.id, row.id)),
+            name=row.name,
+            status=AccountStatus(row.status),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            row=row,
+        )
 
     def _settings_visible(self, info: Info) -> None:
         info.context.require(Permission.READ_ACCOUNT_SETTINGS)
-
-    @strawberry.field(description="The opaque global id.")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_id("Account", self.row.id, self.row.id))
-
-    @strawberry.field(description="The company's name.")
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field(description="ACTIVE or SUSPENDED.")
-    def status(self) -> AccountStatusEnum:  # type: ignore[valid-type]
-        return AccountStatus(self.row.status)
 
     @strawberry.field(description="The identity provider's organization id that maps to this account (admins).")
     def external_org_id(self, info: Info) -> str:
@@ -103,14 +107,6 @@ class Account(Node):
             disabled_features=e.disabled_features,
         )
 
-    @strawberry.field(description="When it was created.")
-    def created_at(self) -> datetime:
-        return self.row.created_at
-
-    @strawberry.field(description="When it last changed.")
-    def updated_at(self) -> datetime:
-        return self.row.updated_at
-
     @strawberry.field(description="Organizations of the account.")
     async def organizations(
         self,
@@ -134,7 +130,7 @@ class Account(Node):
             request=page_request(info, first, after, last, before),
             order=order_by,
             flt=filter.to_domain() if filter else None,
-            to_node=lambda r: Organization(row=r),
+            to_node=lambda r: Organization.from_row(r),
         )
 
     @strawberry.field(description="Teams of every organization of the account.")
@@ -160,7 +156,7 @@ class Account(Node):
             request=page_request(info, first, after, last, before),
             order=order_by,
             flt=filter.to_domain() if filter else None,
-            to_node=lambda r: Team(row=r),
+            to_node=lambda r: Team.from_row(r),
         )
 
     @strawberry.field(description="Users of the account (admins).")
@@ -186,7 +182,7 @@ class Account(Node):
             request=page_request(info, first, after, last, before),
             order=order_by,
             flt=filter.to_domain() if filter else None,
-            to_node=lambda r: User(row=r),
+            to_node=lambda r: User.from_row(r),
         )
 
     @classmethod
@@ -206,7 +202,7 @@ async def account_by_uuid(info: Info, account_id: object) -> Account | None:
     if principal.tenant_for(account_id) is None:  # type: ignore[arg-type]
         return None
     row = await info.context.directory.account.load(account_id)
-    return Account(row=row) if row else None
+    return Account.from_row(row) if row else None
 
 
 def ensure_super_admin(info: Info) -> None:

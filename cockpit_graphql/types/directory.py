@@ -109,34 +109,33 @@ def ensure_can_read_user(info: Info, row: UserRow) -> None:
 
 @strawberry.federation.type(keys=["id"], description="An organization (a 'group'): a level between account and team.")
 class Organization(Node):
+    # Scalars are plain attributes (strawberry's fast path: no resolver call per field and node).
+    id: strawberry.ID = strawberry.field(description="The opaque global id.")
+    name: str = strawberry.field(description="Display name, unique within the account.")
+    is_default: bool = strawberry.field(
+        description="True for the account's Global organization, which cannot be deleted."
+    )
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
     row: strawberry.Private[OrganizationRow]
 
-    @strawberry.field(description="The opaque global id.")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_id("Organization", self.row.account_id, self.row.id))
-
-    @strawberry.field(description="Display name, unique within the account.")
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field(description="True for the account's Global organization, which cannot be deleted.")
-    def is_default(self) -> bool:
-        return self.row.is_default
-
-    @strawberry.field(description="When it was created.")
-    def created_at(self) -> datetime:
-        return self.row.created_at
-
-    @strawberry.field(description="When it last changed.")
-    def updated_at(self) -> datetime:
-        return self.row.updated_at
+    @classmethod
+    def from_row(cls, row: OrganizationRow) -> Organization:
+        return cls(
+            id=strawberry.ID(encode_id("Organization", row.account_id, row.id)),
+            name=row.name,
+            is_default=row.is_default,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            row=row,
+        )
 
     @strawberry.field(description="The account it belongs to.")
     async def account(self, info: Info) -> Annotated[Account, strawberry.lazy("cockpit_graphql.types.account")]:
         from cockpit_graphql.types.account import Account
 
         row = await info.context.directory.account.load(self.row.account_id)
-        return Account(row=row)
+        return Account.from_row(row)
 
     @strawberry.field(description="Teams of this organization.")
     async def teams(
@@ -161,7 +160,7 @@ class Organization(Node):
             request=page_request(info, first, after, last, before),
             order=order_by,
             flt=filter.to_domain() if filter else None,
-            to_node=lambda r: Team(row=r),
+            to_node=lambda r: Team.from_row(r),
         )
 
     @classmethod
@@ -171,32 +170,28 @@ class Organization(Node):
 
 @strawberry.federation.type(keys=["id"], description="A team: every user has exactly one home team.")
 class Team(Node):
+    id: strawberry.ID = strawberry.field(description="The opaque global id.")
+    name: str = strawberry.field(description="Display name, unique within its organization.")
+    is_default: bool = strawberry.field(description="True for the account's Global team, where unplaced users land.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
     row: strawberry.Private[TeamRow]
 
-    @strawberry.field(description="The opaque global id.")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_id("Team", self.row.account_id, self.row.id))
-
-    @strawberry.field(description="Display name, unique within its organization.")
-    def name(self) -> str:
-        return self.row.name
-
-    @strawberry.field(description="True for the account's Global team, where unplaced users land.")
-    def is_default(self) -> bool:
-        return self.row.is_default
-
-    @strawberry.field(description="When it was created.")
-    def created_at(self) -> datetime:
-        return self.row.created_at
-
-    @strawberry.field(description="When it last changed.")
-    def updated_at(self) -> datetime:
-        return self.row.updated_at
+    @classmethod
+    def from_row(cls, row: TeamRow) -> Team:
+        return cls(
+            id=strawberry.ID(encode_id("Team", row.account_id, row.id)),
+            name=row.name,
+            is_default=row.is_default,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            row=row,
+        )
 
     @strawberry.field(description="The organization it belongs to.")
     async def organization(self, info: Info) -> Organization:
         row = await info.context.directory.organization.load((self.row.account_id, self.row.organization_id))
-        return Organization(row=row)
+        return Organization.from_row(row)
 
     @strawberry.field(description="Users whose home team this is (account admins only).")
     async def users(
@@ -221,7 +216,7 @@ class Team(Node):
             request=page_request(info, first, after, last, before),
             order=order_by,
             flt=filter.to_domain() if filter else None,
-            to_node=lambda r: User(row=r),
+            to_node=lambda r: User.from_row(r),
         )
 
     @classmethod
@@ -231,58 +226,54 @@ class Team(Node):
 
 @strawberry.federation.type(keys=["id"], description="A person of an account.")
 class User(Node):
+    id: strawberry.ID = strawberry.field(description="The opaque global id.")
+    email: str = strawberry.field(description="Email address (lower case), unique within the account.")
+    display_name: str = strawberry.field(description="Display name.")
+    role: RoleEnum = strawberry.field(  # type: ignore[valid-type]
+        description="The user's role in the account (from the database, never from a token)."
+    )
+    external_id: str | None = strawberry.field(
+        description="The identity provider's id of this user (SCIM externalId), if known."
+    )
+    last_seen_in_idp_at: datetime | None = strawberry.field(
+        description="When the identity provider last reported this user."
+    )
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(description="When it last changed.")
     row: strawberry.Private[UserRow]
 
-    @strawberry.field(description="The opaque global id.")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_id("User", self.row.account_id, self.row.id))
-
-    @strawberry.field(description="Email address (lower case), unique within the account.")
-    def email(self) -> str:
-        return self.row.email
-
-    @strawberry.field(description="Display name.")
-    def display_name(self) -> str:
-        return self.row.display_name
-
-    @strawberry.field(description="The user's role in the account (from the database, never from a token).")
-    def role(self) -> RoleEnum:  # type: ignore[valid-type]
-        return Role(self.row.role)
-
-    @strawberry.field(description="The identity provider's id of this user (SCIM externalId), if known.")
-    def external_id(self) -> str | None:
-        return self.row.external_id
-
-    @strawberry.field(description="When the identity provider last reported this user.")
-    def last_seen_in_idp_at(self) -> datetime | None:
-        return self.row.last_seen_in_idp_at
-
-    @strawberry.field(description="When it was created.")
-    def created_at(self) -> datetime:
-        return self.row.created_at
-
-    @strawberry.field(description="When it last changed.")
-    def updated_at(self) -> datetime:
-        return self.row.updated_at
+    @classmethod
+    def from_row(cls, row: UserRow) -> User:
+        return cls(
+            id=strawberry.ID(encode_id("User", row.account_id, row.id)),
+            email=row.email,
+            display_name=row.display_name,
+            role=Role(row.role),
+            external_id=row.external_id,
+            last_seen_in_idp_at=row.last_seen_in_idp_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            row=row,
+        )
 
     @strawberry.field(description="The user's home team.")
     async def home_team(self, info: Info) -> Team:
         row = await info.context.directory.team.load((self.row.account_id, self.row.home_team_id))
-        return Team(row=row)
+        return Team.from_row(row)
 
     @strawberry.field(description="The organization of the user's home team.")
     async def organization(self, info: Info) -> Organization:
         loaders = info.context.directory
         team = await loaders.team.load((self.row.account_id, self.row.home_team_id))
         org = await loaders.organization.load((self.row.account_id, team.organization_id))
-        return Organization(row=org)
+        return Organization.from_row(org)
 
     @strawberry.field(description="The account the user belongs to.")
     async def account(self, info: Info) -> Annotated[Account, strawberry.lazy("cockpit_graphql.types.account")]:
         from cockpit_graphql.types.account import Account
 
         row = await info.context.directory.account.load(self.row.account_id)
-        return Account(row=row)
+        return Account.from_row(row)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> User | None:
@@ -295,7 +286,7 @@ async def load_organization(info: Info, gid: str) -> Organization | None:
         return None
     info.context.require(Permission.READ_DIRECTORY_STRUCTURE)
     row = await info.context.directory.organization.load((ref.account_id, ref.id))
-    return Organization(row=row) if row else None
+    return Organization.from_row(row) if row else None
 
 
 async def load_team(info: Info, gid: str) -> Team | None:
@@ -304,7 +295,7 @@ async def load_team(info: Info, gid: str) -> Team | None:
         return None
     info.context.require(Permission.READ_DIRECTORY_STRUCTURE)
     row = await info.context.directory.team.load((ref.account_id, ref.id))
-    return Team(row=row) if row else None
+    return Team.from_row(row) if row else None
 
 
 async def load_user(info: Info, gid: str) -> User | None:
@@ -316,4 +307,4 @@ async def load_user(info: Info, gid: str) -> User | None:
     if row is None:
         return None
     ensure_can_read_user(info, row)
-    return User(row=row)
+    return User.from_row(row)

@@ -39,27 +39,44 @@ class Edge(Generic[T]):
 
 @strawberry.type(description="A page of a list.")
 class Connection(Generic[T]):
-    edges: list[Edge[T]] = strawberry.field(description="The items of this page with their cursors.")
-    page_info: PageInfo = strawberry.field(description="Pagination state.")
+    _page: strawberry.Private[Page]
+    _ordering: strawberry.Private[Ordering]
+    _to_node: strawberry.Private[Callable[[Any], Any]]
     _count: strawberry.Private[Callable[[], Awaitable[int]]]
+    _built: strawberry.Private[list[Any] | None] = None
+
+    def _nodes(self) -> list[Any]:
+        if self._built is None:  # nodes are built once, and only when a field asks for them
+            self._built = [self._to_node(row) for row in self._page.rows]
+        return self._built
+
+    @strawberry.field(description="The items of this page with their cursors.")
+    def edges(self) -> list[Edge[T]]:
+        return [
+            Edge(cursor=cursor_of(row, self._ordering), node=node)
+            for row, node in zip(self._page.rows, self._nodes(), strict=True)
+        ]
+
+    @strawberry.field(description="The items of this page, without cursors (cheaper than edges).")
+    def nodes(self) -> list[T]:
+        return self._nodes()
+
+    @strawberry.field(description="Pagination state.")
+    def page_info(self) -> PageInfo:
+        rows = self._page.rows
+        return PageInfo(
+            has_next_page=self._page.has_next_page,
+            has_previous_page=self._page.has_previous_page,
+            start_cursor=cursor_of(rows[0], self._ordering) if rows else None,
+            end_cursor=cursor_of(rows[-1], self._ordering) if rows else None,
+        )
 
     @strawberry.field(description="Number of items in the whole list (all pages), with the same filter.")
     async def total_count(self) -> int:
         return await self._count()
 
-    @strawberry.field(description="The items of this page, without cursors.")
-    def nodes(self) -> list[T]:
-        return [edge.node for edge in self.edges]
-
 
 def build_connection(
     page: Page, ordering: Ordering, to_node: Callable[[Any], Any], count: Callable[[], Awaitable[int]]
 ) -> Any:
-    edges = [Edge(cursor=cursor_of(row, ordering), node=to_node(row)) for row in page.rows]
-    info = PageInfo(
-        has_next_page=page.has_next_page,
-        has_previous_page=page.has_previous_page,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
-    )
-    return Connection(edges=edges, page_info=info, _count=count)
+    return Connection(_page=page, _ordering=ordering, _to_node=to_node, _count=count)
