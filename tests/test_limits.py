@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import httpx
 import pytest
 
+from cockpit_graphql.app import create_app
 from cockpit_graphql.domain.directory import repository
 from tests.support.world import World
 
@@ -119,3 +122,20 @@ async def test_internal_errors_are_masked_and_logged_with_request_id(
         getattr(rec, "request_id", None) == request_id and "hunter2" in (rec.exc_text or str(rec.exc_info))
         for rec in caplog.records
     )
+
+
+async def test_introspection_and_graphiql_can_be_switched_off(settings: Any, db: Any, world: World) -> None:
+    locked = settings.model_copy(update={"introspection_enabled": False, "graphiql_enabled": False})
+    app = create_app(locked, database=db)
+    t = await world.tenant()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        page = await client.get("/graphql", headers={"accept": "text/html"})
+        assert page.status_code == 404
+        r = await client.post("/graphql", json={"query": "{ __schema { types { name } } }"},
+                              headers={"Authorization": f"Bearer {world.admin(t)}"})
+        assert r.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        ok = await client.post("/graphql", json={"query": "{ viewer { role } }"},
+                               headers={"Authorization": f"Bearer {world.admin(t)}"})
+        assert ok.json()["data"]["viewer"]["role"] == "ACCOUNT_ADMIN"
+    default = await world.client.get("/graphql", headers={"accept": "text/html"})
+    assert default.status_code == 200
