@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     max_nodes_ids: int = 100
 
+    # --- budgets --------------------------------------------------------------------------
+    usage_grace_seconds: int = Field(
+        3600, description="A cycle closes this long after its end; later events go to the open cycle, flagged late."
+    )
+    reservation_default_ttl_seconds: int = 300
+
     # --- misc -----------------------------------------------------------------------------
     environment: str = Field("production", description="'development' enables dev conveniences.")
     log_level: str = "INFO"

@@ -1,14 +1,58 @@
 """SQLModel tables, one module per domain. Importing this package registers every table."""
 
 from cockpit_graphql.db.tables.audit import AuditEvent
+from cockpit_graphql.db.tables.budgets import (
+    BillingNotice,
+    BudgetCap,
+    BudgetCounter,
+    BudgetCycle,
+    BudgetPlan,
+    LedgerEntry,
+    Reservation,
+    Settlement,
+    SettlementTransition,
+    UsageEvent,
+)
 from cockpit_graphql.db.tables.directory import Organization, Team, User
 from cockpit_graphql.db.tables.identity import IdentityBinding, OidcIdentity, PlatformOperator
 from cockpit_graphql.db.tables.platform import Account
 
-TENANT_TABLES: tuple[str, ...] = ("organizations", "teams", "users", "oidc_identities", "audit_events")
+TENANT_TABLES: tuple[str, ...] = (
+    "organizations",
+    "teams",
+    "users",
+    "oidc_identities",
+    "audit_events",
+    "budget_plans",
+    "budget_cycles",
+    "budget_caps",
+    "budget_counters",
+    "budget_reservations",
+    "usage_events",
+    "ledger_entries",
+    "settlements",
+    "settlement_transitions",
+    "billing_notices",
+)
 """Every table that carries account_id and is guarded by a FORCEd row-level-security policy."""
 
-TENANT_MODELS: tuple[type, ...] = (Organization, Team, User, OidcIdentity, AuditEvent)
+TENANT_MODELS: tuple[type, ...] = (
+    Organization,
+    Team,
+    User,
+    OidcIdentity,
+    AuditEvent,
+    BudgetPlan,
+    BudgetCycle,
+    BudgetCap,
+    BudgetCounter,
+    Reservation,
+    UsageEvent,
+    LedgerEntry,
+    Settlement,
+    SettlementTransition,
+    BillingNotice,
+)
 
 PLATFORM_TABLES: tuple[str, ...] = ("accounts", "platform_operators", "identity_bindings")
 
@@ -18,10 +62,20 @@ __all__ = [
     "TENANT_TABLES",
     "Account",
     "AuditEvent",
+    "BillingNotice",
+    "BudgetCap",
+    "BudgetCounter",
+    "BudgetCycle",
+    "BudgetPlan",
     "IdentityBinding",
+    "LedgerEntry",
     "OidcIdentity",
     "Organization",
     "PlatformOperator",
+    "Reservation",
+    "Settlement",
+    "SettlementTransition",
     "Team",
+    "UsageEvent",
     "User",
 ]

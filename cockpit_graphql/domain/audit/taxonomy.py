@@ -37,6 +37,17 @@ class AuditAction(StrEnum):
     USER_UPDATED = "directory.user.updated"
     USER_MOVED = "directory.user.moved"
     USER_DELETED = "directory.user.deleted"
+    PLAN_CREATED = "budgets.plan.created"
+    PLAN_UPDATED = "budgets.plan.updated"
+    CAP_UPDATED = "budgets.cap.updated"
+    CAP_CLEARED = "budgets.cap.cleared"
+    DEFAULT_CAP_UPDATED = "budgets.default_user_cap.updated"
+    DEFAULT_CAP_CLEARED = "budgets.default_user_cap.cleared"
+    CREDITS_ADJUSTED = "budgets.adjustment.created"
+    CYCLE_RENEWED = "budgets.cycle.renewed"
+    SETTLEMENT_INVOICED = "budgets.settlement.invoiced"
+    SETTLEMENT_SETTLED = "budgets.settlement.settled"
+    SETTLEMENT_WRITTEN_OFF = "budgets.settlement.written_off"
     IDENTITY_LINKED = "identity.user.linked"
     IDENTITY_PROVISIONED = "identity.user.provisioned"
     IDENTITY_ACCOUNT_MISMATCH = "identity.token.account_mismatch"
@@ -52,6 +63,7 @@ UNAUDITED_RUNTIME_MUTATIONS: frozenset[str] = frozenset(
         # audit event. They arrive with the budgets module; this is the only place that exempts a mutation.
         "authorizeUsage",
         "settleReservation",
+        "releaseReservation",
         "recordUsage",
         "recordUsageBatch",
     }

@@ -1,0 +1,401 @@
+"""The runtime's calls: authorize (reserve), record usage (single and batch), settle, release, expire.
+
+Every check-and-write runs under one lock per (account, cycle): the cycle row, taken FOR UPDATE.
+So N concurrent authorizations can never together pass a cap that each alone would pass, and the
+included/overflow split of concurrent usage is exact. These calls are their own record (ledger,
+usage events, reservations) and write no audit event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cockpit_graphql.auth.tenant import TenantId
+from cockpit_graphql.db.tables import Account, BudgetCycle, BudgetPlan, Reservation, UsageEvent
+from cockpit_graphql.domain.budgets import repository as repo
+from cockpit_graphql.domain.budgets.allocation import Allocation, allocate
+from cockpit_graphql.domain.budgets.cycles import cycle_bounds
+from cockpit_graphql.domain.budgets.money import ZERO, credits_of
+from cockpit_graphql.domain.budgets.notices import detect_notices, insert_notices
+from cockpit_graphql.domain.budgets.repository import CounterDelta
+from cockpit_graphql.domain.budgets.scopes import Placement, Scope, ScopeLevel
+from cockpit_graphql.domain.budgets.validation import clean_amount
+from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
+
+MAX_BATCH = 1000
+MAX_KEY = 200
+FUTURE_SKEW = timedelta(minutes=5)
+
+
+class DenialReason(StrEnum):
+    NO_PLAN = "NO_PLAN"
+    CAP_EXCEEDED = "CAP_EXCEEDED"
+    POOL_EXHAUSTED = "POOL_EXHAUSTED"
+    OVERFLOW_CAP_REACHED = "OVERFLOW_CAP_REACHED"
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    user_id: uuid.UUID
+    estimated_credits: Decimal
+    ttl_seconds: int
+    agent_id: str | None = None
+    model_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthorizationResult:
+    allowed: bool
+    reservation: Reservation | None
+    reason: DenialReason | None
+    binding: Scope | None
+    allocation: Allocation | None
+
+
+@dataclass(frozen=True)
+class UsageInput:
+    idempotency_key: str
+    user_id: uuid.UUID
+    cost_usd: Decimal
+    occurred_at: datetime
+    agent_id: str | None = None
+    model_id: str | None = None
+    connection_ids: tuple[str, ...] = ()
+    guardrails: tuple[str, ...] = ()
+    tokens_in: int = 0
+    tokens_out: int = 0
+    reservation_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class UsageOutcome:
+    event: UsageEvent
+    replayed: bool
+
+
+@dataclass
+class _CycleState:
+    cycle: BudgetCycle
+    plan: BudgetPlan
+    pool: Decimal
+    included: Decimal
+    deltas: dict[Scope, CounterDelta] = field(default_factory=lambda: defaultdict(CounterDelta))
+
+
+# --- authorization ----------------------------------------------------------------------------
+
+
+async def authorize(
+    session: AsyncSession, tenant: TenantId, request: AuthorizationRequest, now: datetime
+) -> AuthorizationResult:
+    clean_amount(request.estimated_credits, "estimatedCredits", allow_zero=False)
+    if not 1 <= request.ttl_seconds <= 3600:
+        raise UserInputError.single("ttlSeconds", UserErrorCode.INVALID, "`ttlSeconds` must be 1 to 3600.")
+    placement = (await repo.placements(session, tenant, [request.user_id])).get(request.user_id)
+    if placement is None:
+        raise UserInputError.single("userId", UserErrorCode.NOT_FOUND, "No such user in this account.")
+    opened = await repo.ensure_cycle(session, tenant, now)
+    if opened is None:
+        return AuthorizationResult(False, None, DenialReason.NO_PLAN, Scope(ScopeLevel.ACCOUNT, tenant.value), None)
+    cycle = await repo.lock_cycle(session, opened.id)
+    await expire_due(session, tenant, cycle.id, now)
+    allocation = await allocation_for(session, cycle, placement.chain())
+    needed = request.estimated_credits
+    short = [lvl for lvl in allocation.levels if lvl.headroom is not None and lvl.headroom < needed]
+    if short:
+        binding = min(reversed(short), key=lambda lvl: lvl.headroom)  # type: ignore[arg-type,return-value]
+        return AuthorizationResult(False, None, _reason(binding.scope, allocation), binding.scope, allocation)
+    reservation = Reservation(
+        account_id=tenant.value,
+        id=uuid.uuid4(),
+        cycle_id=cycle.id,
+        user_id=placement.user_id,
+        organization_id=placement.organization_id,
+        team_id=placement.team_id,
+        credits=needed,
+        agent_id=request.agent_id,
+        model_id=request.model_id,
+        expires_at=now + timedelta(seconds=request.ttl_seconds),
+        created_at=now,
+    )
+    session.add(reservation)
+    await session.flush()
+    await repo.bump_counters(session, tenant, cycle.id, {s: CounterDelta(reserved=needed) for s in placement.chain()})
+    return AuthorizationResult(True, reservation, None, allocation.binding, allocation)
+
+
+def _reason(scope: Scope, allocation: Allocation) -> DenialReason:
+    if scope.level is not ScopeLevel.ACCOUNT:
+        return DenialReason.CAP_EXCEEDED
+    if allocation.overflow_headroom is not None:
+        return DenialReason.OVERFLOW_CAP_REACHED
+    return DenialReason.POOL_EXHAUSTED
+
+
+async def allocation_for(session: AsyncSession, cycle: BudgetCycle, chain: list[Scope]) -> Allocation:
+    """Effective allocation of the last scope of `chain` in `cycle` (the one rule, via allocate())."""
+    plan = await session.get(BudgetPlan, (cycle.account_id, cycle.plan_id))
+    assert plan is not None
+    ceiling = await repo.ceiling_of(session, cycle, plan)
+    settings = await repo.scope_settings(session, chain)
+    ctr = await repo.counters(session, cycle.id, chain)
+    return allocate(
+        chain,
+        settings,
+        ceiling,
+        {s: c.spent for s, c in ctr.items()},
+        {s: c.reserved for s, c in ctr.items()},
+    )
+
+
+# --- reservations -----------------------------------------------------------------------------
+
+
+def _release_deltas(reservations: list[Reservation]) -> dict[uuid.UUID, dict[Scope, CounterDelta]]:
+    out: dict[uuid.UUID, dict[Scope, CounterDelta]] = defaultdict(lambda: defaultdict(CounterDelta))
+    for r in reservations:
+        placement = Placement(r.account_id, r.organization_id, r.team_id, r.user_id)
+        for scope in placement.chain():
+            out[r.cycle_id][scope] = out[r.cycle_id][scope] + CounterDelta(reserved=-r.credits)
+    return out
+
+
+async def expire_due(session: AsyncSession, tenant: TenantId, cycle_id: uuid.UUID | None, now: datetime) -> int:
+    """Release holds whose TTL passed (the worker runs this; authorization runs it too, so a late
+    worker never blocks budget). The caller holds the cycle lock when `cycle_id` is given."""
+    stmt = (
+        sa.update(Reservation)
+        .where(Reservation.status == "HELD", Reservation.expires_at <= now)
+        .values(status="EXPIRED", resolved_at=now)
+        .returning(Reservation)
+    )
+    if cycle_id is not None:
+        stmt = stmt.where(Reservation.cycle_id == cycle_id)
+    expired = list((await session.scalars(stmt, execution_options={"synchronize_session": False})).all())
+    for cid, deltas in _release_deltas(expired).items():
+        await repo.bump_counters(session, tenant, cid, deltas)
+    return len(expired)
+
+
+async def release(session: AsyncSession, tenant: TenantId, reservation_id: uuid.UUID, now: datetime) -> Reservation:
+    """Give a hold back without usage (the call was not made)."""
+    found = await session.get(Reservation, (tenant.value, reservation_id))
+    if found is None:
+        raise UserInputError.single("reservationId", UserErrorCode.NOT_FOUND, "No such reservation.")
+    await repo.lock_cycle(session, found.cycle_id)
+    await session.refresh(found, with_for_update=True)
+    if found.status != "HELD":
+        raise UserInputError.single(
+            "reservationId", UserErrorCode.ILLEGAL_TRANSITION, f"The reservation is already {found.status}."
+        )
+    found.status, found.resolved_at = "RELEASED", now
+    await session.flush()
+    for cid, deltas in _release_deltas([found]).items():
+        await repo.bump_counters(session, tenant, cid, deltas)
+    return found
+
+
+# --- usage ------------------------------------------------------------------------------------
+
+
+def _validate(inputs: list[UsageInput], now: datetime) -> None:
+    if not inputs:
+        raise UserInputError.single("events", UserErrorCode.REQUIRED, "Send at least one usage event.")
+    if len(inputs) > MAX_BATCH:
+        raise UserInputError.single("events", UserErrorCode.INVALID, f"At most {MAX_BATCH} events per call.")
+    problems: list[UserErrorItem] = []
+    for i, event in enumerate(inputs):
+        path = ("events", str(i))
+        key = event.idempotency_key.strip()
+        if not key or len(key) > MAX_KEY:
+            problems.append(
+                UserErrorItem(
+                    (*path, "idempotencyKey"),
+                    UserErrorCode.INVALID,
+                    f"`idempotencyKey` must be 1 to {MAX_KEY} characters.",
+                )
+            )
+        cost = event.cost_usd
+        if not cost.is_finite() or cost < 0 or cost.as_tuple().exponent < -10 or cost > Decimal("1e9"):  # type: ignore[operator]
+            problems.append(
+                UserErrorItem(
+                    (*path, "costUsd"), UserErrorCode.INVALID, "`costUsd` must be 0 to 1e9 with at most 10 decimals."
+                )
+            )
+        if event.occurred_at > now + FUTURE_SKEW:
+            problems.append(
+                UserErrorItem((*path, "occurredAt"), UserErrorCode.INVALID, "`occurredAt` is in the future.")
+            )
+        if event.tokens_in < 0 or event.tokens_out < 0:
+            problems.append(UserErrorItem((*path, "tokensIn"), UserErrorCode.INVALID, "Token counts must be ≥ 0."))
+    if problems:
+        raise UserInputError(*problems)
+
+
+async def record_usage(
+    session: AsyncSession, tenant: TenantId, inputs: list[UsageInput], now: datetime
+) -> list[UsageOutcome]:
+    """Store what was consumed, idempotently per `idempotencyKey`; a replay returns the first result."""
+    _validate(inputs, now)
+    open_cycle = await repo.ensure_cycle(session, tenant, now)
+    if open_cycle is None:
+        raise UserInputError.single("events", UserErrorCode.INVALID, "The account has no budget plan (NO_PLAN).")
+    places = await repo.placements(session, tenant, [e.user_id for e in inputs])
+    missing = [i for i, e in enumerate(inputs) if e.user_id not in places]
+    if missing:
+        raise UserInputError(
+            *(
+                UserErrorItem(("events", str(i), "userId"), UserErrorCode.NOT_FOUND, "No such user in this account.")
+                for i in missing
+            )
+        )
+    targets: dict[int, tuple[uuid.UUID, bool]] = {}
+    cycles_by_start: dict[datetime, BudgetCycle | None] = {}
+    for i, event in enumerate(inputs):
+        cycle = await _cycle_of(session, tenant, event.occurred_at, cycles_by_start)
+        if cycle is None or cycle.status == "CLOSED" or cycle.id == open_cycle.id:
+            late = cycle is None or cycle.status == "CLOSED"
+            targets[i] = (open_cycle.id, late)
+        else:
+            targets[i] = (cycle.id, False)
+    states: dict[uuid.UUID, _CycleState] = {}
+    for cycle_id in sorted({t[0] for t in targets.values()}):  # a fixed lock order: no deadlocks
+        locked = await repo.lock_cycle(session, cycle_id)
+        if locked.status == "CLOSED":  # closed while we waited: post to the open cycle instead
+            raise UserInputError.single("events", UserErrorCode.INVALID, "A cycle closed meanwhile; retry.")
+        plan = await session.get(BudgetPlan, (tenant.value, locked.plan_id))
+        assert plan is not None
+        account_scope = Scope(ScopeLevel.ACCOUNT, tenant.value)
+        ctr = await repo.counters(session, cycle_id, [account_scope])
+        included = ctr[account_scope].included if account_scope in ctr else ZERO
+        states[cycle_id] = _CycleState(locked, plan, await repo.pool_of(session, cycle_id), included)
+
+    keys = [e.idempotency_key.strip() for e in inputs]
+    existing = {
+        ev.idempotency_key: ev
+        for ev in (await session.scalars(sa.select(UsageEvent).where(UsageEvent.idempotency_key.in_(keys)))).all()
+    }
+    factor = await session.scalar(sa.select(Account.credits_per_usd).where(Account.id == tenant.value))
+    assert factor is not None
+    reservations = await _reservations_to_settle(session, inputs)
+
+    outcomes: list[UsageOutcome] = []
+    new_events: list[UsageEvent] = []
+    ledger: list[dict[str, object]] = []
+    release: list[Reservation] = []
+    for i, (event, key) in enumerate(zip(inputs, keys, strict=True)):
+        if key in existing:
+            outcomes.append(UsageOutcome(existing[key], replayed=True))
+            continue
+        cycle_id, late = targets[i]
+        state = states[cycle_id]
+        credits = credits_of(event.cost_usd, factor)
+        included = min(credits, max(state.pool - state.included, ZERO))
+        overflow = credits - included
+        state.included += included
+        place = places[event.user_id]
+        row = UsageEvent(
+            account_id=tenant.value,
+            id=uuid.uuid4(),
+            idempotency_key=key,
+            cycle_id=cycle_id,
+            occurred_at=event.occurred_at,
+            recorded_at=now,
+            late=late,
+            user_id=place.user_id,
+            organization_id=place.organization_id,
+            team_id=place.team_id,
+            agent_id=event.agent_id,
+            model_id=event.model_id,
+            connection_ids=list(event.connection_ids),
+            guardrails=list(event.guardrails),
+            tokens_in=event.tokens_in,
+            tokens_out=event.tokens_out,
+            cost_usd=event.cost_usd,
+            credits_per_usd=factor,
+            credits=credits,
+            included_credits=included,
+            overflow_credits=overflow,
+            reservation_id=event.reservation_id,
+        )
+        new_events.append(row)
+        existing[key] = row
+        outcomes.append(UsageOutcome(row, replayed=False))
+        for scope in place.chain():
+            delta = CounterDelta(spent=credits)
+            if scope.level is ScopeLevel.ACCOUNT:
+                delta = CounterDelta(spent=credits, included=included, overflow=overflow)
+            state.deltas[scope] = state.deltas[scope] + delta
+        if included:
+            ledger.append(dict(cycle_id=cycle_id, kind="USAGE", amount=-included, usage_event_id=row.id))
+        if overflow:
+            ledger.append(dict(cycle_id=cycle_id, kind="OVERFLOW_USAGE", amount=-overflow, usage_event_id=row.id))
+        held = reservations.get(event.reservation_id) if event.reservation_id else None
+        if event.reservation_id and held is None:
+            raise UserInputError.single(
+                ("events", str(i), "reservationId"), UserErrorCode.NOT_FOUND, "No such reservation."
+            )
+        if held is not None:
+            if held.status in ("SETTLED", "RELEASED") or held in release:
+                raise UserInputError.single(
+                    ("events", str(i), "reservationId"),
+                    UserErrorCode.ILLEGAL_TRANSITION,
+                    f"The reservation is already {held.status}.",
+                )
+            if held.status == "HELD":
+                release.append(held)
+
+    if new_events:
+        await session.execute(sa.insert(UsageEvent), [_row(e) for e in new_events])
+        await repo.append_ledger(session, tenant, ledger)
+    for r in release:
+        r.status, r.resolved_at = "SETTLED", now
+    for r in reservations.values():  # an expired hold that a late settle names is marked settled too
+        if r.status == "EXPIRED" and any(e.reservation_id == r.id for e in new_events):
+            r.status = "SETTLED"
+    await session.flush()
+    release_deltas = _release_deltas(release)
+    chains = {Scope(ScopeLevel.USER, p.user_id): p.chain() for p in places.values()}
+    for cycle_id in sorted(set(states) | set(release_deltas)):
+        deltas: dict[Scope, CounterDelta] = defaultdict(CounterDelta)
+        for source in (states[cycle_id].deltas if cycle_id in states else {}, release_deltas.get(cycle_id, {})):
+            for scope, d in source.items():
+                deltas[scope] = deltas[scope] + d
+        if cycle_id in states and states[cycle_id].deltas:
+            state = states[cycle_id]
+            notices = await detect_notices(session, state.cycle, state.plan, state.pool, state.deltas, chains)
+            await insert_notices(session, tenant, notices)
+        await repo.bump_counters(session, tenant, cycle_id, deltas)
+    return outcomes
+
+
+async def _cycle_of(
+    session: AsyncSession, tenant: TenantId, at: datetime, cache: dict[datetime, BudgetCycle | None]
+) -> BudgetCycle | None:
+    day = await repo.renewal_day(session)
+    if day is None:
+        return None
+    start, _ = cycle_bounds(day, at)
+    if start not in cache:
+        cache[start] = await repo.ensure_cycle(session, tenant, at)
+    return cache[start]
+
+
+async def _reservations_to_settle(session: AsyncSession, inputs: list[UsageInput]) -> dict[uuid.UUID, Reservation]:
+    ids = {e.reservation_id for e in inputs if e.reservation_id}
+    if not ids:
+        return {}
+    stmt = sa.select(Reservation).where(Reservation.id.in_(ids)).with_for_update()
+    return {r.id: r for r in (await session.scalars(stmt)).all()}
+
+
+def _row(event: UsageEvent) -> dict[str, object]:
+    return {c: getattr(event, c) for c in UsageEvent.model_fields}

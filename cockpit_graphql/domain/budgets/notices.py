@@ -1,0 +1,105 @@
+"""Billing notices: crossing 80 % and 100 % of a cap, entering overflow, reaching the overflow cap.
+Once per (scope, kind, cycle): the database's unique key makes a repeat a no-op."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cockpit_graphql.auth.tenant import TenantId
+from cockpit_graphql.db.tables import BillingNotice, BudgetCycle, BudgetPlan
+from cockpit_graphql.domain.budgets import repository as repo
+from cockpit_graphql.domain.budgets.allocation import resolve_caps
+from cockpit_graphql.domain.budgets.money import ZERO
+from cockpit_graphql.domain.budgets.repository import CounterDelta
+from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
+
+WARN = Decimal("0.8")
+
+
+class NoticeKind(StrEnum):
+    CAP_80_PERCENT = "CAP_80_PERCENT"
+    CAP_100_PERCENT = "CAP_100_PERCENT"
+    OVERFLOW_ENTERED = "OVERFLOW_ENTERED"
+    OVERFLOW_CAP_REACHED = "OVERFLOW_CAP_REACHED"
+
+
+@dataclass(frozen=True)
+class Notice:
+    cycle_id: uuid.UUID
+    scope: Scope
+    kind: NoticeKind
+    details: dict[str, str]
+
+
+def crossings(cap: Decimal, before: Decimal, after: Decimal) -> list[NoticeKind]:
+    """Thresholds of `cap` that spend moving from `before` to `after` crosses."""
+    out = []
+    if cap > 0 and before < cap * WARN <= after:
+        out.append(NoticeKind.CAP_80_PERCENT)
+    if cap > 0 and before < cap <= after:
+        out.append(NoticeKind.CAP_100_PERCENT)
+    return out
+
+
+async def detect_notices(
+    session: AsyncSession,
+    cycle: BudgetCycle,
+    plan: BudgetPlan,
+    pool: Decimal,
+    deltas: dict[Scope, CounterDelta],
+    chains: dict[Scope, list[Scope]],
+) -> list[Notice]:
+    """Compare running totals before and after `deltas` (called before they are applied).
+    `chains` gives each touched user's chain, so a default cap resolves by the one cap rule."""
+    scopes = list(deltas)
+    current = await repo.counters(session, cycle.id, scopes)
+    settings = await repo.scope_settings(session, scopes)
+    out: list[Notice] = []
+    for scope, delta in deltas.items():
+        if not delta.spent:
+            continue
+        before = current[scope].spent if scope in current else ZERO
+        after = before + delta.spent
+        cap: Decimal | None
+        if scope.level is ScopeLevel.ACCOUNT:
+            cap = pool
+            over_before = current[scope].overflow if scope in current else ZERO
+            over_after = over_before + delta.overflow
+            if over_before == 0 < over_after:
+                out.append(Notice(cycle.id, scope, NoticeKind.OVERFLOW_ENTERED, {"overflow": str(over_after)}))
+            limit = plan.overflow_cap_credits
+            if plan.overflow_policy == "ALLOW" and limit is not None and over_before < limit <= over_after:
+                out.append(Notice(cycle.id, scope, NoticeKind.OVERFLOW_CAP_REACHED, {"overflow": str(over_after)}))
+        elif scope.level is ScopeLevel.USER:
+            cap = resolve_caps(chains[scope], settings, None)[-1][0]
+        else:
+            cap = settings[scope].cap if scope in settings else None
+        if cap is None:
+            continue
+        for kind in crossings(cap, before, after):
+            out.append(Notice(cycle.id, scope, kind, {"cap": str(cap), "spent": str(after)}))
+    return out
+
+
+async def insert_notices(session: AsyncSession, tenant: TenantId, notices: list[Notice]) -> None:
+    if not notices:
+        return
+    rows = [
+        {
+            "account_id": tenant.value,
+            "id": uuid.uuid4(),
+            "cycle_id": n.cycle_id,
+            "scope_level": n.scope.level.value,
+            "scope_id": n.scope.id,
+            "kind": n.kind.value,
+            "details": n.details,
+        }
+        for n in notices
+    ]
+    await session.execute(pg_insert(BillingNotice).values(rows).on_conflict_do_nothing())

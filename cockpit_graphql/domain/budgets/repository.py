@@ -1,0 +1,273 @@
+"""All SQL of budgets. Runs in the caller's tenant transaction (explicit account filter + RLS)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cockpit_graphql.auth.tenant import TenantId
+from cockpit_graphql.db.tables import (
+    BudgetCap,
+    BudgetCounter,
+    BudgetCycle,
+    BudgetPlan,
+    LedgerEntry,
+    Team,
+    User,
+)
+from cockpit_graphql.domain.budgets.allocation import PlanCeiling, ScopeSettings
+from cockpit_graphql.domain.budgets.cycles import cycle_bounds
+from cockpit_graphql.domain.budgets.money import ZERO
+from cockpit_graphql.domain.budgets.scopes import Placement, Scope, ScopeLevel
+
+POOL_KINDS = ("GRANT", "ADJUSTMENT", "ROLLOVER")
+
+
+@dataclass(frozen=True)
+class CounterDelta:
+    spent: Decimal = ZERO
+    reserved: Decimal = ZERO
+    included: Decimal = ZERO
+    overflow: Decimal = ZERO
+
+    def __add__(self, other: CounterDelta) -> CounterDelta:
+        return CounterDelta(
+            self.spent + other.spent,
+            self.reserved + other.reserved,
+            self.included + other.included,
+            self.overflow + other.overflow,
+        )
+
+
+# --- plans ------------------------------------------------------------------------------------
+
+
+async def plan_versions(session: AsyncSession) -> list[BudgetPlan]:
+    stmt = sa.select(BudgetPlan).order_by(BudgetPlan.effective_from, BudgetPlan.version)
+    return list((await session.scalars(stmt)).all())
+
+
+async def plan_for(session: AsyncSession, cycle_start: datetime) -> BudgetPlan | None:
+    """The version that governs the cycle starting at `cycle_start`."""
+    stmt = (
+        sa.select(BudgetPlan)
+        .where(BudgetPlan.effective_from <= cycle_start)
+        .order_by(BudgetPlan.effective_from.desc(), BudgetPlan.version.desc())
+        .limit(1)
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def latest_plan(session: AsyncSession) -> BudgetPlan | None:
+    stmt = sa.select(BudgetPlan).order_by(BudgetPlan.version.desc()).limit(1)
+    return (await session.scalars(stmt)).first()
+
+
+async def renewal_day(session: AsyncSession) -> int | None:
+    """The renewal day is fixed by the first plan version."""
+    return await session.scalar(sa.select(BudgetPlan.renewal_day).order_by(BudgetPlan.version).limit(1))
+
+
+# --- cycles -----------------------------------------------------------------------------------
+
+
+async def ensure_cycle(session: AsyncSession, tenant: TenantId, at: datetime) -> BudgetCycle | None:
+    """The cycle containing `at`, opened idempotently (with its GRANT) by whichever write needs it."""
+    day = await renewal_day(session)
+    if day is None:
+        return None
+    start, end = cycle_bounds(day, at)
+    plan = await plan_for(session, start)
+    if plan is None:  # `at` precedes the first plan: there is no cycle for it
+        return None
+    inserted = await session.scalar(
+        pg_insert(BudgetCycle)
+        .values(account_id=tenant.value, id=uuid.uuid4(), starts_at=start, ends_at=end, plan_id=plan.id)
+        .on_conflict_do_nothing(index_elements=["account_id", "starts_at"])
+        .returning(BudgetCycle.id)
+    )
+    if inserted is not None:
+        await append_ledger(
+            session,
+            tenant,
+            [dict(cycle_id=inserted, kind="GRANT", amount=plan.credits_per_cycle, reason="cycle opened")],
+        )
+    return await cycle_at(session, start)
+
+
+async def cycle_at(session: AsyncSession, starts_at: datetime) -> BudgetCycle | None:
+    return (await session.scalars(sa.select(BudgetCycle).where(BudgetCycle.starts_at == starts_at))).first()
+
+
+async def get_cycle(session: AsyncSession, cycle_id: uuid.UUID, *, lock: bool = False) -> BudgetCycle | None:
+    stmt = sa.select(BudgetCycle).where(BudgetCycle.id == cycle_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()
+
+
+async def lock_cycle(session: AsyncSession, cycle_id: uuid.UUID) -> BudgetCycle:
+    """The per-(account, cycle) mutex of metering: every check-and-write runs under it."""
+    cycle = await get_cycle(session, cycle_id, lock=True)
+    assert cycle is not None
+    return cycle
+
+
+async def open_cycles(session: AsyncSession) -> list[BudgetCycle]:
+    stmt = sa.select(BudgetCycle).where(BudgetCycle.status == "OPEN").order_by(BudgetCycle.starts_at)
+    return list((await session.scalars(stmt)).all())
+
+
+async def pool_of(session: AsyncSession, cycle_id: uuid.UUID) -> Decimal:
+    """creditsPerCycle + rollover in + adjustments of the cycle, from the ledger (never a copy)."""
+    stmt = sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0)).where(
+        LedgerEntry.cycle_id == cycle_id,
+        sa.or_(
+            LedgerEntry.kind.in_(("GRANT", "ADJUSTMENT")),
+            sa.and_(LedgerEntry.kind == "ROLLOVER", LedgerEntry.amount > 0),
+        ),
+    )
+    return Decimal(await session.scalar(stmt) or 0)
+
+
+async def ceiling_of(session: AsyncSession, cycle: BudgetCycle, plan: BudgetPlan) -> PlanCeiling:
+    return PlanCeiling(
+        pool=await pool_of(session, cycle.id),
+        overflow_allowed=plan.overflow_policy == "ALLOW",
+        overflow_cap=plan.overflow_cap_credits,
+    )
+
+
+# --- ledger -----------------------------------------------------------------------------------
+
+
+async def append_ledger(session: AsyncSession, tenant: TenantId, entries: list[dict[str, object]]) -> None:
+    """Insert ledger entries (append-only; the app role cannot update or delete them)."""
+    if not entries:
+        return
+    rows = [{"account_id": tenant.value, "id": uuid.uuid4(), **e} for e in entries]
+    await session.execute(sa.insert(LedgerEntry), rows)
+
+
+# --- caps and counters ------------------------------------------------------------------------
+
+
+async def scope_settings(session: AsyncSession, scopes: Iterable[Scope]) -> dict[Scope, ScopeSettings]:
+    wanted = list(set(scopes))
+    if not wanted:
+        return {}
+    stmt = sa.select(BudgetCap).where(
+        sa.tuple_(BudgetCap.scope_level, BudgetCap.scope_id).in_([(s.level.value, s.id) for s in wanted])
+    )
+    return {
+        Scope(ScopeLevel(row.scope_level), row.scope_id): ScopeSettings(row.cap, row.default_user_cap)
+        for row in (await session.scalars(stmt)).all()
+    }
+
+
+async def children_caps(session: AsyncSession, parents: list[Scope]) -> dict[Scope, Decimal]:
+    """Sum of the explicit caps of each parent's direct children (reported as allocatedToChildren)."""
+    out = {p: ZERO for p in parents}
+    by_level: dict[ScopeLevel, list[uuid.UUID]] = {}
+    for p in parents:
+        by_level.setdefault(p.level, []).append(p.id)
+    child = {
+        ScopeLevel.ACCOUNT: (ScopeLevel.ORGANIZATION, None),
+        ScopeLevel.ORGANIZATION: (ScopeLevel.TEAM, Team.organization_id),
+        ScopeLevel.TEAM: (ScopeLevel.USER, User.home_team_id),
+    }
+    for level, ids in by_level.items():
+        if level not in child:
+            continue
+        child_level, parent_col = child[level]
+        if parent_col is None:  # the account's children: all its organizations' caps
+            total = await session.scalar(
+                sa.select(sa.func.coalesce(sa.func.sum(BudgetCap.cap), 0)).where(
+                    BudgetCap.scope_level == child_level.value
+                )
+            )
+            for ident in ids:
+                out[Scope(level, ident)] = Decimal(total or 0)
+            continue
+        child_table = parent_col.class_
+        stmt = (
+            sa.select(parent_col, sa.func.sum(BudgetCap.cap))
+            .select_from(BudgetCap)
+            .join(
+                child_table,
+                sa.and_(child_table.account_id == BudgetCap.account_id, child_table.id == BudgetCap.scope_id),
+            )
+            .where(BudgetCap.scope_level == child_level.value, parent_col.in_(ids), BudgetCap.cap.is_not(None))
+            .group_by(parent_col)
+        )
+        for pid, total in (await session.execute(stmt)).all():
+            out[Scope(level, pid)] = Decimal(total)
+    return out
+
+
+async def counters(session: AsyncSession, cycle_id: uuid.UUID, scopes: Iterable[Scope]) -> dict[Scope, BudgetCounter]:
+    wanted = list(set(scopes))
+    if not wanted:
+        return {}
+    stmt = sa.select(BudgetCounter).where(
+        BudgetCounter.cycle_id == cycle_id,
+        sa.tuple_(BudgetCounter.scope_level, BudgetCounter.scope_id).in_([(s.level.value, s.id) for s in wanted]),
+    )
+    return {Scope(ScopeLevel(c.scope_level), c.scope_id): c for c in (await session.scalars(stmt)).all()}
+
+
+async def bump_counters(
+    session: AsyncSession, tenant: TenantId, cycle_id: uuid.UUID, deltas: dict[Scope, CounterDelta]
+) -> None:
+    """Add deltas to the running totals in one statement (rows created on first use)."""
+    if not deltas:
+        return
+    rows = [
+        {
+            "account_id": tenant.value,
+            "cycle_id": cycle_id,
+            "scope_level": s.level.value,
+            "scope_id": s.id,
+            "spent": d.spent,
+            "reserved": d.reserved,
+            "included": d.included,
+            "overflow": d.overflow,
+        }
+        for s, d in sorted(deltas.items())
+    ]
+    stmt = pg_insert(BudgetCounter).values(rows)
+    excluded = stmt.excluded
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["account_id", "cycle_id", "scope_level", "scope_id"],
+        set_={
+            "spent": BudgetCounter.spent + excluded.spent,
+            "reserved": BudgetCounter.reserved + excluded.reserved,
+            "included": BudgetCounter.included + excluded.included,
+            "overflow": BudgetCounter.overflow + excluded.overflow,
+        },
+    )
+    await session.execute(stmt)
+
+
+# --- placements -------------------------------------------------------------------------------
+
+
+async def placements(
+    session: AsyncSession, tenant: TenantId, user_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Placement]:
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    stmt = (
+        sa.select(User.id, User.home_team_id, Team.organization_id)
+        .join(Team, sa.and_(Team.account_id == User.account_id, Team.id == User.home_team_id))
+        .where(User.id.in_(ids))
+    )
+    return {uid: Placement(tenant.value, org, team, uid) for uid, team, org in (await session.execute(stmt)).all()}

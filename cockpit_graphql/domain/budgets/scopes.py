@@ -1,0 +1,60 @@
+"""Scopes and chains: (level, id), most general first."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ScopeLevel(StrEnum):
+    ACCOUNT = "ACCOUNT"
+    ORGANIZATION = "ORGANIZATION"
+    TEAM = "TEAM"
+    USER = "USER"
+
+
+LEVEL_ORDER = {ScopeLevel.ACCOUNT: 0, ScopeLevel.ORGANIZATION: 1, ScopeLevel.TEAM: 2, ScopeLevel.USER: 3}
+
+
+@dataclass(frozen=True, order=True)
+class Scope:
+    level: ScopeLevel
+    id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a user sits (or sat, for usage snapshots)."""
+
+    account_id: uuid.UUID
+    organization_id: uuid.UUID
+    team_id: uuid.UUID
+    user_id: uuid.UUID
+
+    def chain(self) -> list[Scope]:
+        return [
+            Scope(ScopeLevel.ACCOUNT, self.account_id),
+            Scope(ScopeLevel.ORGANIZATION, self.organization_id),
+            Scope(ScopeLevel.TEAM, self.team_id),
+            Scope(ScopeLevel.USER, self.user_id),
+        ]
+
+
+def chain_of(
+    account_id: uuid.UUID,
+    organization_id: uuid.UUID | None = None,
+    team_id: uuid.UUID | None = None,
+    user_id: uuid.UUID | None = None,
+) -> list[Scope]:
+    """The chain of a node: the account, then each level down to the node itself."""
+    chain = [Scope(ScopeLevel.ACCOUNT, account_id)]
+    for level, ident in (
+        (ScopeLevel.ORGANIZATION, organization_id),
+        (ScopeLevel.TEAM, team_id),
+        (ScopeLevel.USER, user_id),
+    ):
+        if ident is None:
+            break
+        chain.append(Scope(level, ident))
+    return chain

@@ -1,0 +1,27 @@
+"""Validation of credit amounts and budget inputs."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
+
+MAX_CREDITS = Decimal("1000000000000")  # 1e12 credits: far beyond any real plan, well inside NUMERIC(20, 6)
+
+
+def clean_amount(value: Decimal, field: str, *, allow_zero: bool = True, allow_negative: bool = False) -> Decimal:
+    try:
+        finite = value.is_finite()
+    except (InvalidOperation, AttributeError):
+        finite = False
+    if not finite:
+        raise UserInputError.single(field, UserErrorCode.INVALID, f"`{field}` must be a finite decimal.")
+    if value.as_tuple().exponent < -6:  # type: ignore[operator]
+        raise UserInputError.single(field, UserErrorCode.INVALID, f"`{field}` has at most 6 decimals.")
+    if not allow_negative and value < 0:
+        raise UserInputError.single(field, UserErrorCode.INVALID, f"`{field}` must not be negative.")
+    if not allow_zero and value == 0:
+        raise UserInputError.single(field, UserErrorCode.INVALID, f"`{field}` must not be zero.")
+    if abs(value) > MAX_CREDITS:
+        raise UserInputError.single(field, UserErrorCode.INVALID, f"`{field}` must be at most {MAX_CREDITS}.")
+    return value
