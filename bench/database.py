@@ -91,5 +91,15 @@ async def run_bootstrap(settings: Settings) -> int:
     return report.accounts_checked
 
 
+async def analyze(owner_url: str, tables: tuple[str, ...]) -> str:
+    """ANALYZE `tables` as the owner; return the server's `autovacuum` setting (on/off)."""
+    conn = await owner_connection(owner_url)
+    try:
+        await conn.execute(f"ANALYZE {', '.join(tables)}")
+        return str(await conn.fetchval("SHOW autovacuum"))
+    finally:
+        await conn.close()
+
+
 async def drop(server: BenchServer, name: str) -> None:
     await drop_database(server.url, name)

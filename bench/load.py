@@ -1,8 +1,14 @@
-"""The directory page query, a closed-loop load generator, and the checks every response must pass."""
+"""Bench cases, a closed-loop load generator, and the checks every response must pass.
+
+A case builds request number `seq` (unique per case, warm-up included) with `payload(seq)` and
+validates the `data` of its response with `check(data, seq)`; any failure raises BenchFailure. Every
+response must also be a clean HTTP 200 without GraphQL errors and carry the `x-sql-statements` header.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -41,26 +47,55 @@ REQUEST_TIMEOUT_S = 120.0
 
 
 class BenchFailure(RuntimeError):
-    """A response that is not a clean 200 with the full page: the bench must fail loudly."""
+    """A response that is not a clean 200 with the expected data: the bench must fail loudly."""
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True)
 class Case:
+    """One row of the table: a kind of request at a concurrency, until `max_requests` or `max_seconds`.
+
+    `events_per_request` is set for usage-recording cases (the table then shows events/s).
+    `statements_may_vary` marks a case whose statement count may legitimately differ between
+    requests; the bench still reports it (VARIES) but does not fail on it."""
+
     name: str
-    organizations: int
-    teams: int
-    users: int
     concurrency: int
     max_requests: int
     max_seconds: float
+    events_per_request: int | None = None
+    statements_may_vary: bool = False
+    _seq: itertools.count[int] = field(default_factory=itertools.count, repr=False)
 
-    @property
-    def variables(self) -> dict[str, int]:
-        return {"orgs": self.organizations, "teams": self.teams, "users": self.users}
+    def next_seq(self) -> int:
+        return next(self._seq)
+
+    def payload(self, seq: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def check(self, data: dict[str, Any], seq: int) -> None:
+        raise NotImplementedError
+
+
+@dataclass(kw_only=True)
+class DirectoryCase(Case):
+    """The directory page: account → organizations → teams → users, with totalCount at each level."""
+
+    organizations: int
+    teams: int
+    users: int
 
     @property
     def expected_users(self) -> int:
         return self.organizations * self.teams * self.users
+
+    def payload(self, seq: int) -> dict[str, Any]:
+        variables = {"orgs": self.organizations, "teams": self.teams, "users": self.users}
+        return {"query": DIRECTORY_PAGE_QUERY, "variables": variables, "operationName": "DirectoryPage"}
+
+    def check(self, data: dict[str, Any], seq: int) -> None:
+        users = count_user_nodes(data, self)
+        if users != self.expected_users:
+            raise BenchFailure(f"{users} user nodes returned, expected {self.expected_users}")
 
 
 @dataclass
@@ -78,6 +113,12 @@ class CaseResult:
     def throughput(self) -> float:
         return self.requests / self.wall_s if self.wall_s > 0 else 0.0
 
+    @property
+    def events_per_s(self) -> float | None:
+        if self.case.events_per_request is None:
+            return None
+        return self.throughput * self.case.events_per_request
+
     def percentile_ms(self, p: float) -> float:
         return percentile(self.latencies_s, p) * 1000
 
@@ -93,7 +134,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[rank - 1]
 
 
-def count_user_nodes(data: dict[str, Any], case: Case) -> int:
+def count_user_nodes(data: dict[str, Any], case: DirectoryCase) -> int:
     """Walk the page; fail unless every level has the expected number of nodes."""
     account = data.get("account")
     if account is None:
@@ -110,28 +151,38 @@ def count_user_nodes(data: dict[str, Any], case: Case) -> int:
     return users
 
 
-def check_response(response: httpx.Response, case: Case) -> int:
-    """Return the SQL statement count of a clean response; raise BenchFailure otherwise."""
+def clean_data(response: httpx.Response) -> dict[str, Any]:
+    """The `data` of a clean HTTP 200 GraphQL response; raise BenchFailure otherwise."""
     if response.status_code != 200:
         raise BenchFailure(f"HTTP {response.status_code}: {response.text[:500]}")
     body = orjson.loads(response.content)
     if "errors" in body:
         raise BenchFailure(f"GraphQL errors: {orjson.dumps(body['errors'][:3]).decode()}")
-    users = count_user_nodes(body.get("data") or {}, case)
-    if users != case.expected_users:
-        raise BenchFailure(f"{users} user nodes returned, expected {case.expected_users}")
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise BenchFailure(f"no data in the response: {response.text[:500]}")
+    return data
+
+
+def statement_count(response: httpx.Response) -> int:
     header = response.headers.get("x-sql-statements")
     if header is None or not header.isdigit():
         raise BenchFailure(f"missing or invalid x-sql-statements header: {header!r}")
     return int(header)
 
 
+async def post_graphql(client: httpx.AsyncClient, payload: dict[str, Any]) -> httpx.Response:
+    return await client.post("/graphql", content=orjson.dumps(payload), headers={"content-type": "application/json"})
+
+
 async def query_once(client: httpx.AsyncClient, case: Case) -> tuple[float, int]:
-    payload = {"query": DIRECTORY_PAGE_QUERY, "variables": case.variables, "operationName": "DirectoryPage"}
+    seq = case.next_seq()
+    payload = case.payload(seq)
     started = time.perf_counter()
-    response = await client.post("/graphql", json=payload)
+    response = await post_graphql(client, payload)
     elapsed = time.perf_counter() - started
-    return elapsed, check_response(response, case)
+    case.check(clean_data(response), seq)
+    return elapsed, statement_count(response)
 
 
 def make_client(base_url: str, token: str, concurrency: int) -> httpx.AsyncClient:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.load import CaseResult
 
-COLUMNS = ("case", "concurrency", "requests", "req/s", "p50 ms", "p99 ms", "SQL statements/request")
+COLUMNS = ("case", "concurrency", "requests", "req/s", "events/s", "p50 ms", "p99 ms", "SQL statements/request")
 
 
 def cpu_model() -> str:
@@ -54,7 +55,13 @@ def machine_facts(pg_version: str, pg_where: str, root: Path) -> list[str]:
 def _statements_cell(result: CaseResult) -> str:
     if result.statements_identical:
         return str(result.statements[0])
-    return f"{min(result.statements)}-{max(result.statements)} (VARIES)"
+    counts = ", ".join(f"{n} in {c} requests" for n, c in sorted(Counter(result.statements).items()))
+    return f"{min(result.statements)}-{max(result.statements)} (VARIES: {counts})"
+
+
+def _events_cell(result: CaseResult) -> str:
+    rate = result.events_per_s
+    return "–" if rate is None else f"{rate:,.0f}"
 
 
 def _row(result: CaseResult) -> list[str]:
@@ -63,6 +70,7 @@ def _row(result: CaseResult) -> list[str]:
         str(result.case.concurrency),
         str(result.requests),
         f"{result.throughput:.1f}",
+        _events_cell(result),
         f"{result.percentile_ms(50):.1f}",
         f"{result.percentile_ms(99):.1f}",
         _statements_cell(result),
@@ -78,5 +86,8 @@ def markdown_table(results: list[CaseResult]) -> str:
     return "\n".join(lines)
 
 
-def render(facts: list[str], seeding: str, results: list[CaseResult]) -> str:
-    return "\n".join(["# Cockpit GraphQL bench", "", *facts, f"- {seeding}", "", markdown_table(results), ""])
+def render(facts: list[str], seeding: str, results: list[CaseResult], notes: list[str] | None = None) -> str:
+    lines = ["# Cockpit GraphQL bench", "", *facts, f"- {seeding}", "", markdown_table(results), ""]
+    if notes:
+        lines += [*(f"- {note}" for note in notes), ""]
+    return "\n".join(lines)

@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from cockpit_graphql.auth.principal import Principal
 from cockpit_graphql.auth.tenant import TenantId
+from cockpit_graphql.dataloaders.budgets import BudgetLoaders
 from cockpit_graphql.dataloaders.directory import DirectoryLoaders
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.domain.actor import Operation
@@ -27,6 +28,7 @@ class Context:
     principal: Principal | None
     request_id: str
     directory: DirectoryLoaders
+    budgets: BudgetLoaders
     extras: dict[str, Any] = field(default_factory=dict)
 
     def require_principal(self) -> Principal:
@@ -57,6 +59,7 @@ def build_context(request: Request, settings: Settings, db: Database) -> Context
         principal=principal,
         request_id=request_id,
         directory=DirectoryLoaders(db, principal),
+        budgets=BudgetLoaders(db, principal),
     )
 
 

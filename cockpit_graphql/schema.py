@@ -10,6 +10,7 @@ from strawberry.federation import Schema as FederationSchema
 
 from cockpit_graphql.limits.extension import ErrorShaping, QueryLimits
 from cockpit_graphql.resolvers.accounts import AccountMutations, AccountQueries
+from cockpit_graphql.resolvers.budgets import BudgetMutations, BudgetQueries
 from cockpit_graphql.resolvers.directory import DirectoryMutations
 from cockpit_graphql.resolvers.node import NodeQueries
 from cockpit_graphql.types.account import Account
@@ -19,12 +20,12 @@ FEDERATION_VERSION = "2.7"
 
 
 @strawberry.type(description="Read the directory and everything it governs.")
-class Query(NodeQueries, AccountQueries):
+class Query(NodeQueries, AccountQueries, BudgetQueries):
     pass
 
 
 @strawberry.type(description="Change the directory and its settings; every mutation is audited.")
-class Mutation(AccountMutations, DirectoryMutations):
+class Mutation(AccountMutations, DirectoryMutations, BudgetMutations):
     pass
 
 

@@ -13,7 +13,8 @@ from cockpit_graphql.auth.tenant import mint_for_system
 from cockpit_graphql.db.tables import AuditEvent
 from cockpit_graphql.domain.audit.taxonomy import UNAUDITED_RUNTIME_MUTATIONS, AuditAction
 from cockpit_graphql.schema import schema
-from cockpit_graphql.types.ids import decode_id
+from cockpit_graphql.types.ids import decode_id, encode_id
+from tests.support.budgets import give_budget_history
 from tests.support.world import Tenant, World
 
 
@@ -194,6 +195,72 @@ CASES: dict[str, Case] = {
 
 async def _wrap(coro: Awaitable[str], build: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     return build(await coro)
+
+
+async def _history(world: World, t: Tenant) -> dict[str, str]:
+    ids = await give_budget_history(world, t)
+    return {"settlement": encode_id("Settlement", t.account_id, ids["settlement"])}
+
+
+def _settlement_case(extra: dict[str, Any]) -> Callable[[World, Tenant], Awaitable[dict[str, Any]]]:
+    async def build(world: World, t: Tenant) -> dict[str, Any]:
+        found = await _history(world, t)
+        t.ids["__settlement"] = decode_id(found["settlement"]).id  # type: ignore[union-attr]
+        return {"id": found["settlement"], **extra}
+
+    return build
+
+
+def _same_settlement(extra: dict[str, Any]) -> Callable[[World, Tenant], Awaitable[dict[str, Any]]]:
+    async def build(_w: World, t: Tenant) -> dict[str, Any]:  # run after `good`: the transition is now illegal
+        return {"id": encode_id("Settlement", t.account_id, t.ids["__settlement"]), **extra}
+
+    return build
+
+
+async def _with_plan(world: World, t: Tenant, payload: dict[str, Any]) -> dict[str, Any]:
+    await give_budget_history(world, t)
+    return payload
+
+
+CASES |= {
+    "setBudgetPlan": Case(
+        "SetBudgetPlanInput", "plan { id }", _static({"creditsPerCycle": "1000", "renewalDay": 1}),
+        _static({"creditsPerCycle": "1000", "renewalDay": 29}), AuditAction.PLAN_CREATED),
+    "setBudgetCap": Case(
+        "SetBudgetCapInput", "scope { id }",
+        lambda w, t: _static({"scopeId": t.gid("Team", "platform"), "credits": "10"})(w, t),
+        lambda w, t: _static({"scopeId": t.account_gid, "credits": "10"})(w, t), AuditAction.CAP_UPDATED),
+    "clearBudgetCap": Case(
+        "ClearBudgetCapInput", "scope { id }",
+        lambda w, t: _static({"scopeId": t.gid("User", "member")})(w, t),
+        lambda w, t: _static({"scopeId": t.account_gid})(w, t), AuditAction.CAP_CLEARED),
+    "setDefaultUserCap": Case(
+        "SetBudgetCapInput", "scope { id }",
+        lambda w, t: _static({"scopeId": t.gid("Team", "platform"), "credits": "5"})(w, t),
+        lambda w, t: _static({"scopeId": t.gid("User", "member"), "credits": "5"})(w, t),
+        AuditAction.DEFAULT_CAP_UPDATED),
+    "clearDefaultUserCap": Case(
+        "ClearBudgetCapInput", "scope { id }",
+        lambda w, t: _static({"scopeId": t.account_gid})(w, t),
+        lambda w, t: _static({"scopeId": t.gid("User", "member")})(w, t), AuditAction.DEFAULT_CAP_CLEARED),
+    "adjustCredits": Case(
+        "AdjustCreditsInput", "entry { id }",
+        lambda w, t: _with_plan(w, t, {"credits": "25.5", "reason": "goodwill top-up"}),
+        _static({"credits": "0", "reason": "nothing"}), AuditAction.CREDITS_ADJUSTED),
+    "renewBudgetCycle": Case(
+        "RenewBudgetCycleInput", "renewals { expired }", _static({}), _static({"accountId": "garbage"}),
+        AuditAction.CYCLE_RENEWED),
+    "invoiceSettlement": Case(
+        "InvoiceSettlementInput", "settlement { status }", _settlement_case({"externalReference": "INV-1"}),
+        _same_settlement({"externalReference": "INV-1"}), AuditAction.SETTLEMENT_INVOICED),
+    "settleSettlement": Case(
+        "SettleSettlementInput", "settlement { status }", _settlement_case({"externalReference": "PAY-1"}),
+        _same_settlement({"externalReference": "PAY-1"}), AuditAction.SETTLEMENT_SETTLED),
+    "writeOffSettlement": Case(
+        "WriteOffSettlementInput", "settlement { status }", _settlement_case({"reason": "goodwill"}),
+        _same_settlement({"reason": "goodwill"}), AuditAction.SETTLEMENT_WRITTEN_OFF, super_admin=True),
+}
 
 
 async def _events(world: World, t: Tenant, account_id: uuid.UUID | None = None) -> list[AuditEvent]:

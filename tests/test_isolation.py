@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from cockpit_graphql.auth.tenant import mint_for_system
 from cockpit_graphql.schema import schema
 from cockpit_graphql.types.ids import encode_id
+from tests.support.budgets import give_budget_history
 from tests.support.world import Tenant, World
 
 NODE_QUERY = "query($id: ID!) { node(id: $id) { id __typename } }"
@@ -28,7 +29,9 @@ def foreign_ids(b: Tenant) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 async def pair(world: World) -> tuple[Tenant, Tenant]:
-    return await world.tenant(), await world.tenant()
+    a, b = await world.tenant(), await world.tenant()
+    b.ids |= await give_budget_history(world, b)  # a plan, a held reservation and a settlement to aim at
+    return a, b
 
 
 async def test_node_and_nodes_hide_other_accounts(world: World, pair: tuple[Tenant, Tenant]) -> None:
@@ -106,6 +109,30 @@ def _mutation_cases(a: Tenant, b: Tenant) -> dict[str, tuple[str, dict[str, obje
         "suspendAccount": ("account { id }", {"id": b.account_gid}, "FORBIDDEN"),
         "reactivateAccount": ("account { id }", {"id": b.account_gid}, "FORBIDDEN"),
         "updateAccountEntitlements": ("account { id }", {"id": b.account_gid, "allowAllModels": False}, "FORBIDDEN"),
+        "setBudgetPlan": ("plan { id }", {"accountId": b.account_gid, "creditsPerCycle": "5", "renewalDay": 1},
+                          "NOT_FOUND"),
+        "setBudgetCap": ("scope { id }", {"scopeId": b.gid("Team", "platform"), "credits": "1"}, "NOT_FOUND"),
+        "clearBudgetCap": ("scope { id }", {"scopeId": b.gid("User", "member")}, "NOT_FOUND"),
+        "setDefaultUserCap": ("scope { id }", {"scopeId": b.account_gid, "credits": "1"}, "NOT_FOUND"),
+        "clearDefaultUserCap": ("scope { id }", {"scopeId": b.gid("Organization", "eng")}, "NOT_FOUND"),
+        "adjustCredits": ("entry { id }", {"accountId": b.account_gid, "credits": "5", "reason": "x"}, "NOT_FOUND"),
+        "renewBudgetCycle": ("renewals { expired }", {"accountId": b.account_gid}, "NOT_FOUND"),
+        "authorizeUsage": ("authorization { allowed }", {"userId": b.gid("User", "member"), "estimatedCredits": "1"},
+                           "NOT_FOUND"),
+        "recordUsage": ("result { replayed }", {"idempotencyKey": "k", "userId": b.gid("User", "member"),
+                                                "costUsd": "1"}, "NOT_FOUND"),
+        "recordUsageBatch": ("results { replayed }", {"events": [{"idempotencyKey": "k", "costUsd": "1",
+                                                                  "userId": b.gid("User", "member")}]}, "NOT_FOUND"),
+        "settleReservation": ("result { replayed }", {"reservationId": b.gid("Reservation", "reservation"),
+                                                      "usage": {"idempotencyKey": "k", "costUsd": "1",
+                                                                "userId": b.gid("User", "member")}}, "NOT_FOUND"),
+        "releaseReservation": ("reservation { id }", {"reservationId": b.gid("Reservation", "reservation")},
+                               "NOT_FOUND"),
+        "invoiceSettlement": ("settlement { id }", {"id": b.gid("Settlement", "settlement")}, "NOT_FOUND"),
+        "settleSettlement": ("settlement { id }", {"id": b.gid("Settlement", "settlement"),
+                                                   "externalReference": "x"}, "NOT_FOUND"),
+        "writeOffSettlement": ("settlement { id }", {"id": b.gid("Settlement", "settlement"), "reason": "x"},
+                               "FORBIDDEN"),
     }
 
 
@@ -115,7 +142,14 @@ async def _snapshot(world: World, t: Tenant) -> list[tuple[object, ...]]:
             sa.text(
                 "SELECT 'o', id::text, name, '' FROM organizations UNION ALL "
                 "SELECT 't', id::text, name, organization_id::text FROM teams UNION ALL "
-                "SELECT 'u', id::text, email || display_name || role, home_team_id::text FROM users ORDER BY 1, 2"
+                "SELECT 'u', id::text, email || display_name || role, home_team_id::text FROM users UNION ALL "
+            "SELECT 'p', id::text, credits_per_cycle::text, version::text FROM budget_plans UNION ALL "
+            "SELECT 'c', scope_id::text, coalesce(cap, -1)::text, coalesce(default_user_cap, -1)::text "
+            "FROM budget_caps UNION ALL "
+            "SELECT 'l', id::text, kind, amount::text FROM ledger_entries UNION ALL "
+            "SELECT 'r', id::text, status, credits::text FROM budget_reservations UNION ALL "
+            "SELECT 's', id::text, status, coalesce(external_reference, '') FROM settlements UNION ALL "
+            "SELECT 'e', id::text, idempotency_key, credits::text FROM usage_events ORDER BY 1, 2"
             )
         )
         return [tuple(r) for r in rows]
@@ -128,12 +162,11 @@ async def test_every_mutation_with_foreign_ids_changes_nothing(world: World, pai
     assert set(cases) == mutation_fields, "every mutation needs an isolation case"
     before = await _snapshot(world, b)
     for name, (selection, payload, expected) in cases.items():
+        input_type = schema._schema.mutation_type.fields[name].args["input"].type  # type: ignore[union-attr]
         q = (
-            f"mutation($input: {name[0].upper() + name[1:]}Input!) {{ {name}(input: $input) {{ {selection} "
+            f"mutation($input: {input_type}) {{ {name}(input: $input) {{ {selection} "
             f"userErrors {{ field code message }} }} }}"
         )
-        if name in ("suspendAccount", "reactivateAccount"):
-            q = q.replace(f"{name[0].upper() + name[1:]}Input!", "AccountStatusInput!")
         r = await world.gql(q, {"input": payload}, token=world.admin(a))
         assert r.status == 200, (name, r.body)
         if expected == "FORBIDDEN":

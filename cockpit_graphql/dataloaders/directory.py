@@ -13,13 +13,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cockpit_graphql.auth.principal import Principal
 from cockpit_graphql.dataloaders.base import batch_by_account
 from cockpit_graphql.db.engine import Database
-from cockpit_graphql.db.tables import Account, Organization, Team, User
+from cockpit_graphql.db.tables import (
+    Account,
+    BillingNotice,
+    BudgetCycle,
+    LedgerEntry,
+    Organization,
+    Reservation,
+    Settlement,
+    Team,
+    UsageEvent,
+    User,
+)
 from cockpit_graphql.domain.directory import repository as repo
 from cockpit_graphql.domain.pagination import Ordering, Page, PageRequest, count_children, page_children
 
 EntityKey = tuple[uuid.UUID, uuid.UUID]  # (account_id, id)
 
-TABLES: dict[str, Any] = {"organizations": Organization, "teams": Team, "users": User}
+TABLES: dict[str, Any] = {
+    "organizations": Organization,
+    "teams": Team,
+    "users": User,
+    "budget_cycles": BudgetCycle,
+    "ledger_entries": LedgerEntry,
+    "settlements": Settlement,
+    "billing_notices": BillingNotice,
+    "usage_events": UsageEvent,
+    "budget_reservations": Reservation,
+}
+"""Tables that can be listed as pages of a parent (the page and count loaders below serve them all)."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInpu
 from cockpit_graphql.domain.roles import Permission
 from cockpit_graphql.types.errors import UserError
 from cockpit_graphql.types.ids import GlobalId, decode_id
+
+log = logging.getLogger("cockpit.mutations")
 
 R = TypeVar("R")
 P = TypeVar("P")
@@ -40,28 +43,42 @@ def parse_optional_ref(value: str | None, type_name: str, field: str) -> GlobalI
     return None if value is None else parse_ref(value, type_name, field)
 
 
+@dataclass(frozen=True)
+class Refused:
+    """The userErrors of a mutation that wrote nothing."""
+
+    errors: list[UserError]
+
+
 async def run_mutation(
     info: Info, *, permission: Permission, account_id: uuid.UUID | None, account_field: str, work: Work[R]
-) -> R | list[UserError]:
+) -> R | Refused:
     """Run `work` in one tenant transaction: its change and its audit event land together or not at all."""
     ctx = info.context
     ctx.require(permission)
     tenant = ctx.tenant_for(account_id) if account_id is not None else None
     if tenant is None:
-        return user_errors(
-            UserInputError.single(account_field, UserErrorCode.NOT_FOUND, f"No such `{account_field}` in your account.")
+        return Refused(
+            user_errors(
+                UserInputError.single(
+                    account_field, UserErrorCode.NOT_FOUND, f"No such `{account_field}` in your account."
+                )
+            )
         )
     try:
         async with ctx.db.tenant(tenant) as session:
             return await work(session, tenant, ctx.operation())
     except UserInputError as exc:
-        return user_errors(exc)
-    except IntegrityError:
-        return user_errors(
-            UserInputError.single(
-                account_field,
-                UserErrorCode.DUPLICATE,
-                "The change conflicts with existing data (changed concurrently?).",
+        return Refused(user_errors(exc))
+    except IntegrityError as exc:
+        log.warning("mutation refused by a database constraint: %s", exc.orig, extra={"request_id": ctx.request_id})
+        return Refused(
+            user_errors(
+                UserInputError.single(
+                    account_field,
+                    UserErrorCode.DUPLICATE,
+                    "The change conflicts with existing data (changed concurrently?).",
+                )
             )
         )
 
@@ -102,6 +119,6 @@ async def mutate(
         account_field=decided.account_field,
         work=decided.work,
     )
-    if isinstance(result, list):
-        return payload(user_errors=result)
+    if isinstance(result, Refused):
+        return payload(user_errors=result.errors)
     return shape(result)

@@ -11,8 +11,21 @@ import strawberry
 from cockpit_graphql.context import Info
 from cockpit_graphql.db.tables import Account as AccountRow
 from cockpit_graphql.domain.accounts.service import AccountStatus, Entitlements
+from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel, chain_of
 from cockpit_graphql.domain.errors import Forbidden
+from cockpit_graphql.domain.pagination import Ordering, SortDirection
 from cockpit_graphql.domain.roles import Permission, Role
+from cockpit_graphql.types.budget_ledger import CycleReconciliation, reconciliation_of
+from cockpit_graphql.types.budgets import (
+    BillingNotice,
+    BudgetCycle,
+    BudgetPlan,
+    BudgetSettings,
+    EffectiveAllocation,
+    Settlement,
+    allocation_of,
+    settings_of,
+)
 from cockpit_graphql.types.directory import (
     DirectoryOrder,
     GroupFilter,
@@ -22,6 +35,7 @@ from cockpit_graphql.types.directory import (
     User,
     UserListFilter,
     children,
+    list_page,
     page_request,
 )
 from cockpit_graphql.types.ids import decode_id, encode_id
@@ -184,6 +198,90 @@ class Account(Node):
             flt=filter.to_domain() if filter else None,
             to_node=lambda r: User.from_row(r),
         )
+
+    @strawberry.field(description="What the whole account may still spend this cycle (admins).")
+    async def effective_allocation(self, info: Info) -> EffectiveAllocation | None:
+        info.context.require(Permission.READ_BUDGETS)
+        return await allocation_of(info, self.row.id, chain_of(self.row.id))
+
+    @strawberry.field(description="The account's default user cap (admins). Its cap is the plan's pool.")
+    async def budget_settings(self, info: Info) -> BudgetSettings:
+        info.context.require(Permission.READ_BUDGETS)
+        return await settings_of(info, self.row.id, Scope(ScopeLevel.ACCOUNT, self.row.id))
+
+    @strawberry.field(description="The latest plan version (it may start with the next cycle); null without a plan.")
+    async def budget_plan(self, info: Info) -> BudgetPlan | None:
+        info.context.require(Permission.READ_BUDGETS)
+        row = await info.context.budgets.plan.load(self.row.id)
+        return BudgetPlan.from_row(row) if row else None
+
+    @strawberry.field(description="The cycle containing now, once a write has opened it (admins).")
+    async def current_cycle(self, info: Info) -> BudgetCycle | None:
+        info.context.require(Permission.READ_BUDGETS)
+        row = await info.context.budgets.current_cycle.load(self.row.id)
+        return BudgetCycle.from_row(row) if row else None
+
+    @strawberry.field(description="Budget cycles, newest first (admins).")
+    async def budget_cycles(
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[BudgetCycle]:
+        info.context.require(Permission.READ_BUDGETS)
+        return await list_page(
+            info,
+            self.row.id,
+            "budget_cycles",
+            "account_id",
+            self.row.id,
+            page_request(info, first, after, last, before),
+            Ordering("starts_at", SortDirection.DESC),
+            None,
+            BudgetCycle.from_row,
+        )
+
+    @strawberry.field(description="Settlements of overflow, newest first (admins).")
+    async def settlements(
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[Settlement]:
+        info.context.require(Permission.READ_BUDGETS)
+        return await list_page(
+            info,
+            self.row.id,
+            "settlements",
+            "account_id",
+            self.row.id,
+            page_request(info, first, after, last, before),
+            Ordering("created_at", SortDirection.DESC),
+            None,
+            Settlement.from_row,
+        )
+
+    @strawberry.field(description="Billing notices for the account's admins, newest first.")
+    async def billing_notices(
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[BillingNotice]:
+        info.context.require(Permission.READ_BUDGETS)
+        return await list_page(
+            info,
+            self.row.id,
+            "billing_notices",
+            "account_id",
+            self.row.id,
+            page_request(info, first, after, last, before),
+            Ordering("created_at", SortDirection.DESC),
+            None,
+            BillingNotice.from_row,
+        )
+
+    @strawberry.field(description="Per cycle: the ledger against the usage events, the pool and the running totals.")
+    async def ledger_reconciliation(
+        self,
+        info: Info,
+        cycle_ids: Annotated[
+            list[strawberry.ID] | None, strawberry.argument(description="Only these cycles (default: all).")
+        ] = None,
+    ) -> list[CycleReconciliation]:
+        info.context.require(Permission.READ_BUDGETS)
+        return await reconciliation_of(info, self.row.id, cycle_ids)
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Account | None:

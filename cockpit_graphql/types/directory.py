@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from cockpit_graphql.context import Info
-from cockpit_graphql.dataloaders.directory import CountKey, PageKey
 from cockpit_graphql.db.tables import Organization as OrganizationRow
 from cockpit_graphql.db.tables import Team as TeamRow
 from cockpit_graphql.db.tables import User as UserRow
+from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel, chain_of
 from cockpit_graphql.domain.directory.filters import (
     DirectoryOrderField,
     NameFilter,
@@ -23,9 +23,10 @@ from cockpit_graphql.domain.directory.filters import (
 from cockpit_graphql.domain.errors import Forbidden
 from cockpit_graphql.domain.pagination import PageRequest, SortDirection
 from cockpit_graphql.domain.roles import Permission, Role, has_permission
+from cockpit_graphql.types.budgets import BudgetSettings, EffectiveAllocation, allocation_of, settings_of
 from cockpit_graphql.types.ids import decode_id, encode_id
 from cockpit_graphql.types.node import Node
-from cockpit_graphql.types.pagination import After, Before, Connection, First, Last, SortDirectionEnum, build_connection
+from cockpit_graphql.types.pagination import After, Before, Connection, First, Last, SortDirectionEnum, list_page
 
 if TYPE_CHECKING:
     from cockpit_graphql.types.account import Account
@@ -93,10 +94,14 @@ async def children(
 ) -> Any:
     order = order or DirectoryOrder()
     ordering = (user_ordering if table == "users" else group_ordering)(order.field, order.direction)
-    loaders = info.context.directory
-    page = await loaders.page.load(PageKey(account_id, table, parent_column, parent_id, request, ordering, flt))
-    count_key = CountKey(account_id, table, parent_column, parent_id, flt)
-    return build_connection(page, ordering, to_node, lambda: loaders.count.load(count_key))
+    return await list_page(info, account_id, table, parent_column, parent_id, request, ordering, flt, to_node)
+
+
+def ensure_can_read_own_budget(info: Info, row: UserRow) -> None:
+    principal = info.context.require_principal()
+    if principal.user_id == row.id and has_permission(principal.role, Permission.READ_OWN_BUDGET):
+        return
+    info.context.require(Permission.READ_BUDGETS)
 
 
 def ensure_can_read_user(info: Info, row: UserRow) -> None:
@@ -163,6 +168,16 @@ class Organization(Node):
             to_node=lambda r: Team.from_row(r),
         )
 
+    @strawberry.field(description="What this organization may still spend this cycle, with its trace (admins).")
+    async def effective_allocation(self, info: Info) -> EffectiveAllocation | None:
+        info.context.require(Permission.READ_BUDGETS)
+        return await allocation_of(info, self.row.account_id, chain_of(self.row.account_id, self.row.id))
+
+    @strawberry.field(description="The cap and default user cap set on this organization (admins).")
+    async def budget_settings(self, info: Info) -> BudgetSettings:
+        info.context.require(Permission.READ_BUDGETS)
+        return await settings_of(info, self.row.account_id, Scope(ScopeLevel.ORGANIZATION, self.row.id))
+
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Organization | None:
         return await load_organization(info, id)
@@ -219,6 +234,17 @@ class Team(Node):
             to_node=lambda r: User.from_row(r),
         )
 
+    @strawberry.field(description="What this team may still spend this cycle, with its trace (admins).")
+    async def effective_allocation(self, info: Info) -> EffectiveAllocation | None:
+        info.context.require(Permission.READ_BUDGETS)
+        row = self.row
+        return await allocation_of(info, row.account_id, chain_of(row.account_id, row.organization_id, row.id))
+
+    @strawberry.field(description="The cap and default user cap set on this team (admins).")
+    async def budget_settings(self, info: Info) -> BudgetSettings:
+        info.context.require(Permission.READ_BUDGETS)
+        return await settings_of(info, self.row.account_id, Scope(ScopeLevel.TEAM, self.row.id))
+
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Team | None:
         return await load_team(info, id)
@@ -274,6 +300,19 @@ class User(Node):
 
         row = await info.context.directory.account.load(self.row.account_id)
         return Account.from_row(row)
+
+    @strawberry.field(description="What this user may still spend this cycle, with its trace (self or admins).")
+    async def effective_allocation(self, info: Info) -> EffectiveAllocation | None:
+        ensure_can_read_own_budget(info, self.row)
+        row = self.row
+        team = await info.context.directory.team.load((row.account_id, row.home_team_id))
+        chain = chain_of(row.account_id, team.organization_id, team.id, row.id)
+        return await allocation_of(info, row.account_id, chain)
+
+    @strawberry.field(description="The explicit cap set on this user (self or admins).")
+    async def budget_settings(self, info: Info) -> BudgetSettings:
+        ensure_can_read_own_budget(info, self.row)
+        return await settings_of(info, self.row.account_id, Scope(ScopeLevel.USER, self.row.id))
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> User | None:

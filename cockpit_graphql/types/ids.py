@@ -7,7 +7,20 @@ import binascii
 import uuid
 from dataclasses import dataclass
 
-ACCOUNT_SCOPED = frozenset({"Organization", "Team", "User"})
+ACCOUNT_SCOPED = frozenset(
+    {
+        "Organization",
+        "Team",
+        "User",
+        "BudgetPlan",
+        "BudgetCycle",
+        "Reservation",
+        "Settlement",
+        "UsageEvent",
+        "LedgerEntry",
+        "BillingNotice",
+    }
+)
 KNOWN_TYPES = ACCOUNT_SCOPED | {"Account"}
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
 
-from cockpit_graphql.domain.pagination import Ordering, Page, SortDirection, cursor_of
+from cockpit_graphql.dataloaders.directory import CountKey, PageKey
+from cockpit_graphql.domain.pagination import Ordering, Page, PageRequest, SortDirection, cursor_of
+
+if TYPE_CHECKING:
+    from cockpit_graphql.context import Info
 
 T = TypeVar("T")
 
@@ -80,3 +85,21 @@ def build_connection(
     page: Page, ordering: Ordering, to_node: Callable[[Any], Any], count: Callable[[], Awaitable[int]]
 ) -> Any:
     return Connection(_page=page, _ordering=ordering, _to_node=to_node, _count=count)
+
+
+async def list_page(
+    info: Info,
+    account_id: uuid.UUID,
+    table: str,
+    parent_column: str,
+    parent_id: uuid.UUID,
+    request: PageRequest,
+    ordering: Ordering,
+    flt: Any,
+    to_node: Any,
+) -> Any:
+    """A connection over the children of one parent, batched with its siblings by the page loader."""
+    loaders = info.context.directory
+    page = await loaders.page.load(PageKey(account_id, table, parent_column, parent_id, request, ordering, flt))
+    count_key = CountKey(account_id, table, parent_column, parent_id, flt)
+    return build_connection(page, ordering, to_node, lambda: loaders.count.load(count_key))

@@ -9,6 +9,7 @@ from arq.connections import RedisSettings
 
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.settings import get_settings
+from cockpit_graphql.workers import budgets
 from cockpit_graphql.workers.heartbeat import heartbeat
 
 
@@ -28,8 +29,11 @@ def redis_settings() -> RedisSettings:
 
 
 class WorkerSettings:
-    functions = [heartbeat]
-    cron_jobs = [cron(heartbeat, name="worker.heartbeat", second={0, 15, 30, 45}, run_at_startup=False)]
+    functions = [heartbeat, *budgets.FUNCTIONS]
+    cron_jobs = [
+        cron(heartbeat, name="worker.heartbeat", second={0, 15, 30, 45}, run_at_startup=False),
+        *budgets.CRON_JOBS,  # renewal sweep every 5 minutes, reservation expiry every minute
+    ]
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = redis_settings()

@@ -96,7 +96,8 @@ def upgrade() -> None:
         sa.Column("included", CREDITS, nullable=False, server_default=ZERO),
         sa.Column("overflow", CREDITS, nullable=False, server_default=ZERO),
         sa.ForeignKeyConstraint(["account_id", "cycle_id"], ["budget_cycles.account_id", "budget_cycles.id"]),
-        sa.CheckConstraint("reserved >= 0", name="ck_budget_counters_reserved"),
+        # No CHECK on the totals: INSERT … ON CONFLICT DO UPDATE checks the proposed row (a negative
+        # delta) before it finds the conflict. ledgerReconciliation proves the totals instead.
     )
     op.create_table(
         "budget_reservations", *_keys(),

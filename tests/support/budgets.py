@@ -100,3 +100,29 @@ class Budget:
 
 async def new_budget(world: World) -> Budget:
     return Budget(world, await world.tenant(with_structure=False))
+
+
+async def give_budget_history(world: World, tenant: Tenant) -> dict[str, uuid.UUID]:
+    """A plan that started ~2 months ago (ALLOW, pool 100), overflow in a past cycle, renewals up to
+    now (so a PENDING settlement exists), and a HELD reservation in the current cycle."""
+    from datetime import timedelta
+
+    from cockpit_graphql.db.tables import Settlement
+    from cockpit_graphql.domain.budgets.renewal import renew_due
+
+    b = Budget(world, tenant, ids=dict(tenant.ids))
+    b.levels |= {"member": ScopeLevel.USER}
+    now = datetime.now(UTC)
+    start = now - timedelta(days=62)
+    await b.plan("100", day=1, now=start, overflow_policy=plans.OverflowPolicy.ALLOW,
+                 overflow_usd_per_credit=Decimal("0.01"))
+    await b.spend("member", "150", at=start)
+    async with b.db.tenant(b.tid) as s:
+        await renew_due(s, b.tid, now, timedelta(hours=1))
+    held = await b.authorize("member", "1", now=now)
+    assert held.allowed, held
+    async with b.db.tenant(b.tid) as s:
+        import sqlalchemy as sa
+
+        settlement = (await s.scalars(sa.select(Settlement.id))).one()
+    return {"reservation": held.reservation.id, "settlement": settlement}

@@ -170,15 +170,27 @@ def _release_deltas(reservations: list[Reservation]) -> dict[uuid.UUID, dict[Sco
 
 async def expire_due(session: AsyncSession, tenant: TenantId, cycle_id: uuid.UUID | None, now: datetime) -> int:
     """Release holds whose TTL passed (the worker runs this; authorization runs it too, so a late
-    worker never blocks budget). The caller holds the cycle lock when `cycle_id` is given."""
+    worker never blocks budget). The caller holds the cycle lock when `cycle_id` is given; without
+    one, each cycle with due holds is locked first, in id order, like every other metering write
+    (so the sweep never deadlocks with a settle that locks the same reservations)."""
+    if cycle_id is None:
+        due = await session.scalars(
+            sa.select(Reservation.cycle_id)
+            .where(Reservation.status == "HELD", Reservation.expires_at <= now)
+            .distinct()
+        )
+        total = 0
+        for cid in sorted(due.all()):
+            await repo.lock_cycle(session, cid)
+            total += await expire_due(session, tenant, cid, now)
+        return total
     stmt = (
         sa.update(Reservation)
         .where(Reservation.status == "HELD", Reservation.expires_at <= now)
         .values(status="EXPIRED", resolved_at=now)
         .returning(Reservation)
     )
-    if cycle_id is not None:
-        stmt = stmt.where(Reservation.cycle_id == cycle_id)
+    stmt = stmt.where(Reservation.cycle_id == cycle_id)
     expired = list((await session.scalars(stmt, execution_options={"synchronize_session": False})).all())
     for cid, deltas in _release_deltas(expired).items():
         await repo.bump_counters(session, tenant, cid, deltas)
@@ -267,16 +279,22 @@ async def record_usage(
         else:
             targets[i] = (cycle.id, False)
     states: dict[uuid.UUID, _CycleState] = {}
-    for cycle_id in sorted({t[0] for t in targets.values()}):  # a fixed lock order: no deadlocks
+    closed: set[uuid.UUID] = set()
+    # Lock every target cycle and the open one, in a fixed order (no deadlocks with renewal).
+    for cycle_id in sorted({t[0] for t in targets.values()} | {open_cycle.id}):
         locked = await repo.lock_cycle(session, cycle_id)
-        if locked.status == "CLOSED":  # closed while we waited: post to the open cycle instead
-            raise UserInputError.single("events", UserErrorCode.INVALID, "A cycle closed meanwhile; retry.")
+        if locked.status == "CLOSED":  # a renewal closed it while we waited
+            closed.add(cycle_id)
+            continue
         plan = await session.get(BudgetPlan, (tenant.value, locked.plan_id))
         assert plan is not None
         account_scope = Scope(ScopeLevel.ACCOUNT, tenant.value)
         ctr = await repo.counters(session, cycle_id, [account_scope])
         included = ctr[account_scope].included if account_scope in ctr else ZERO
         states[cycle_id] = _CycleState(locked, plan, await repo.pool_of(session, cycle_id), included)
+    for i, (cycle_id, _late) in list(targets.items()):
+        if cycle_id in closed:  # never write into a closed cycle: the open one takes it, flagged late
+            targets[i] = (open_cycle.id, True)
 
     keys = [e.idempotency_key.strip() for e in inputs]
     existing = {

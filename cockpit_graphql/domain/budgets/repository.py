@@ -102,14 +102,26 @@ async def ensure_cycle(session: AsyncSession, tenant: TenantId, at: datetime) ->
     return await cycle_at(session, start)
 
 
+async def current_cycle(session: AsyncSession, at: datetime) -> tuple[BudgetCycle | None, BudgetPlan | None]:
+    """Read-only: the cycle row containing `at` (None when no write opened it yet) and the plan
+    version that governs it. Reads never open cycles."""
+    day = await renewal_day(session)
+    if day is None:
+        return None, None
+    start, _ = cycle_bounds(day, at)
+    cycle = await cycle_at(session, start)
+    plan = await plan_for(session, start)
+    return cycle, plan
+
+
 async def cycle_at(session: AsyncSession, starts_at: datetime) -> BudgetCycle | None:
     return (await session.scalars(sa.select(BudgetCycle).where(BudgetCycle.starts_at == starts_at))).first()
 
 
 async def get_cycle(session: AsyncSession, cycle_id: uuid.UUID, *, lock: bool = False) -> BudgetCycle | None:
     stmt = sa.select(BudgetCycle).where(BudgetCycle.id == cycle_id)
-    if lock:
-        stmt = stmt.with_for_update()
+    if lock:  # re-read the row under the lock: a copy loaded earlier may predate a commit we waited for
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await session.scalars(stmt)).first()
 
 

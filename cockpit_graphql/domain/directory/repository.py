@@ -138,3 +138,10 @@ async def get_account(session: AsyncSession, account_id: uuid.UUID, *, lock: boo
     if lock:
         stmt = stmt.with_for_update()
     return (await session.scalars(stmt)).first()
+
+
+async def delete_budget_settings(session: AsyncSession, level: str, scope_id: uuid.UUID) -> None:
+    """A deleted node takes its cap and default user cap with it (its usage history stays)."""
+    from cockpit_graphql.db.tables import BudgetCap
+
+    await session.execute(sa.delete(BudgetCap).where(BudgetCap.scope_level == level, BudgetCap.scope_id == scope_id))

@@ -160,6 +160,7 @@ async def delete_organization(
             "id", UserErrorCode.NOT_EMPTY, "The organization still has teams: delete them or pass `moveMembersTo`."
         )
     before = organization_snapshot(org)
+    await repo.delete_budget_settings(session, "ORGANIZATION", org.id)
     await session.delete(org)
     await session.flush()
     await record(
@@ -286,6 +287,7 @@ async def delete_team(
             "id", UserErrorCode.NOT_EMPTY, "The team still has members: move them or pass `moveMembersTo`."
         )
     before = team_snapshot(team)
+    await repo.delete_budget_settings(session, "TEAM", team.id)
     await session.delete(team)
     await session.flush()
     await record(
@@ -455,6 +457,7 @@ async def delete_user(session: AsyncSession, tenant: TenantId, op: Operation, us
                 IdentityBinding.account_id == tenant.value,
             )
         )
+    await repo.delete_budget_settings(session, "USER", user.id)
     await session.delete(user)
     await session.flush()
     await record(

@@ -1,0 +1,366 @@
+"""Budget types: plans, cycles, effective allocations with their trace, the ledger, settlements."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+import strawberry
+from strawberry.scalars import JSON
+
+from cockpit_graphql.context import Info
+from cockpit_graphql.db.tables import BillingNotice as NoticeRow
+from cockpit_graphql.db.tables import BudgetCycle as CycleRow
+from cockpit_graphql.db.tables import BudgetPlan as PlanRow
+from cockpit_graphql.db.tables import LedgerEntry as LedgerRow
+from cockpit_graphql.db.tables import Reservation as ReservationRow
+from cockpit_graphql.db.tables import Settlement as SettlementRow
+from cockpit_graphql.db.tables import UsageEvent as UsageRow
+from cockpit_graphql.domain.budgets.allocation import Allocation, CapSource, Level
+from cockpit_graphql.domain.budgets.metering import DenialReason
+from cockpit_graphql.domain.budgets.notices import NoticeKind
+from cockpit_graphql.domain.budgets.plans import OverflowPolicy
+from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
+from cockpit_graphql.domain.pagination import Ordering, PageRequest, SortDirection
+from cockpit_graphql.domain.roles import Permission
+from cockpit_graphql.types.ids import encode_id
+from cockpit_graphql.types.node import Node
+from cockpit_graphql.types.pagination import After, Before, Connection, First, Last, list_page
+
+ScopeLevelEnum = strawberry.enum(ScopeLevel, name="ScopeLevel", description="A level of the directory tree.")
+CapSourceEnum = strawberry.enum(
+    CapSource,
+    name="CapSource",
+    description="Where a cap comes from: OVERRIDE at this node, DEFAULT from an ancestor, PLAN (account), NONE.",
+)
+OverflowPolicyEnum = strawberry.enum(
+    OverflowPolicy,
+    name="OverflowPolicy",
+    description="BLOCK: nothing is authorized beyond the pool. ALLOW: up to the overflow cap (or without limit).",
+)
+DenialReasonEnum = strawberry.enum(DenialReason, name="DenialReason", description="Why an authorization was denied.")
+NoticeKindEnum = strawberry.enum(NoticeKind, name="BillingNoticeKind", description="What a billing notice reports.")
+
+LEVEL_TYPE = {
+    ScopeLevel.ACCOUNT: "Account",
+    ScopeLevel.ORGANIZATION: "Organization",
+    ScopeLevel.TEAM: "Team",
+    ScopeLevel.USER: "User",
+}
+
+
+def scope_gid(account_id: uuid.UUID, scope: Scope) -> strawberry.ID:
+    return strawberry.ID(encode_id(LEVEL_TYPE[scope.level], account_id, scope.id))
+
+
+@strawberry.type(description="A scope of the directory: a level and the node at that level.")
+class BudgetScope:
+    level: ScopeLevelEnum = strawberry.field(description="The level.")  # type: ignore[valid-type]
+    id: strawberry.ID = strawberry.field(description="The global id of the account, organization, team or user.")
+
+    @classmethod
+    def of(cls, account_id: uuid.UUID, scope: Scope) -> BudgetScope:
+        return cls(level=scope.level, id=scope_gid(account_id, scope))
+
+
+@strawberry.type(description="One level of an allocation's chain: its cap, where the cap came from, its use.")
+class AllocationLevel:
+    scope: BudgetScope = strawberry.field(description="The scope of this level.")
+    cap: Decimal | None = strawberry.field(description="The cap in credits per cycle; null when uncapped.")
+    cap_source: CapSourceEnum = strawberry.field(description="Where the cap comes from.")  # type: ignore[valid-type]
+    cap_source_scope: BudgetScope | None = strawberry.field(
+        description="The scope that set the cap (itself for OVERRIDE, the ancestor for DEFAULT)."
+    )
+    spent: Decimal = strawberry.field(description="Credits used this cycle at or below this scope.")
+    reserved: Decimal = strawberry.field(description="Credits held by open reservations at or below this scope.")
+    headroom: Decimal | None = strawberry.field(
+        description="cap − spent − reserved (may be negative); null if uncapped."
+    )
+
+    @classmethod
+    def of(cls, account_id: uuid.UUID, level: Level) -> AllocationLevel:
+        return cls(
+            scope=BudgetScope.of(account_id, level.scope),
+            cap=level.cap,
+            cap_source=level.source,
+            cap_source_scope=BudgetScope.of(account_id, level.source_scope) if level.source_scope else None,
+            spent=level.spent,
+            reserved=level.reserved,
+            headroom=level.headroom,
+        )
+
+
+@strawberry.type(description="What a node may still spend this cycle, and why: the effective allocation.")
+class EffectiveAllocation:
+    scope: BudgetScope = strawberry.field(description="The node this allocation is for.")
+    has_plan: bool = strawberry.field(description="False when the account has no plan: nothing is authorized.")
+    cap: Decimal | None = strawberry.field(description="This node's own cap (explicit, default or plan).")
+    cap_source: CapSourceEnum = strawberry.field(description="Where this node's cap comes from.")  # type: ignore[valid-type]
+    spent: Decimal = strawberry.field(description="Credits this node used this cycle.")
+    reserved: Decimal = strawberry.field(description="Credits held for this node by open reservations.")
+    remaining: Decimal | None = strawberry.field(
+        description="The smallest headroom of the chain, zero when negative; null when nothing caps it."
+    )
+    binding_scope: BudgetScope | None = strawberry.field(
+        description="The scope with the smallest headroom (the most specific on a tie)."
+    )
+    allocated_to_children: Decimal = strawberry.field(
+        description="Sum of the explicit caps of the direct children (may exceed this node's cap)."
+    )
+    pool_headroom: Decimal | None = strawberry.field(description="Account pool − spent − reserved, account-wide.")
+    overflow_headroom: Decimal | None = strawberry.field(
+        description="Overflow credits still allowed under ALLOW with an overflow cap; null otherwise."
+    )
+    trace: list[AllocationLevel] = strawberry.field(description="Every level of the chain, account first.")
+
+    @classmethod
+    def of(cls, account_id: uuid.UUID, a: Allocation) -> EffectiveAllocation:
+        own = a.levels[-1]
+        return cls(
+            scope=BudgetScope.of(account_id, a.scope),
+            has_plan=a.has_plan,
+            cap=own.cap,
+            cap_source=own.source,
+            spent=own.spent,
+            reserved=own.reserved,
+            remaining=a.remaining,
+            binding_scope=BudgetScope.of(account_id, a.binding) if a.binding else None,
+            allocated_to_children=a.allocated_to_children,
+            pool_headroom=a.pool_headroom,
+            overflow_headroom=a.overflow_headroom,
+            trace=[AllocationLevel.of(account_id, lvl) for lvl in a.levels],
+        )
+
+
+@strawberry.type(description="The explicit budget settings stored on a node.")
+class BudgetSettings:
+    cap: Decimal | None = strawberry.field(description="Explicit cap (organizations, teams, users).")
+    default_user_cap: Decimal | None = strawberry.field(
+        description="Cap every user below gets unless nearer settings apply (accounts, organizations, teams)."
+    )
+
+
+@strawberry.type(description="A version of the account's budget plan. Edits create a version for the next cycle.")
+class BudgetPlan:
+    id: strawberry.ID = strawberry.field(description="The opaque global id.")
+    version: int = strawberry.field(description="1 for the first plan, then one more per edit.")
+    credits_per_cycle: Decimal = strawberry.field(description="Credits granted when a cycle opens.")
+    renewal_day: int = strawberry.field(description="Day of month (1–28, UTC midnight) cycles start on.")
+    rollover_percent: Decimal = strawberry.field(description="Share of the unused pool carried into the next cycle.")
+    rollover_cap: Decimal | None = strawberry.field(description="Most credits carried over; null for no limit.")
+    overflow_policy: OverflowPolicyEnum = strawberry.field(description="What happens past the pool.")  # type: ignore[valid-type]
+    overflow_cap_credits: Decimal | None = strawberry.field(description="Overflow limit under ALLOW; null for none.")
+    overflow_usd_per_credit: Decimal = strawberry.field(description="Price of one overflow credit in USD.")
+    effective_from: datetime = strawberry.field(description="Start of the first cycle this version governs.")
+
+    @classmethod
+    def from_row(cls, row: PlanRow) -> BudgetPlan:
+        return cls(
+            id=strawberry.ID(encode_id("BudgetPlan", row.account_id, row.id)),
+            version=row.version,
+            credits_per_cycle=row.credits_per_cycle,
+            renewal_day=row.renewal_day,
+            rollover_percent=row.rollover_percent,
+            rollover_cap=row.rollover_cap,
+            overflow_policy=OverflowPolicy(row.overflow_policy),
+            overflow_cap_credits=row.overflow_cap_credits,
+            overflow_usd_per_credit=row.overflow_usd_per_credit,
+            effective_from=row.effective_from,
+        )
+
+
+@strawberry.type(description="A budget cycle: [renewal day of month m, renewal day of month m+1).")
+class BudgetCycle(Node):
+    id: strawberry.ID = strawberry.field(description="The opaque global id.")
+    starts_at: datetime = strawberry.field(description="Start (inclusive).")
+    ends_at: datetime = strawberry.field(description="End (exclusive).")
+    status: str = strawberry.field(description="OPEN or CLOSED.")
+    closed_at: datetime | None = strawberry.field(description="When the renewal closed it.")
+    row: strawberry.Private[CycleRow]
+
+    @strawberry.field(description="The cycle's ledger entries, oldest first (admins).")
+    async def ledger_entries(
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[LedgerEntry]:
+        info.context.require(Permission.READ_BUDGETS)
+        request = PageRequest.build(
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            default_size=info.context.settings.default_page_size,
+            max_size=info.context.settings.max_page_size,
+        )
+        return await list_page(
+            info,
+            self.row.account_id,
+            "ledger_entries",
+            "cycle_id",
+            self.row.id,
+            request,
+            Ordering("created_at", SortDirection.ASC),
+            None,
+            LedgerEntry.from_row,
+        )
+
+    @classmethod
+    def from_row(cls, row: CycleRow) -> BudgetCycle:
+        return cls(
+            id=strawberry.ID(encode_id("BudgetCycle", row.account_id, row.id)),
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            status=row.status,
+            closed_at=row.closed_at,
+            row=row,
+        )
+
+
+@strawberry.type(description="An append-only ledger entry, in credits, of one cycle.")
+class LedgerEntry:
+    id: strawberry.ID = strawberry.field(description="The opaque global id.")
+    kind: str = strawberry.field(
+        description="GRANT, ROLLOVER, ADJUSTMENT, USAGE, OVERFLOW_USAGE, EXPIRY, SETTLEMENT or WRITE_OFF."
+    )
+    amount: Decimal = strawberry.field(description="Signed credits.")
+    reason: str | None = strawberry.field(description="Why (adjustments, grants).")
+    created_at: datetime = strawberry.field(description="When it was written.")
+    usage_event_id: strawberry.ID | None = strawberry.field(description="The usage event it books, if any.")
+    settlement_id: strawberry.ID | None = strawberry.field(description="The settlement it books, if any.")
+
+    @classmethod
+    def from_row(cls, row: LedgerRow) -> LedgerEntry:
+        def gid(type_name: str, ident: uuid.UUID | None) -> strawberry.ID | None:
+            return strawberry.ID(encode_id(type_name, row.account_id, ident)) if ident else None
+
+        return cls(
+            id=strawberry.ID(encode_id("LedgerEntry", row.account_id, row.id)),
+            kind=row.kind,
+            amount=row.amount,
+            reason=row.reason,
+            created_at=row.created_at,
+            usage_event_id=gid("UsageEvent", row.usage_event_id),
+            settlement_id=gid("Settlement", row.settlement_id),
+        )
+
+
+@strawberry.type(description="Credits held for a call until it is settled, released or expires.")
+class Reservation(Node):
+    id: strawberry.ID = strawberry.field(description="The opaque global id.")
+    credits: Decimal = strawberry.field(description="Credits held.")
+    status: str = strawberry.field(description="HELD, SETTLED, EXPIRED or RELEASED.")
+    expires_at: datetime = strawberry.field(description="When an unsettled hold is released.")
+    created_at: datetime = strawberry.field(description="When it was authorized.")
+
+    @classmethod
+    def from_row(cls, row: ReservationRow) -> Reservation:
+        return cls(
+            id=strawberry.ID(encode_id("Reservation", row.account_id, row.id)),
+            credits=row.credits,
+            status=row.status,
+            expires_at=row.expires_at,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.type(description="What a call actually consumed, with its attribution as it stood then.")
+class UsageEvent(Node):
+    id: strawberry.ID = strawberry.field(description="The opaque global id.")
+    idempotency_key: str = strawberry.field(description="Unique per account; a replay returns this event.")
+    occurred_at: datetime = strawberry.field(description="When the call happened.")
+    recorded_at: datetime = strawberry.field(description="When it was recorded.")
+    late: bool = strawberry.field(description="Arrived after its cycle closed; booked in the open cycle.")
+    cost_usd: Decimal = strawberry.field(description="Cost in USD, as reported.")
+    credits_per_usd: Decimal = strawberry.field(description="The account factor in force when recorded.")
+    credits: Decimal = strawberry.field(description="costUsd × creditsPerUsd, rounded half-up to 6 decimals.")
+    included_credits: Decimal = strawberry.field(description="The part inside the account pool.")
+    overflow_credits: Decimal = strawberry.field(description="The part beyond the pool (frozen at recording).")
+    model_id: str | None = strawberry.field(description="The model used.")
+    agent_id: str | None = strawberry.field(description="The agent used.")
+    tokens_in: int = strawberry.field(description="Input tokens.")
+    tokens_out: int = strawberry.field(description="Output tokens.")
+    user_id: strawberry.ID = strawberry.field(description="The user (global id).")
+    team_id: strawberry.ID = strawberry.field(description="The user's team when it happened.")
+    organization_id: strawberry.ID = strawberry.field(description="The user's organization when it happened.")
+
+    @classmethod
+    def from_row(cls, row: UsageRow) -> UsageEvent:
+        a = row.account_id
+        return cls(
+            id=strawberry.ID(encode_id("UsageEvent", a, row.id)),
+            idempotency_key=row.idempotency_key,
+            occurred_at=row.occurred_at,
+            recorded_at=row.recorded_at,
+            late=row.late,
+            cost_usd=row.cost_usd,
+            credits_per_usd=row.credits_per_usd,
+            credits=row.credits,
+            included_credits=row.included_credits,
+            overflow_credits=row.overflow_credits,
+            model_id=row.model_id,
+            agent_id=row.agent_id,
+            tokens_in=row.tokens_in,
+            tokens_out=row.tokens_out,
+            user_id=strawberry.ID(encode_id("User", a, row.user_id)),
+            team_id=strawberry.ID(encode_id("Team", a, row.team_id)),
+            organization_id=strawberry.ID(encode_id("Organization", a, row.organization_id)),
+        )
+
+
+@strawberry.type(description="The bill for one cycle's overflow.")
+class Settlement(Node):
+    id: strawberry.ID = strawberry.field(description="The opaque global id.")
+    overflow_credits: Decimal = strawberry.field(description="Overflow credits of the cycle.")
+    amount_usd: Decimal = strawberry.field(description="overflowCredits × overflowUsdPerCredit, half-up to cents.")
+    status: str = strawberry.field(description="PENDING, INVOICED, SETTLED or WRITTEN_OFF.")
+    external_reference: str | None = strawberry.field(description="The invoice or payment reference.")
+    write_off_reason: str | None = strawberry.field(description="Why it was written off.")
+    created_at: datetime = strawberry.field(description="When the cycle closed with overflow.")
+    updated_at: datetime = strawberry.field(description="Last transition.")
+    cycle_id: strawberry.ID = strawberry.field(description="The cycle it bills.")
+
+    @classmethod
+    def from_row(cls, row: SettlementRow) -> Settlement:
+        return cls(
+            id=strawberry.ID(encode_id("Settlement", row.account_id, row.id)),
+            overflow_credits=row.overflow_credits,
+            amount_usd=row.amount_usd,
+            status=row.status,
+            external_reference=row.external_reference,
+            write_off_reason=row.write_off_reason,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            cycle_id=strawberry.ID(encode_id("BudgetCycle", row.account_id, row.cycle_id)),
+        )
+
+
+@strawberry.type(description="A billing notice for the account's admins (once per scope, kind and cycle).")
+class BillingNotice:
+    id: strawberry.ID = strawberry.field(description="The opaque global id.")
+    kind: NoticeKindEnum = strawberry.field(description="What happened.")  # type: ignore[valid-type]
+    scope: BudgetScope = strawberry.field(description="The scope it concerns.")
+    details: JSON = strawberry.field(description="Cap and spend at the crossing.")
+    created_at: datetime = strawberry.field(description="When it was raised.")
+
+    @classmethod
+    def from_row(cls, row: NoticeRow) -> BillingNotice:
+        scope = Scope(ScopeLevel(row.scope_level), row.scope_id)
+        return cls(
+            id=strawberry.ID(encode_id("BillingNotice", row.account_id, row.id)),
+            kind=NoticeKind(row.kind),
+            scope=BudgetScope.of(row.account_id, scope),
+            details=row.details,
+            created_at=row.created_at,
+        )
+
+
+async def allocation_of(info: Info, account_id: uuid.UUID, chain: list[Scope]) -> EffectiveAllocation | None:
+    from cockpit_graphql.dataloaders.budgets import ChainKey
+
+    found = await info.context.budgets.allocation.load(ChainKey(account_id, tuple(chain)))
+    return EffectiveAllocation.of(account_id, found) if found else None
+
+
+async def settings_of(info: Info, account_id: uuid.UUID, scope: Scope) -> BudgetSettings:
+    found = await info.context.budgets.settings.load((account_id, scope))
+    return BudgetSettings(cap=found.cap, default_user_cap=found.default_user_cap)
