@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     # --- GraphQL and limits ---------------------------------------------------------------
     graphiql_enabled: bool = True
     introspection_enabled: bool = True
-    max_body_bytes: int = 256 * 1024
+    max_body_bytes: int = 1024 * 1024  # a recordUsageBatch of 1,000 full events is ~320 KiB
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 5000

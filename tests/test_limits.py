@@ -71,7 +71,7 @@ async def test_token_limit(world: World, admin: str) -> None:
 async def test_body_size_limit(world: World, admin: str) -> None:
     r = await world.client.post(
         "/graphql",
-        content=b'{"query": "' + b" " * 300_000 + b'{ viewer { role } }"}',
+        content=b'{"query": "' + b" " * 1_100_000 + b'{ viewer { role } }"}',
         headers={"content-type": "application/json", "Authorization": f"Bearer {admin}"},
     )
     assert r.status_code == 413

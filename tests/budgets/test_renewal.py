@@ -79,10 +79,11 @@ async def cycle(b: Budget, start: datetime) -> BudgetCycle:
 
 
 async def entries(b: Budget, start: datetime) -> dict[str, list[Decimal]]:
-    """The ledger of the cycle starting at `start`, by kind."""
+    """The ledger of the cycle starting at `start`, by kind, in the order the entries were written."""
     cid = (await cycle(b, start)).id
     async with b.db.tenant(b.tid) as s:
-        rows = (await s.scalars(sa.select(LedgerEntry).where(LedgerEntry.cycle_id == cid))).all()
+        stmt = sa.select(LedgerEntry).where(LedgerEntry.cycle_id == cid).order_by(LedgerEntry.created_at)
+        rows = (await s.scalars(stmt)).all()
     out: dict[str, list[Decimal]] = {}
     for row in rows:
         out.setdefault(row.kind, []).append(row.amount)

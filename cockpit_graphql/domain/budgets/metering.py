@@ -77,7 +77,7 @@ class UsageInput:
 
 @dataclass(frozen=True)
 class UsageOutcome:
-    event: UsageEvent
+    event: UsageEvent | RecordedEvent
     replayed: bool
 
 
@@ -270,9 +270,11 @@ async def record_usage(
             )
         )
     targets: dict[int, tuple[uuid.UUID, bool]] = {}
-    cycles_by_start: dict[datetime, BudgetCycle | None] = {}
+    day = await repo.renewal_day(session)
+    assert day is not None  # a plan exists: open_cycle was found
+    cycles_by_start: dict[datetime, BudgetCycle | None] = {open_cycle.starts_at: open_cycle}
     for i, event in enumerate(inputs):
-        cycle = await _cycle_of(session, tenant, event.occurred_at, cycles_by_start)
+        cycle = await _cycle_of(session, day, event.occurred_at, cycles_by_start)
         if cycle is None or cycle.status == "CLOSED" or cycle.id == open_cycle.id:
             late = cycle is None or cycle.status == "CLOSED"
             targets[i] = (open_cycle.id, late)
@@ -306,7 +308,7 @@ async def record_usage(
     reservations = await _reservations_to_settle(session, inputs)
 
     outcomes: list[UsageOutcome] = []
-    new_events: list[UsageEvent] = []
+    new_events: list[RecordedEvent] = []
     ledger: list[dict[str, object]] = []
     release: list[Reservation] = []
     for i, (event, key) in enumerate(zip(inputs, keys, strict=True)):
@@ -320,7 +322,7 @@ async def record_usage(
         overflow = credits - included
         state.included += included
         place = places[event.user_id]
-        row = UsageEvent(
+        row = RecordedEvent(
             account_id=tenant.value,
             id=uuid.uuid4(),
             idempotency_key=key,
@@ -372,7 +374,8 @@ async def record_usage(
                 release.append(held)
 
     if new_events:
-        await session.execute(sa.insert(UsageEvent), [_row(e) for e in new_events])
+        # Core insert of plain rows: ORM instances cost ~0.2 ms each, most of a batch's Python time.
+        await session.execute(sa.insert(UsageEvent.__table__), [e.as_row() for e in new_events])
         await repo.append_ledger(session, tenant, ledger)
     for r in release:
         r.status, r.resolved_at = "SETTLED", now
@@ -396,14 +399,13 @@ async def record_usage(
 
 
 async def _cycle_of(
-    session: AsyncSession, tenant: TenantId, at: datetime, cache: dict[datetime, BudgetCycle | None]
+    session: AsyncSession, day: int, at: datetime, cache: dict[datetime, BudgetCycle | None]
 ) -> BudgetCycle | None:
-    day = await repo.renewal_day(session)
-    if day is None:
-        return None
+    """The existing cycle an event's `occurredAt` falls in. A past cycle that no write ever opened is
+    not opened now (it would grant a month nobody used): its events go to the open cycle, late."""
     start, _ = cycle_bounds(day, at)
     if start not in cache:
-        cache[start] = await repo.ensure_cycle(session, tenant, at)
+        cache[start] = await repo.cycle_at(session, start)
     return cache[start]
 
 
@@ -415,5 +417,32 @@ async def _reservations_to_settle(session: AsyncSession, inputs: list[UsageInput
     return {r.id: r for r in (await session.scalars(stmt)).all()}
 
 
-def _row(event: UsageEvent) -> dict[str, object]:
-    return {c: getattr(event, c) for c in UsageEvent.model_fields}
+@dataclass(slots=True)
+class RecordedEvent:
+    """A usage event as just written (the same attributes as the UsageEvent table row)."""
+
+    account_id: uuid.UUID
+    id: uuid.UUID
+    idempotency_key: str
+    cycle_id: uuid.UUID
+    occurred_at: datetime
+    recorded_at: datetime
+    late: bool
+    user_id: uuid.UUID
+    organization_id: uuid.UUID
+    team_id: uuid.UUID
+    agent_id: str | None
+    model_id: str | None
+    connection_ids: list[str]
+    guardrails: list[str]
+    tokens_in: int
+    tokens_out: int
+    cost_usd: Decimal
+    credits_per_usd: Decimal
+    credits: Decimal
+    included_credits: Decimal
+    overflow_credits: Decimal
+    reservation_id: uuid.UUID | None
+
+    def as_row(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}  # shallow, unlike dataclasses.asdict
