@@ -21,9 +21,15 @@ from cockpit_graphql.domain.directory.filters import (
     user_ordering,
 )
 from cockpit_graphql.domain.errors import Forbidden
-from cockpit_graphql.domain.pagination import PageRequest, SortDirection
+from cockpit_graphql.domain.pagination import Ordering, PageRequest, SortDirection
 from cockpit_graphql.domain.roles import Permission, Role, has_permission
-from cockpit_graphql.types.budgets import BudgetSettings, EffectiveAllocation, allocation_of, settings_of
+from cockpit_graphql.types.budgets import (
+    BillingNotice,
+    BudgetSettings,
+    EffectiveAllocation,
+    allocation_of,
+    settings_of,
+)
 from cockpit_graphql.types.ids import decode_id, encode_id
 from cockpit_graphql.types.node import Node
 from cockpit_graphql.types.pagination import After, Before, Connection, First, Last, SortDirectionEnum, list_page
@@ -308,6 +314,17 @@ class User(Node):
         team = await info.context.directory.team.load((row.account_id, row.home_team_id))
         chain = chain_of(row.account_id, team.organization_id, team.id, row.id)
         return await allocation_of(info, row.account_id, chain)
+
+    @strawberry.field(description="Billing notices about this user's own cap, newest first (self or admins).")
+    async def billing_notices(
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[BillingNotice]:
+        ensure_can_read_own_budget(info, self.row)
+        return await list_page(
+            info, self.row.account_id, "billing_notices", "scope_id", self.row.id,
+            page_request(info, first, after, last, before), Ordering("created_at", SortDirection.DESC),
+            None, BillingNotice.from_row,
+        )
 
     @strawberry.field(description="The explicit cap set on this user (self or admins).")
     async def budget_settings(self, info: Info) -> BudgetSettings:
