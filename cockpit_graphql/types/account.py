@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -221,55 +221,44 @@ class Account(Node):
         row = await info.context.budgets.current_cycle.load(self.row.id)
         return BudgetCycle.from_row(row) if row else None
 
+    async def _budget_list(self, info: Info, table: str, newest_by: str, to_node: Any, *page: int | str | None) -> Any:
+        """An admin's newest-first list of one of the account's budget tables."""
+        info.context.require(Permission.READ_BUDGETS)
+        first, after, last, before = page
+        return await list_page(
+            info,
+            self.row.id,
+            table,
+            "account_id",
+            self.row.id,
+            page_request(info, first, after, last, before),  # type: ignore[arg-type]
+            Ordering(newest_by, SortDirection.DESC),
+            None,
+            to_node,
+        )
+
     @strawberry.field(description="Budget cycles, newest first (admins).")
     async def budget_cycles(
         self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
     ) -> Connection[BudgetCycle]:
-        info.context.require(Permission.READ_BUDGETS)
-        return await list_page(
-            info,
-            self.row.id,
-            "budget_cycles",
-            "account_id",
-            self.row.id,
-            page_request(info, first, after, last, before),
-            Ordering("starts_at", SortDirection.DESC),
-            None,
-            BudgetCycle.from_row,
+        return await self._budget_list(
+            info, "budget_cycles", "starts_at", BudgetCycle.from_row, first, after, last, before
         )
 
     @strawberry.field(description="Settlements of overflow, newest first (admins).")
     async def settlements(
         self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
     ) -> Connection[Settlement]:
-        info.context.require(Permission.READ_BUDGETS)
-        return await list_page(
-            info,
-            self.row.id,
-            "settlements",
-            "account_id",
-            self.row.id,
-            page_request(info, first, after, last, before),
-            Ordering("created_at", SortDirection.DESC),
-            None,
-            Settlement.from_row,
+        return await self._budget_list(
+            info, "settlements", "created_at", Settlement.from_row, first, after, last, before
         )
 
     @strawberry.field(description="Billing notices for the account's admins, newest first.")
     async def billing_notices(
         self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
     ) -> Connection[BillingNotice]:
-        info.context.require(Permission.READ_BUDGETS)
-        return await list_page(
-            info,
-            self.row.id,
-            "billing_notices",
-            "account_id",
-            self.row.id,
-            page_request(info, first, after, last, before),
-            Ordering("created_at", SortDirection.DESC),
-            None,
-            BillingNotice.from_row,
+        return await self._budget_list(
+            info, "billing_notices", "created_at", BillingNotice.from_row, first, after, last, before
         )
 
     @strawberry.field(description="Per cycle: the ledger against the usage events, the pool and the running totals.")

@@ -150,3 +150,34 @@ async def test_deleting_a_node_removes_its_budget_settings(world: World) -> None
     assert deleted.data["deleteTeam"]["deletedId"] == team
     async with world.db.tenant(mint_for_system(t.account_id)) as s:
         assert await s.scalar(sa.text("SELECT count(*) FROM budget_caps WHERE scope_level = 'TEAM'")) == 0
+
+
+async def test_account_budget_views(world: World) -> None:
+    from tests.support.budgets import give_budget_history
+
+    t = await world.tenant()
+    await give_budget_history(world, t)
+    q = """{ viewer { account {
+      budgetPlan { version creditsPerCycle overflowPolicy }
+      currentCycle { status }
+      budgetCycles { totalCount nodes { status ledgerEntries { nodes { kind amount } } } }
+      settlements { nodes { status overflowCredits amountUsd } }
+      billingNotices { totalCount nodes { kind scope { level } } }
+      ledgerReconciliation { status clean differences { check } }
+    } } }"""
+    r = await world.gql(q, token=world.admin(t))
+    assert r.errors == [], r.body
+    account = r.data["viewer"]["account"]
+    assert account["budgetPlan"]["version"] == 1 and account["budgetPlan"]["overflowPolicy"] == "ALLOW"
+    assert account["currentCycle"] == {"status": "OPEN"}
+    cycles = account["budgetCycles"]
+    assert cycles["totalCount"] >= 3 and cycles["nodes"][0]["status"] == "OPEN"
+    closed_kinds = {e["kind"] for c in cycles["nodes"] if c["status"] == "CLOSED" for e in c["ledgerEntries"]["nodes"]}
+    assert {"GRANT", "EXPIRY", "ROLLOVER", "USAGE", "OVERFLOW_USAGE"} <= closed_kinds
+    [settlement] = account["settlements"]["nodes"]
+    assert settlement["status"] == "PENDING" and Decimal(settlement["overflowCredits"]) == 50
+    assert Decimal(settlement["amountUsd"]) == Decimal("0.50")
+    assert {"kind": "OVERFLOW_ENTERED", "scope": {"level": "ACCOUNT"}} in account["billingNotices"]["nodes"]
+    assert all(c["clean"] and c["differences"] == [] for c in account["ledgerReconciliation"])
+    member = await world.gql("{ viewer { account { budgetCycles { totalCount } } } }", token=world.member(t))
+    assert member.codes == ["FORBIDDEN"]
