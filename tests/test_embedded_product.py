@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,9 +29,12 @@ def free_port() -> int:
 
 
 def test_make_run_path_with_embedded_services(tmp_path: Path) -> None:
+    # The data directory lives outside pytest's 0700 basetemp: as root, pgserver runs PostgreSQL as
+    # its own system user, which must traverse the path (a concurrent pytest re-locks basetemp).
+    data_dir = Path(tempfile.mkdtemp(prefix="cockpit-embedded-"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DEV_JWT_SECRET")}
-    env |= {"COCKPIT_DATA_DIR": str(tmp_path / "data"), "XDG_RUNTIME_DIR": "/tmp"}
+    env |= {"COCKPIT_DATA_DIR": str(data_dir), "XDG_RUNTIME_DIR": "/tmp"}
     log = (tmp_path / "dev.log").open("w+")
     proc = subprocess.Popen(
         [COCKPIT, "dev", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
@@ -80,3 +85,4 @@ def test_make_run_path_with_embedded_services(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
