@@ -71,6 +71,10 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def _grace(info: Info) -> timedelta:
+    return timedelta(seconds=info.context.settings.usage_grace_seconds)
+
+
 def parse_scope(value: str, field: str) -> tuple[GlobalId, Scope]:
     ref = decode_id(value)
     if ref is None or ref.type_name not in LEVELS:
@@ -100,7 +104,7 @@ def _usage_input(event: UsageEventInput, at: datetime, index: int | None = None)
         idempotency_key=event.idempotency_key,
         user_id=user.id,
         cost_usd=event.cost_usd,
-        occurred_at=event.occurred_at or at,
+        occurred_at=_utc(event.occurred_at) if event.occurred_at else at,
         agent_id=event.agent_id,
         model_id=event.model_id,
         connection_ids=tuple(event.connection_ids),
@@ -109,6 +113,11 @@ def _usage_input(event: UsageEventInput, at: datetime, index: int | None = None)
         tokens_out=event.tokens_out,
         reservation_id=reservation,
     )
+
+
+def _utc(value: datetime) -> datetime:
+    """DateTime inputs are UTC; one without an offset is read as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _result(outcome: UsageOutcome) -> UsageResult:
@@ -257,7 +266,11 @@ class BudgetMutations:
     async def authorize_usage(
         self, info: Info, input: Annotated[AuthorizeUsageInput, strawberry.argument(description=WHAT)]
     ) -> AuthorizeUsagePayload:
-        ttl = input.ttl_seconds or info.context.settings.reservation_default_ttl_seconds
+        ttl = (
+            input.ttl_seconds
+            if input.ttl_seconds is not None
+            else info.context.settings.reservation_default_ttl_seconds
+        )
         user: list[GlobalId] = []
 
         def plan() -> Plan:
@@ -282,7 +295,7 @@ class BudgetMutations:
             at = now()
             event = _usage_input(input, at)
             account = parse_ref(input.user_id, "User", "userId").account_id
-            return Plan(account, "userId", lambda s, t, op: metering.record_usage(s, t, [event], at))
+            return Plan(account, "userId", lambda s, t, op: metering.record_usage(s, t, [event], at, _grace(info)))
 
         return await mutate(
             info,
@@ -302,7 +315,7 @@ class BudgetMutations:
             at = now()
             events = [_usage_input(e, at, i) for i, e in enumerate(input.events)]
             account = parse_ref(input.events[0].user_id, "User", "events.0.userId").account_id
-            return Plan(account, "events", lambda s, t, op: metering.record_usage(s, t, events, at))
+            return Plan(account, "events", lambda s, t, op: metering.record_usage(s, t, events, at, _grace(info)))
 
         return await mutate(
             info,
@@ -321,7 +334,9 @@ class BudgetMutations:
             ref = parse_ref(input.reservation_id, "Reservation", "reservationId")
             base = _usage_input(input.usage, at)
             event = UsageInput(**{**base.__dict__, "reservation_id": ref.id})
-            return Plan(ref.account_id, "reservationId", lambda s, t, op: metering.record_usage(s, t, [event], at))
+            return Plan(
+                ref.account_id, "reservationId", lambda s, t, op: metering.record_usage(s, t, [event], at, _grace(info))
+            )
 
         return await mutate(
             info,

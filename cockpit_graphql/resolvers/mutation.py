@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
@@ -70,6 +70,11 @@ async def run_mutation(
             return await work(session, tenant, ctx.operation())
     except UserInputError as exc:
         return Refused(user_errors(exc))
+    except DataError as exc:  # a value beyond what the column can hold: the input's fault, nothing written
+        log.warning("mutation refused by the database: %s", exc.orig, extra={"request_id": ctx.request_id})
+        return Refused(
+            user_errors(UserInputError.single("input", UserErrorCode.INVALID, "A value is out of the allowed range."))
+        )
     except IntegrityError as exc:
         log.warning("mutation refused by a database constraint: %s", exc.orig, extra={"request_id": ctx.request_id})
         return Refused(

@@ -321,9 +321,15 @@ class User(Node):
     ) -> Connection[BillingNotice]:
         ensure_can_read_own_budget(info, self.row)
         return await list_page(
-            info, self.row.account_id, "billing_notices", "scope_id", self.row.id,
-            page_request(info, first, after, last, before), Ordering("created_at", SortDirection.DESC),
-            None, BillingNotice.from_row,
+            info,
+            self.row.account_id,
+            "billing_notices",
+            "scope_id",
+            self.row.id,
+            page_request(info, first, after, last, before),
+            Ordering("created_at", SortDirection.DESC),
+            None,
+            BillingNotice.from_row,
         )
 
     @strawberry.field(description="The explicit cap set on this user (self or admins).")

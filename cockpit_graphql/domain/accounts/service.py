@@ -22,7 +22,7 @@ from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
 from cockpit_graphql.domain.roles import ACCOUNT_ROLES, Role
 from cockpit_graphql.domain.validation import clean_domains, clean_name
 
-MAX_CREDITS_PER_USD = Decimal("1000000000")
+MAX_CREDITS_PER_USD = Decimal("1000000")  # with costUsd ≤ 1e5 per event, credits stay far inside NUMERIC(20, 6)
 
 
 class AccountStatus(StrEnum):

@@ -34,6 +34,7 @@ async def adjust_credits(
     already consumed from the pool stays consumed, so a closed cycle's balance stays −overflow."""
     clean_amount(amount, "amount", allow_zero=False, allow_negative=True)
     why = clean_text(reason, "reason", MAX_REASON, required=True)
+    await repo.lock_account_budget(session, tenant)
     opened = await repo.ensure_cycle(session, tenant, now)
     if opened is None:
         raise UserInputError.single("amount", UserErrorCode.INVALID, "The account has no budget plan.")

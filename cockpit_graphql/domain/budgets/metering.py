@@ -33,6 +33,8 @@ from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInpu
 MAX_BATCH = 1000
 MAX_KEY = 200
 FUTURE_SKEW = timedelta(minutes=5)
+MAX_COST_USD = Decimal(100_000)  # per event; with creditsPerUsd ≤ 1e6 credits stay inside NUMERIC(20, 6)
+DEFAULT_GRACE = timedelta(hours=1)
 
 
 class DenialReason(StrEnum):
@@ -102,6 +104,7 @@ async def authorize(
     placement = (await repo.placements(session, tenant, [request.user_id])).get(request.user_id)
     if placement is None:
         raise UserInputError.single("userId", UserErrorCode.NOT_FOUND, "No such user in this account.")
+    await repo.lock_account_budget(session, tenant)
     opened = await repo.ensure_cycle(session, tenant, now)
     if opened is None:
         return AuthorizationResult(False, None, DenialReason.NO_PLAN, Scope(ScopeLevel.ACCOUNT, tenant.value), None)
@@ -174,6 +177,7 @@ async def expire_due(session: AsyncSession, tenant: TenantId, cycle_id: uuid.UUI
     one, each cycle with due holds is locked first, in id order, like every other metering write
     (so the sweep never deadlocks with a settle that locks the same reservations)."""
     if cycle_id is None:
+        await repo.lock_account_budget(session, tenant)
         due = await session.scalars(
             sa.select(Reservation.cycle_id)
             .where(Reservation.status == "HELD", Reservation.expires_at <= now)
@@ -202,6 +206,7 @@ async def release(session: AsyncSession, tenant: TenantId, reservation_id: uuid.
     found = await session.get(Reservation, (tenant.value, reservation_id))
     if found is None:
         raise UserInputError.single("reservationId", UserErrorCode.NOT_FOUND, "No such reservation.")
+    await repo.lock_account_budget(session, tenant)
     await repo.lock_cycle(session, found.cycle_id)
     await session.refresh(found, with_for_update=True)
     if found.status != "HELD":
@@ -218,13 +223,19 @@ async def release(session: AsyncSession, tenant: TenantId, reservation_id: uuid.
 # --- usage ------------------------------------------------------------------------------------
 
 
-def _validate(inputs: list[UsageInput], now: datetime) -> None:
+def _validate_batch(inputs: list[UsageInput]) -> None:
     if not inputs:
         raise UserInputError.single("events", UserErrorCode.REQUIRED, "Send at least one usage event.")
     if len(inputs) > MAX_BATCH:
         raise UserInputError.single("events", UserErrorCode.INVALID, f"At most {MAX_BATCH} events per call.")
+
+
+def _validate(inputs: list[UsageInput], now: datetime, only: set[int]) -> None:
+    """Validate the events that will be written (replays are answered as they were, unchecked)."""
     problems: list[UserErrorItem] = []
     for i, event in enumerate(inputs):
+        if i not in only:
+            continue
         path = ("events", str(i))
         key = event.idempotency_key.strip()
         if not key or len(key) > MAX_KEY:
@@ -236,13 +247,17 @@ def _validate(inputs: list[UsageInput], now: datetime) -> None:
                 )
             )
         cost = event.cost_usd
-        if not cost.is_finite() or cost < 0 or cost.as_tuple().exponent < -10 or cost > Decimal("1e9"):  # type: ignore[operator]
+        if not cost.is_finite() or cost < 0 or cost.as_tuple().exponent < -10 or cost > MAX_COST_USD:  # type: ignore[operator]
             problems.append(
                 UserErrorItem(
-                    (*path, "costUsd"), UserErrorCode.INVALID, "`costUsd` must be 0 to 1e9 with at most 10 decimals."
+                    (*path, "costUsd"), UserErrorCode.INVALID, "`costUsd` must be 0 to 100000 with at most 10 decimals."
                 )
             )
-        if event.occurred_at > now + FUTURE_SKEW:
+        if event.occurred_at.tzinfo is None:
+            problems.append(
+                UserErrorItem((*path, "occurredAt"), UserErrorCode.INVALID, "`occurredAt` needs a time zone.")
+            )
+        elif event.occurred_at > now + FUTURE_SKEW:
             problems.append(
                 UserErrorItem((*path, "occurredAt"), UserErrorCode.INVALID, "`occurredAt` is in the future.")
             )
@@ -253,15 +268,35 @@ def _validate(inputs: list[UsageInput], now: datetime) -> None:
 
 
 async def record_usage(
-    session: AsyncSession, tenant: TenantId, inputs: list[UsageInput], now: datetime
+    session: AsyncSession,
+    tenant: TenantId,
+    inputs: list[UsageInput],
+    now: datetime,
+    grace: timedelta = DEFAULT_GRACE,
 ) -> list[UsageOutcome]:
-    """Store what was consumed, idempotently per `idempotencyKey`; a replay returns the first result."""
-    _validate(inputs, now)
+    """Store what was consumed, idempotently per `idempotencyKey`; a replay returns the first result
+    and changes nothing (it is not re-validated: the user may have left, the cycle may have closed)."""
+    _validate_batch(inputs)
+    await repo.lock_account_budget(session, tenant)
+    keys = [e.idempotency_key.strip() for e in inputs]
+    existing: dict[str, UsageEvent | RecordedEvent] = {
+        ev.idempotency_key: ev
+        for ev in (await session.scalars(sa.select(UsageEvent).where(UsageEvent.idempotency_key.in_(keys)))).all()
+    }
+    fresh: set[int] = set()
+    seen: set[str] = set(existing)
+    for i, key in enumerate(keys):  # the first occurrence of a new key is written; later ones replay it
+        if key not in seen:
+            fresh.add(i)
+            seen.add(key)
+    if not fresh:
+        return [UsageOutcome(existing[key], replayed=True) for key in keys]
+    _validate(inputs, now, fresh)
     open_cycle = await repo.ensure_cycle(session, tenant, now)
     if open_cycle is None:
         raise UserInputError.single("events", UserErrorCode.INVALID, "The account has no budget plan (NO_PLAN).")
-    places = await repo.placements(session, tenant, [e.user_id for e in inputs])
-    missing = [i for i, e in enumerate(inputs) if e.user_id not in places]
+    places = await repo.placements(session, tenant, [inputs[i].user_id for i in fresh])
+    missing = sorted(i for i in fresh if inputs[i].user_id not in places)
     if missing:
         raise UserInputError(
             *(
@@ -273,11 +308,12 @@ async def record_usage(
     day = await repo.renewal_day(session)
     assert day is not None  # a plan exists: open_cycle was found
     cycles_by_start: dict[datetime, BudgetCycle | None] = {open_cycle.starts_at: open_cycle}
-    for i, event in enumerate(inputs):
-        cycle = await _cycle_of(session, day, event.occurred_at, cycles_by_start)
-        if cycle is None or cycle.status == "CLOSED" or cycle.id == open_cycle.id:
-            late = cycle is None or cycle.status == "CLOSED"
-            targets[i] = (open_cycle.id, late)
+    for i in sorted(fresh):
+        cycle = await _cycle_of(session, day, inputs[i].occurred_at, cycles_by_start)
+        if cycle is not None and cycle.id == open_cycle.id:
+            targets[i] = (open_cycle.id, False)
+        elif cycle is None or cycle.status == "CLOSED" or cycle.ends_at + grace <= now:
+            targets[i] = (open_cycle.id, True)  # its cycle is closed (or due to close): late, in the open one
         else:
             targets[i] = (cycle.id, False)
     states: dict[uuid.UUID, _CycleState] = {}
@@ -298,16 +334,12 @@ async def record_usage(
         if cycle_id in closed:  # never write into a closed cycle: the open one takes it, flagged late
             targets[i] = (open_cycle.id, True)
 
-    keys = [e.idempotency_key.strip() for e in inputs]
-    existing = {
-        ev.idempotency_key: ev
-        for ev in (await session.scalars(sa.select(UsageEvent).where(UsageEvent.idempotency_key.in_(keys)))).all()
-    }
     factor = await session.scalar(sa.select(Account.credits_per_usd).where(Account.id == tenant.value))
     assert factor is not None
     reservations = await _reservations_to_settle(session, inputs)
 
     outcomes: list[UsageOutcome] = []
+    settled: set[uuid.UUID] = set()
     new_events: list[RecordedEvent] = []
     ledger: list[dict[str, object]] = []
     release: list[Reservation] = []
@@ -364,12 +396,13 @@ async def record_usage(
                 ("events", str(i), "reservationId"), UserErrorCode.NOT_FOUND, "No such reservation."
             )
         if held is not None:
-            if held.status in ("SETTLED", "RELEASED") or held in release:
+            if held.status in ("SETTLED", "RELEASED") or held.id in settled:
                 raise UserInputError.single(
                     ("events", str(i), "reservationId"),
                     UserErrorCode.ILLEGAL_TRANSITION,
-                    f"The reservation is already {held.status}.",
+                    f"The reservation is already {'SETTLED' if held.id in settled else held.status}.",
                 )
+            settled.add(held.id)
             if held.status == "HELD":
                 release.append(held)
 
@@ -380,7 +413,7 @@ async def record_usage(
     for r in release:
         r.status, r.resolved_at = "SETTLED", now
     for r in reservations.values():  # an expired hold that a late settle names is marked settled too
-        if r.status == "EXPIRED" and any(e.reservation_id == r.id for e in new_events):
+        if r.status == "EXPIRED" and r.id in settled:
             r.status = "SETTLED"
     await session.flush()
     release_deltas = _release_deltas(release)

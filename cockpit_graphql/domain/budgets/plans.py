@@ -69,9 +69,11 @@ def _validate(terms: PlanTerms) -> PlanTerms:
                 "overflowCapCredits", UserErrorCode.INVALID, "An overflow cap needs the ALLOW overflow policy."
             )
     usd = terms.overflow_usd_per_credit
-    if not usd.is_finite() or usd < 0 or usd.as_tuple().exponent < -10:  # type: ignore[operator]
+    if not usd.is_finite() or not 0 <= usd <= 1000 or usd.as_tuple().exponent < -10:  # type: ignore[operator]
         raise UserInputError.single(
-            "overflowUsdPerCredit", UserErrorCode.INVALID, "`overflowUsdPerCredit` must be ≥ 0 with ≤ 10 decimals."
+            "overflowUsdPerCredit",
+            UserErrorCode.INVALID,
+            "`overflowUsdPerCredit` must be 0 to 1000 with at most 10 decimals.",
         )
     return terms
 

@@ -83,6 +83,7 @@ async def renew_due(
     Cycles another transaction renewed meanwhile are skipped. Runs in the caller's transaction."""
     step = fault or _no_fault
     done: list[Renewal] = []
+    await repo.lock_account_budget(session, tenant)  # before any cycle lock: no deadlock with metering
     seen: set[uuid.UUID] = set()
     while (due := await _oldest_due(session, now - grace, seen)) is not None:
         seen.add(due.id)

@@ -125,6 +125,17 @@ async def get_cycle(session: AsyncSession, cycle_id: uuid.UUID, *, lock: bool = 
     return (await session.scalars(stmt)).first()
 
 
+async def lock_account_budget(session: AsyncSession, tenant: TenantId) -> None:
+    """The account's budget mutex (transaction-scoped advisory lock), taken first by every metering
+    write, renewal and adjustment. Writes of one account then never wait on each other's cycle locks
+    in different orders (a catch-up renewal locks cycles one after another), so they cannot deadlock.
+    Re-entrant within a transaction."""
+    await session.execute(
+        sa.text("SELECT pg_advisory_xact_lock(hashtextextended('cockpit.budget:' || :account, 0))"),
+        {"account": str(tenant.value)},
+    )
+
+
 async def lock_cycle(session: AsyncSession, cycle_id: uuid.UUID) -> BudgetCycle:
     """The per-(account, cycle) mutex of metering: every check-and-write runs under it."""
     cycle = await get_cycle(session, cycle_id, lock=True)
