@@ -84,16 +84,6 @@ def parse_scope(value: str, field: str) -> tuple[GlobalId, Scope]:
     return ref, Scope(LEVELS[ref.type_name], ref.id)
 
 
-def _cap_payload(account_id: uuid.UUID, scope: Scope):  # type: ignore[no-untyped-def]
-    def shape(row: BudgetCap) -> BudgetCapPayload:
-        return BudgetCapPayload(
-            scope=BudgetScope.of(account_id, scope),
-            settings=BudgetSettings(cap=row.cap, default_user_cap=row.default_user_cap),
-        )
-
-    return shape
-
-
 def _usage_input(event: UsageEventInput, at: datetime, index: int | None = None) -> UsageInput:
     path: tuple[str, ...] = ("events", str(index)) if index is not None else ()
     user = parse_ref(event.user_id, "User", ".".join((*path, "userId")) if path else "userId")
@@ -400,7 +390,10 @@ async def _cap(info: Info, scope_id: str, work) -> BudgetCapPayload:  # type: ig
 
     def shape(row: BudgetCap) -> BudgetCapPayload:
         ref, scope = found[0]
-        return _cap_payload(ref.account_id, scope)(row)
+        return BudgetCapPayload(
+            scope=BudgetScope.of(ref.account_id, scope),
+            settings=BudgetSettings(cap=row.cap, default_user_cap=row.default_user_cap),
+        )
 
     return await mutate(info, BudgetCapPayload, permission=MANAGE, plan=plan, shape=shape)
 

@@ -10,6 +10,7 @@ import strawberry
 
 from cockpit_graphql.context import Info
 from cockpit_graphql.domain.budgets import reconciliation
+from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
 from cockpit_graphql.domain.errors import BadUserInput
 from cockpit_graphql.types.budgets import BudgetScope
 from cockpit_graphql.types.ids import decode_id, encode_id
@@ -56,7 +57,9 @@ async def reconciliation_of(
         diffs = [
             ReconciliationDifference(
                 check=d.check,
-                scope=BudgetScope.of(account_id, _scope(d.scope_level, d.scope_id)) if d.scope_level else None,
+                scope=BudgetScope.of(account_id, Scope(ScopeLevel(d.scope_level), d.scope_id))
+                if d.scope_level and d.scope_id
+                else None,
                 expected=d.expected,
                 actual=d.actual,
             )
@@ -77,10 +80,3 @@ async def reconciliation_of(
             )
         )
     return out
-
-
-def _scope(level: str | None, ident: uuid.UUID | None):  # type: ignore[no-untyped-def]
-    from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
-
-    assert level is not None and ident is not None
-    return Scope(ScopeLevel(level), ident)
