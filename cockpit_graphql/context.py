@@ -13,6 +13,7 @@ from cockpit_graphql.auth.principal import Principal
 from cockpit_graphql.auth.tenant import TenantId
 from cockpit_graphql.dataloaders.budgets import BudgetLoaders
 from cockpit_graphql.dataloaders.directory import DirectoryLoaders
+from cockpit_graphql.dataloaders.pages import PageLoaders
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.domain.actor import Operation
 from cockpit_graphql.domain.errors import Unauthenticated
@@ -29,6 +30,7 @@ class Context:
     request_id: str
     directory: DirectoryLoaders
     budgets: BudgetLoaders
+    pages: PageLoaders
     extras: dict[str, Any] = field(default_factory=dict)
 
     def require_principal(self) -> Principal:
@@ -60,6 +62,7 @@ def build_context(request: Request, settings: Settings, db: Database) -> Context
         request_id=request_id,
         directory=DirectoryLoaders(db, principal),
         budgets=BudgetLoaders(db, principal),
+        pages=PageLoaders(db, principal),
     )
 
 

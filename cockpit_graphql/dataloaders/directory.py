@@ -1,9 +1,8 @@
-"""Per-request loaders of the directory: by id and by parent page, each key tagged with its account."""
+"""Per-request loaders of the directory by id, each key tagged with its account."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,59 +14,10 @@ from cockpit_graphql.dataloaders.base import batch_by_account
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.db.tables import (
     Account,
-    BillingNotice,
-    BudgetCycle,
-    LedgerEntry,
-    Organization,
-    Reservation,
-    Settlement,
-    Team,
-    UsageEvent,
-    User,
 )
 from cockpit_graphql.domain.directory import repository as repo
-from cockpit_graphql.domain.pagination import Ordering, Page, PageRequest, count_children, page_children
 
 EntityKey = tuple[uuid.UUID, uuid.UUID]  # (account_id, id)
-
-TABLES: dict[str, Any] = {
-    "organizations": Organization,
-    "teams": Team,
-    "users": User,
-    "budget_cycles": BudgetCycle,
-    "ledger_entries": LedgerEntry,
-    "settlements": Settlement,
-    "billing_notices": BillingNotice,
-    "usage_events": UsageEvent,
-    "budget_reservations": Reservation,
-}
-"""Tables that can be listed as pages of a parent (the page and count loaders below serve them all)."""
-
-
-@dataclass(frozen=True)
-class PageKey:
-    account_id: uuid.UUID
-    table: str
-    parent_column: str
-    parent_id: uuid.UUID
-    request: PageRequest
-    ordering: Ordering
-    filter: Any  # a frozen dataclass with .conditions(...)
-
-
-@dataclass(frozen=True)
-class CountKey:
-    account_id: uuid.UUID
-    table: str
-    parent_column: str
-    parent_id: uuid.UUID
-    filter: Any
-
-
-def _conditions(table: str, flt: Any) -> list[sa.ColumnElement[bool]]:
-    if flt is None:
-        return []
-    return flt.conditions() if table == "users" else flt.conditions(TABLES[table])
 
 
 class DirectoryLoaders:
@@ -78,8 +28,6 @@ class DirectoryLoaders:
         self.organization = DataLoader(self._by_ids(repo.organizations_by_ids))
         self.team = DataLoader(self._by_ids(repo.teams_by_ids))
         self.user = DataLoader(self._by_ids(repo.users_by_ids))
-        self.page = DataLoader(self._load_pages)
-        self.count = DataLoader(self._load_counts)
 
     async def _load_accounts(self, ids: list[uuid.UUID]) -> list[Account | None]:
         async with self.db.platform() as session:
@@ -96,50 +44,3 @@ class DirectoryLoaders:
             return await batch_by_account(self.db, self.principal, keys, lambda k: k[0], lambda _k: None, run)
 
         return load
-
-    async def _load_pages(self, keys: list[PageKey]) -> list[Page]:
-        async def run(session: AsyncSession, group: list[PageKey]) -> dict[PageKey, Page]:
-            first = group[0]
-            pages = await page_children(
-                session,
-                TABLES[first.table],
-                first.parent_column,
-                [k.parent_id for k in group],
-                first.request,
-                first.ordering,
-                _conditions(first.table, first.filter),
-            )
-            return {k: pages[k.parent_id] for k in group}
-
-        empty = Page([], False, False)
-        return await batch_by_account(
-            self.db,
-            self.principal,
-            keys,
-            lambda k: k.account_id,
-            lambda k: (k.table, k.parent_column, k.request, k.ordering, k.filter),
-            run,
-            missing=empty,
-        )
-
-    async def _load_counts(self, keys: list[CountKey]) -> list[int]:
-        async def run(session: AsyncSession, group: list[CountKey]) -> dict[CountKey, int]:
-            first = group[0]
-            counts = await count_children(
-                session,
-                TABLES[first.table],
-                first.parent_column,
-                [k.parent_id for k in group],
-                _conditions(first.table, first.filter),
-            )
-            return {k: counts[k.parent_id] for k in group}
-
-        return await batch_by_account(
-            self.db,
-            self.principal,
-            keys,
-            lambda k: k.account_id,
-            lambda k: (k.table, k.parent_column, k.filter),
-            run,
-            missing=0,
-        )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
 
-from cockpit_graphql.dataloaders.directory import CountKey, PageKey
+from cockpit_graphql.dataloaders.pages import CountKey, PageKey
 from cockpit_graphql.domain.pagination import Ordering, Page, PageRequest, SortDirection, cursor_of
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ async def list_page(
     to_node: Any,
 ) -> Any:
     """A connection over the children of one parent, batched with its siblings by the page loader."""
-    loaders = info.context.directory
+    loaders = info.context.pages
     page = await loaders.page.load(PageKey(account_id, table, parent_column, parent_id, request, ordering, flt))
     count_key = CountKey(account_id, table, parent_column, parent_id, flt)
     return build_connection(page, ordering, to_node, lambda: loaders.count.load(count_key))
