@@ -60,7 +60,7 @@ class AuditAction(StrEnum):
 UNAUDITED_RUNTIME_MUTATIONS: frozenset[str] = frozenset(
     {
         # The runtime's high-volume calls are their own record (ledger and usage tables) and write no
-        # audit event. They arrive with the budgets module; this is the only place that exempts a mutation.
+        # audit event (docs/budgets.md). This is the only place that exempts a mutation.
         "authorizeUsage",
         "settleReservation",
         "releaseReservation",
