@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -86,10 +87,10 @@ def parse_scope(value: str, field: str) -> tuple[GlobalId, Scope]:
 
 def _usage_input(event: UsageEventInput, at: datetime, index: int | None = None) -> UsageInput:
     path: tuple[str, ...] = ("events", str(index)) if index is not None else ()
-    user = parse_ref(event.user_id, "User", ".".join((*path, "userId")) if path else "userId")
+    user = parse_ref(event.user_id, "User", (*path, "userId"))
     reservation = None
     if event.reservation_id is not None:
-        reservation = parse_ref(event.reservation_id, "Reservation", "reservationId").id
+        reservation = parse_ref(event.reservation_id, "Reservation", (*path, "reservationId")).id
     return UsageInput(
         idempotency_key=event.idempotency_key,
         user_id=user.id,
@@ -304,7 +305,8 @@ class BudgetMutations:
                 raise UserInputError.single("events", UserErrorCode.REQUIRED, "Send at least one usage event.")
             at = now()
             events = [_usage_input(e, at, i) for i, e in enumerate(input.events)]
-            account = parse_ref(input.events[0].user_id, "User", "events.0.userId").account_id
+            # the batch runs in the first event's account; users of another account are not found there
+            account = parse_ref(input.events[0].user_id, "User", ("events", "0", "userId")).account_id
             return Plan(account, "events", lambda s, t, op: metering.record_usage(s, t, events, at, _grace(info)))
 
         return await mutate(
@@ -323,7 +325,7 @@ class BudgetMutations:
             at = now()
             ref = parse_ref(input.reservation_id, "Reservation", "reservationId")
             base = _usage_input(input.usage, at)
-            event = UsageInput(**{**base.__dict__, "reservation_id": ref.id})
+            event = dataclasses.replace(base, reservation_id=ref.id)
             return Plan(
                 ref.account_id, "reservationId", lambda s, t, op: metering.record_usage(s, t, [event], at, _grace(info))
             )

@@ -31,11 +31,13 @@ def user_errors(exc: UserInputError) -> list[UserError]:
     return [UserError.from_item(UserErrorItem(("input", *item.field), item.code, item.message)) for item in exc.errors]
 
 
-def parse_ref(value: str | None, type_name: str, field: str) -> GlobalId:
-    """Decode a global id of `type_name`, or raise the userError a client can fix."""
+def parse_ref(value: str | None, type_name: str, field: str | tuple[str, ...]) -> GlobalId:
+    """Decode a global id of `type_name`, or raise the userError a client can fix. `field` is the
+    input path (a name, or a tuple such as ("events", "3", "userId") inside a list)."""
     ref = decode_id(value) if value else None
     if ref is None or ref.type_name != type_name:
-        raise UserInputError.single(field, UserErrorCode.NOT_FOUND, f"`{field}` is not the id of a {type_name}.")
+        name = field if isinstance(field, str) else field[-1]
+        raise UserInputError.single(field, UserErrorCode.NOT_FOUND, f"`{name}` is not the id of a {type_name}.")
     return ref
 
 

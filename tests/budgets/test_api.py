@@ -114,6 +114,11 @@ async def test_batch_validation_is_typed(world: World) -> None:
     errors = r.data["recordUsageBatch"]["userErrors"]
     assert errors == [{"field": ["input", "events", "1", "costUsd"], "code": "INVALID"}]
     assert r.data["recordUsageBatch"]["results"] == []
+    bad_id = [events[0], {**events[0], "idempotencyKey": "c", "userId": t.gid("Team", "platform")}]
+    r = await world.gql(q, {"i": {"events": bad_id}}, token=admin)
+    assert r.data["recordUsageBatch"]["userErrors"] == [
+        {"field": ["input", "events", "1", "userId"], "code": "NOT_FOUND"}
+    ]
     ok = await world.gql(q, {"i": {"events": events[:1]}}, token=admin)
     assert ok.data["recordUsageBatch"]["results"] == [{"replayed": False}]
 
