@@ -27,6 +27,17 @@ def foreign_ids(b: Tenant) -> dict[str, str]:
     }
 
 
+async def test_node_hides_other_accounts_budget_entities(world: World, pair: tuple[Tenant, Tenant]) -> None:
+    a, b = pair
+    for gid in (b.gid("Settlement", "settlement"), b.gid("Reservation", "reservation")):
+        r = await world.gql(NODE_QUERY, {"id": gid}, token=world.admin(a))
+        assert r.errors == [] and r.data == {"node": None}
+    own = await world.gql(NODE_QUERY, {"id": b.gid("Settlement", "settlement")}, token=world.admin(b))
+    assert own.data["node"]["__typename"] == "Settlement"
+    member = await world.gql(NODE_QUERY, {"id": b.gid("Settlement", "settlement")}, token=world.member(b))
+    assert member.codes == ["FORBIDDEN"]
+
+
 @pytest.fixture(scope="module")
 async def pair(world: World) -> tuple[Tenant, Tenant]:
     a, b = await world.tenant(), await world.tenant()

@@ -11,11 +11,22 @@ from cockpit_graphql.context import Info
 from cockpit_graphql.domain.errors import BadUserInput
 from cockpit_graphql.domain.roles import Role
 from cockpit_graphql.types.account import Account, account_by_uuid, load_account
+from cockpit_graphql.types.budgets import load_budget_entity
 from cockpit_graphql.types.directory import RoleEnum, User, load_organization, load_team, load_user
 from cockpit_graphql.types.ids import decode_id
 from cockpit_graphql.types.node import Node
 
-LOADERS = {"Account": load_account, "Organization": load_organization, "Team": load_team, "User": load_user}
+LOADERS = {
+    "Account": load_account,
+    "Organization": load_organization,
+    "Team": load_team,
+    "User": load_user,
+    "BudgetCycle": load_budget_entity,
+    "Reservation": load_budget_entity,
+    "Settlement": load_budget_entity,
+    "UsageEvent": load_budget_entity,
+}
+"""Every type that implements Node; other ids (plan versions, ledger entries, notices) resolve to null."""
 
 
 async def resolve_node(info: Info, gid: str) -> Node | None:
@@ -23,7 +34,8 @@ async def resolve_node(info: Info, gid: str) -> Node | None:
     ref = decode_id(gid)
     if ref is None:
         return None
-    return await LOADERS[ref.type_name](info, gid)
+    loader = LOADERS.get(ref.type_name)
+    return await loader(info, gid) if loader else None
 
 
 @strawberry.type(description="Who is asking: the signed-in principal.")

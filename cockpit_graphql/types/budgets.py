@@ -364,3 +364,19 @@ async def allocation_of(info: Info, account_id: uuid.UUID, chain: list[Scope]) -
 async def settings_of(info: Info, account_id: uuid.UUID, scope: Scope) -> BudgetSettings:
     found = await info.context.budgets.settings.load((account_id, scope))
     return BudgetSettings(cap=found.cap, default_user_cap=found.default_user_cap)
+
+
+async def load_budget_entity(info: Info, gid: str) -> Node | None:
+    """`node(id:)` for budget entities (cycles, reservations, settlements, usage events): admins only."""
+    from cockpit_graphql.dataloaders.budgets import ENTITY_TABLES, EntityKey
+    from cockpit_graphql.types.ids import decode_id
+
+    ref = decode_id(gid)
+    if ref is None or ref.type_name not in ENTITY_TABLES:
+        return None
+    info.context.require(Permission.READ_BUDGETS)
+    row = await info.context.budgets.entity.load(EntityKey(ref.account_id, ref.type_name, ref.id))
+    if row is None:
+        return None
+    shape = {"BudgetCycle": BudgetCycle, "Reservation": Reservation, "Settlement": Settlement, "UsageEvent": UsageEvent}
+    return shape[ref.type_name].from_row(row)  # type: ignore[no-any-return, attr-defined]
