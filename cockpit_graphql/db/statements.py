@@ -37,10 +37,6 @@ def count_statements(keep_text: bool = False) -> Iterator[StatementCounter]:
         _current.reset(token)
 
 
-def current_counter() -> StatementCounter | None:
-    return _current.get()
-
-
 def instrument(engine: AsyncEngine) -> None:
     def _before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         counter = _current.get()

@@ -120,3 +120,12 @@ async def test_api_edges_are_user_errors(world: World) -> None:
         token=admin,
     )
     assert ttl.data["authorizeUsage"]["userErrors"] == [{"code": "INVALID"}]
+
+
+def test_settlement_and_rollover_amounts_round_half_up_once() -> None:
+    from cockpit_graphql.domain.budgets.money import share_of, usd_of
+
+    # a 34-significant-digit product (beyond the default 28-digit context), then cents half-up
+    assert usd_of(Decimal("12345678901234.123456"), Decimal("0.1234567891")) == Decimal("1524157876405.98")
+    assert usd_of(Decimal("1"), Decimal("0.005")) == Decimal("0.01")  # a tie rounds up
+    assert share_of(Decimal("0.000001"), Decimal("50")) == Decimal("0.000001")  # 0.0000005 rounds up

@@ -23,7 +23,3 @@ def cycle_bounds(renewal_day: int, at: datetime) -> tuple[datetime, datetime]:
         start = _renewal(at.year, at.month - 1, renewal_day)
     end = _renewal(start.year, start.month + 1, renewal_day)
     return start, end
-
-
-def next_cycle_start(renewal_day: int, start: datetime) -> datetime:
-    return cycle_bounds(renewal_day, start)[1]

@@ -19,9 +19,13 @@ def credits_of(cost_usd: Decimal, credits_per_usd: Decimal) -> Decimal:
         return (cost_usd * credits_per_usd).quantize(CREDIT_QUANTUM, rounding=ROUND_HALF_UP)
 
 
-def round_credits(amount: Decimal) -> Decimal:
-    return amount.quantize(CREDIT_QUANTUM, rounding=ROUND_HALF_UP)
+def share_of(amount: Decimal, percent: Decimal) -> Decimal:
+    """`amount × percent / 100`, exact, then half-up to 6 decimals (rollover)."""
+    with localcontext(EXACT):
+        return (amount * percent / Decimal(100)).quantize(CREDIT_QUANTUM, rounding=ROUND_HALF_UP)
 
 
-def usd_cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+def usd_of(credits: Decimal, usd_per_credit: Decimal) -> Decimal:
+    """`credits × usdPerCredit`, exact, then half-up to cents (settlements)."""
+    with localcontext(EXACT):
+        return (credits * usd_per_credit).quantize(CENT, rounding=ROUND_HALF_UP)

@@ -26,7 +26,7 @@ from cockpit_graphql.db.tables import BudgetCycle, BudgetPlan, LedgerEntry, Sett
 from cockpit_graphql.domain.actor import SYSTEM_ACTOR, Operation
 from cockpit_graphql.domain.budgets import repository as repo
 from cockpit_graphql.domain.budgets.metering import expire_due
-from cockpit_graphql.domain.budgets.money import ZERO, round_credits, usd_cents
+from cockpit_graphql.domain.budgets.money import ZERO, share_of, usd_of
 from cockpit_graphql.domain.budgets.settlements import SettlementStatus, actor_ref
 
 # The steps of one renewal, in order; `fault(step)` is called after each (tests inject failures there).
@@ -64,7 +64,7 @@ async def usage_of(session: AsyncSession, cycle_id: uuid.UUID) -> Usage:
 
 def carried_over(unused: Decimal, plan: BudgetPlan) -> Decimal:
     """`unused × rolloverPercent / 100`, half-up to 6 decimals, then capped by `rolloverCap`."""
-    carried = round_credits(unused * plan.rollover_percent / Decimal(100))
+    carried = share_of(unused, plan.rollover_percent)
     if plan.rollover_cap is not None:
         carried = min(carried, plan.rollover_cap)
     return carried
@@ -198,7 +198,7 @@ async def _open_settlement(
         id=uuid.uuid4(),
         cycle_id=cycle.id,
         overflow_credits=overflow,
-        amount_usd=usd_cents(overflow * plan.overflow_usd_per_credit),
+        amount_usd=usd_of(overflow, plan.overflow_usd_per_credit),
         status=SettlementStatus.PENDING.value,
         created_at=now,
         updated_at=now,

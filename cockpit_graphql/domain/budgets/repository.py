@@ -49,11 +49,6 @@ class CounterDelta:
 # --- plans ------------------------------------------------------------------------------------
 
 
-async def plan_versions(session: AsyncSession) -> list[BudgetPlan]:
-    stmt = sa.select(BudgetPlan).order_by(BudgetPlan.effective_from, BudgetPlan.version)
-    return list((await session.scalars(stmt)).all())
-
-
 async def plan_for(session: AsyncSession, cycle_start: datetime) -> BudgetPlan | None:
     """The version that governs the cycle starting at `cycle_start`."""
     stmt = (
@@ -141,11 +136,6 @@ async def lock_cycle(session: AsyncSession, cycle_id: uuid.UUID) -> BudgetCycle:
     cycle = await get_cycle(session, cycle_id, lock=True)
     assert cycle is not None
     return cycle
-
-
-async def open_cycles(session: AsyncSession) -> list[BudgetCycle]:
-    stmt = sa.select(BudgetCycle).where(BudgetCycle.status == "OPEN").order_by(BudgetCycle.starts_at)
-    return list((await session.scalars(stmt)).all())
 
 
 async def pool_of(session: AsyncSession, cycle_id: uuid.UUID) -> Decimal:

@@ -86,16 +86,6 @@ async def count_users_in_team(session: AsyncSession, team_id: uuid.UUID) -> int:
     return int(await session.scalar(sa.select(sa.func.count()).where(User.home_team_id == team_id)) or 0)
 
 
-async def count_users_in_organization(session: AsyncSession, organization_id: uuid.UUID) -> int:
-    stmt = (
-        sa.select(sa.func.count())
-        .select_from(User)
-        .join(Team, sa.and_(Team.account_id == User.account_id, Team.id == User.home_team_id))
-        .where(Team.organization_id == organization_id)
-    )
-    return int(await session.scalar(stmt) or 0)
-
-
 async def count_admins(session: AsyncSession, *, lock: bool = False) -> int:
     stmt = sa.select(User.id).where(User.role == "ACCOUNT_ADMIN")
     if lock:
