@@ -10,9 +10,9 @@ import strawberry
 
 from cockpit_graphql.context import Info
 from cockpit_graphql.domain.budgets import reconciliation
-from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
+from cockpit_graphql.domain.budgets.scopes import CycleStatus, Scope, ScopeLevel
 from cockpit_graphql.domain.errors import BadUserInput
-from cockpit_graphql.types.budgets import BudgetScope
+from cockpit_graphql.types.budgets import BudgetScope, CycleStatusEnum
 from cockpit_graphql.types.ids import decode_id, encode_id
 
 
@@ -29,7 +29,7 @@ class CycleReconciliation:
     cycle_id: strawberry.ID = strawberry.field(description="The cycle.")
     starts_at: datetime = strawberry.field(description="Cycle start.")
     ends_at: datetime = strawberry.field(description="Cycle end.")
-    status: str = strawberry.field(description="OPEN or CLOSED.")
+    status: CycleStatusEnum = strawberry.field(description="OPEN or CLOSED.")  # type: ignore[valid-type]
     pool: Decimal = strawberry.field(description="Grant + rollover in + adjustments.")
     included: Decimal = strawberry.field(description="Sum of the events' included credits.")
     overflow: Decimal = strawberry.field(description="Sum of the events' overflow credits.")
@@ -70,7 +70,7 @@ async def reconciliation_of(
                 cycle_id=strawberry.ID(encode_id("BudgetCycle", account_id, c.cycle_id)),
                 starts_at=c.starts_at,
                 ends_at=c.ends_at,
-                status=c.status,
+                status=CycleStatus(c.status),
                 pool=c.pool,
                 included=c.included,
                 overflow=c.overflow,

@@ -21,7 +21,8 @@ from cockpit_graphql.domain.budgets.allocation import Allocation, CapSource, Lev
 from cockpit_graphql.domain.budgets.metering import DenialReason
 from cockpit_graphql.domain.budgets.notices import NoticeKind
 from cockpit_graphql.domain.budgets.plans import OverflowPolicy
-from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
+from cockpit_graphql.domain.budgets.scopes import CycleStatus, LedgerKind, ReservationStatus, Scope, ScopeLevel
+from cockpit_graphql.domain.budgets.settlements import SettlementStatus
 from cockpit_graphql.domain.pagination import Ordering, PageRequest, SortDirection
 from cockpit_graphql.domain.roles import Permission
 from cockpit_graphql.types.ids import encode_id
@@ -40,6 +41,14 @@ OverflowPolicyEnum = strawberry.enum(
     description="BLOCK: nothing is authorized beyond the pool. ALLOW: up to the overflow cap (or without limit).",
 )
 DenialReasonEnum = strawberry.enum(DenialReason, name="DenialReason", description="Why an authorization was denied.")
+CycleStatusEnum = strawberry.enum(CycleStatus, name="BudgetCycleStatus", description="OPEN until renewal closes it.")
+ReservationStatusEnum = strawberry.enum(
+    ReservationStatus, name="ReservationStatus", description="HELD until settled, released or expired."
+)
+SettlementStatusEnum = strawberry.enum(
+    SettlementStatus, name="SettlementStatus", description="PENDING → INVOICED → SETTLED, or WRITTEN_OFF."
+)
+LedgerKindEnum = strawberry.enum(LedgerKind, name="LedgerEntryKind", description="What a ledger entry books.")
 NoticeKindEnum = strawberry.enum(NoticeKind, name="BillingNoticeKind", description="What a billing notice reports.")
 
 LEVEL_TYPE = {
@@ -175,7 +184,7 @@ class BudgetCycle(Node):
     id: strawberry.ID = strawberry.field(description="The opaque global id.")
     starts_at: datetime = strawberry.field(description="Start (inclusive).")
     ends_at: datetime = strawberry.field(description="End (exclusive).")
-    status: str = strawberry.field(description="OPEN or CLOSED.")
+    status: CycleStatusEnum = strawberry.field(description="OPEN or CLOSED.")  # type: ignore[valid-type]
     closed_at: datetime | None = strawberry.field(description="When the renewal closed it.")
     row: strawberry.Private[CycleRow]
 
@@ -210,7 +219,7 @@ class BudgetCycle(Node):
             id=strawberry.ID(encode_id("BudgetCycle", row.account_id, row.id)),
             starts_at=row.starts_at,
             ends_at=row.ends_at,
-            status=row.status,
+            status=CycleStatus(row.status),
             closed_at=row.closed_at,
             row=row,
         )
@@ -219,7 +228,7 @@ class BudgetCycle(Node):
 @strawberry.type(description="An append-only ledger entry, in credits, of one cycle.")
 class LedgerEntry:
     id: strawberry.ID = strawberry.field(description="The opaque global id.")
-    kind: str = strawberry.field(
+    kind: LedgerKindEnum = strawberry.field(  # type: ignore[valid-type]
         description="GRANT, ROLLOVER, ADJUSTMENT, USAGE, OVERFLOW_USAGE, EXPIRY, SETTLEMENT or WRITE_OFF."
     )
     amount: Decimal = strawberry.field(description="Signed credits.")
@@ -235,7 +244,7 @@ class LedgerEntry:
 
         return cls(
             id=strawberry.ID(encode_id("LedgerEntry", row.account_id, row.id)),
-            kind=row.kind,
+            kind=LedgerKind(row.kind),
             amount=row.amount,
             reason=row.reason,
             created_at=row.created_at,
@@ -248,7 +257,9 @@ class LedgerEntry:
 class Reservation(Node):
     id: strawberry.ID = strawberry.field(description="The opaque global id.")
     credits: Decimal = strawberry.field(description="Credits held.")
-    status: str = strawberry.field(description="HELD, SETTLED, EXPIRED or RELEASED.")
+    status: ReservationStatusEnum = strawberry.field(  # type: ignore[valid-type]
+        description="HELD, SETTLED, EXPIRED or RELEASED."
+    )
     expires_at: datetime = strawberry.field(description="When an unsettled hold is released.")
     created_at: datetime = strawberry.field(description="When it was authorized.")
 
@@ -257,7 +268,7 @@ class Reservation(Node):
         return cls(
             id=strawberry.ID(encode_id("Reservation", row.account_id, row.id)),
             credits=row.credits,
-            status=row.status,
+            status=ReservationStatus(row.status),
             expires_at=row.expires_at,
             created_at=row.created_at,
         )
@@ -312,7 +323,9 @@ class Settlement(Node):
     id: strawberry.ID = strawberry.field(description="The opaque global id.")
     overflow_credits: Decimal = strawberry.field(description="Overflow credits of the cycle.")
     amount_usd: Decimal = strawberry.field(description="overflowCredits × overflowUsdPerCredit, half-up to cents.")
-    status: str = strawberry.field(description="PENDING, INVOICED, SETTLED or WRITTEN_OFF.")
+    status: SettlementStatusEnum = strawberry.field(  # type: ignore[valid-type]
+        description="PENDING, INVOICED, SETTLED or WRITTEN_OFF."
+    )
     external_reference: str | None = strawberry.field(description="The invoice or payment reference.")
     write_off_reason: str | None = strawberry.field(description="Why it was written off.")
     created_at: datetime = strawberry.field(description="When the cycle closed with overflow.")
@@ -325,7 +338,7 @@ class Settlement(Node):
             id=strawberry.ID(encode_id("Settlement", row.account_id, row.id)),
             overflow_credits=row.overflow_credits,
             amount_usd=row.amount_usd,
-            status=row.status,
+            status=SettlementStatus(row.status),
             external_reference=row.external_reference,
             write_off_reason=row.write_off_reason,
             created_at=row.created_at,

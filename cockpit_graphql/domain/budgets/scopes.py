@@ -58,3 +58,26 @@ def chain_of(
             break
         chain.append(Scope(level, ident))
     return chain
+
+
+class CycleStatus(StrEnum):
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+
+
+class ReservationStatus(StrEnum):
+    HELD = "HELD"
+    SETTLED = "SETTLED"
+    EXPIRED = "EXPIRED"
+    RELEASED = "RELEASED"
+
+
+class LedgerKind(StrEnum):
+    GRANT = "GRANT"
+    ROLLOVER = "ROLLOVER"
+    ADJUSTMENT = "ADJUSTMENT"
+    USAGE = "USAGE"
+    OVERFLOW_USAGE = "OVERFLOW_USAGE"
+    EXPIRY = "EXPIRY"
+    SETTLEMENT = "SETTLEMENT"
+    WRITE_OFF = "WRITE_OFF"
