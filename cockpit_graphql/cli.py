@@ -1,4 +1,4 @@
-"""`cockpit …`: serve, worker, migrate, bootstrap, doctor, token, export-schema, db reset, dev."""
+"""`cockpit …`: serve, worker, migrate, bootstrap, seed-models, doctor, token, export-schema, db reset, dev."""
 
 from __future__ import annotations
 
@@ -63,6 +63,28 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
         print(f"platform operator added: {op}")
     for name in report.demo:
         print(f"demo account created: {name}")
+    return 0
+
+
+def cmd_seed_models(args: argparse.Namespace) -> int:
+    from cockpit_graphql.db.engine import Database
+    from cockpit_graphql.domain.actor import SYSTEM_ACTOR, Operation
+    from cockpit_graphql.domain.models.seed import seed_models
+
+    if not args.from_env:
+        print("Say where the models come from: `cockpit seed-models --from-env`.", file=sys.stderr)
+        return 2
+
+    async def run() -> str:
+        db = Database.from_settings(_settings())  # the app role: the catalog is a platform table it may write
+        try:
+            async with db.platform() as session:
+                report = await seed_models(session, Operation(SYSTEM_ACTOR, "cli:seed-models"), os.environ)
+        finally:
+            await db.dispose()
+        return report.render()
+
+    print(asyncio.run(run()))
     return 0
 
 
@@ -204,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true", help="create the demo accounts")
     p.add_argument("--operator", action="append", metavar="ISSUER#SUBJECT", help="register a super admin")
     p.set_defaults(func=cmd_bootstrap)
+    p = sub.add_parser("seed-models", help="add catalog models listed in COCKPIT_MODELS_<PROVIDER> (idempotent)")
+    p.add_argument("--from-env", action="store_true", help="read the COCKPIT_MODELS_<PROVIDER> lists")
+    p.set_defaults(func=cmd_seed_models)
     sub.add_parser("doctor", help="runbook smoke checks").set_defaults(func=cmd_doctor)
     p = sub.add_parser("token", help="mint a dev JWT (only with DEV_JWT_SECRET)")
     p.add_argument("--role", choices=["SUPER_ADMIN", "ACCOUNT"], default="ACCOUNT")

@@ -13,10 +13,13 @@ from cockpit_graphql.auth.principal import Principal
 from cockpit_graphql.auth.tenant import TenantId
 from cockpit_graphql.dataloaders.budgets import BudgetLoaders
 from cockpit_graphql.dataloaders.directory import DirectoryLoaders
+from cockpit_graphql.dataloaders.models import ModelLoaders
 from cockpit_graphql.dataloaders.pages import PageLoaders
+from cockpit_graphql.dataloaders.policies import PolicyLoaders
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.domain.actor import Operation
 from cockpit_graphql.domain.errors import Unauthenticated
+from cockpit_graphql.domain.policies.flags import flag_registry
 from cockpit_graphql.domain.roles import Permission, ensure_permission
 from cockpit_graphql.settings import Settings
 
@@ -31,6 +34,8 @@ class Context:
     directory: DirectoryLoaders
     budgets: BudgetLoaders
     pages: PageLoaders
+    models: ModelLoaders
+    policies: PolicyLoaders
     extras: dict[str, Any] = field(default_factory=dict)
 
     def require_principal(self) -> Principal:
@@ -63,6 +68,8 @@ def build_context(request: Request, settings: Settings, db: Database) -> Context
         directory=DirectoryLoaders(db, principal),
         budgets=BudgetLoaders(db, principal),
         pages=PageLoaders(db, principal),
+        models=ModelLoaders(db),
+        policies=PolicyLoaders(db, principal, flag_registry(settings.extra_feature_flags)),
     )
 
 

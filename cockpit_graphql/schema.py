@@ -8,24 +8,27 @@ import strawberry
 from strawberry.extensions import DisableIntrospection
 from strawberry.federation import Schema as FederationSchema
 
-from cockpit_graphql.limits.extension import ErrorShaping, QueryLimits
+from cockpit_graphql.limits.extension import CachedValidation, ErrorShaping, QueryLimits
 from cockpit_graphql.resolvers.accounts import AccountMutations, AccountQueries
 from cockpit_graphql.resolvers.budgets import BudgetMutations, BudgetQueries
 from cockpit_graphql.resolvers.directory import DirectoryMutations
+from cockpit_graphql.resolvers.models import ModelMutations, ModelQueries
 from cockpit_graphql.resolvers.node import NodeQueries
+from cockpit_graphql.resolvers.policies import PolicyMutations, PolicyQueries
 from cockpit_graphql.types.account import Account
 from cockpit_graphql.types.directory import Organization, Team, User
+from cockpit_graphql.types.policies import Guardrail
 
 FEDERATION_VERSION = "2.7"
 
 
 @strawberry.type(description="Read the directory and everything it governs.")
-class Query(NodeQueries, AccountQueries, BudgetQueries):
+class Query(NodeQueries, AccountQueries, BudgetQueries, ModelQueries, PolicyQueries):
     pass
 
 
 @strawberry.type(description="Change the directory and its settings; every mutation is audited.")
-class Mutation(AccountMutations, DirectoryMutations, BudgetMutations):
+class Mutation(AccountMutations, DirectoryMutations, BudgetMutations, ModelMutations, PolicyMutations):
     pass
 
 
@@ -35,13 +38,13 @@ class CockpitSchema(FederationSchema):
 
 
 def build_schema(*, introspection: bool = True) -> CockpitSchema:
-    extensions: list[Any] = [QueryLimits, ErrorShaping]
+    extensions: list[Any] = [QueryLimits, CachedValidation, ErrorShaping]
     if not introspection:
         extensions.append(DisableIntrospection)
     return CockpitSchema(
         query=Query,
         mutation=Mutation,
-        types=[Account, Organization, Team, User],
+        types=[Account, Organization, Team, User, Guardrail],
         extensions=extensions,
         federation_version=FEDERATION_VERSION,  # type: ignore[arg-type]
     )

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     )
     reservation_default_ttl_seconds: int = 300
 
+    # --- policies -------------------------------------------------------------------------
+    extra_feature_flags: dict[str, bool] = Field(
+        default_factory=dict,
+        description="More feature flags and their defaults, as JSON: EXTRA_FEATURE_FLAGS='{\"WEB_SEARCH\": false}'.",
+    )
+
     # --- misc -----------------------------------------------------------------------------
     environment: str = Field("production", description="'development' enables dev conveniences.")
     log_level: str = "INFO"

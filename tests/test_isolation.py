@@ -8,10 +8,12 @@ import pytest
 import sqlalchemy as sa
 
 from cockpit_graphql.auth.tenant import mint_for_system
+from cockpit_graphql.domain.policies import service as policies
+from cockpit_graphql.domain.policies.guardrail_types import GuardrailMode, GuardrailType
 from cockpit_graphql.schema import schema
-from cockpit_graphql.types.ids import encode_id
+from cockpit_graphql.types.ids import NO_ACCOUNT, encode_id
 from tests.support.budgets import give_budget_history
-from tests.support.world import Tenant, World
+from tests.support.world import OP, Tenant, World
 
 NODE_QUERY = "query($id: ID!) { node(id: $id) { id __typename } }"
 ENTITIES = """query($reps: [_Any!]!) { _entities(representations: $reps) {
@@ -42,6 +44,12 @@ async def test_node_hides_other_accounts_budget_entities(world: World, pair: tup
 async def pair(world: World) -> tuple[Tenant, Tenant]:
     a, b = await world.tenant(), await world.tenant()
     b.ids |= await give_budget_history(world, b)  # a plan, a held reservation and a settlement to aim at
+    tenant_b = mint_for_system(b.account_id)
+    async with world.db.tenant(tenant_b) as s:  # and a guardrail
+        guardrail = await policies.create_guardrail(
+            s, tenant_b, OP, "B's guardrail", GuardrailType.PROMPT_INJECTION, GuardrailMode.BLOCK, {}
+        )
+    b.ids["guardrail"] = guardrail.id
     return a, b
 
 
@@ -120,30 +128,106 @@ def _mutation_cases(a: Tenant, b: Tenant) -> dict[str, tuple[str, dict[str, obje
         "suspendAccount": ("account { id }", {"id": b.account_gid}, "FORBIDDEN"),
         "reactivateAccount": ("account { id }", {"id": b.account_gid}, "FORBIDDEN"),
         "updateAccountEntitlements": ("account { id }", {"id": b.account_gid, "allowAllModels": False}, "FORBIDDEN"),
-        "setBudgetPlan": ("plan { id }", {"accountId": b.account_gid, "creditsPerCycle": "5", "renewalDay": 1},
-                          "NOT_FOUND"),
+        "setBudgetPlan": (
+            "plan { id }",
+            {"accountId": b.account_gid, "creditsPerCycle": "5", "renewalDay": 1},
+            "NOT_FOUND",
+        ),
         "setBudgetCap": ("scope { id }", {"scopeId": b.gid("Team", "platform"), "credits": "1"}, "NOT_FOUND"),
         "clearBudgetCap": ("scope { id }", {"scopeId": b.gid("User", "member")}, "NOT_FOUND"),
         "setDefaultUserCap": ("scope { id }", {"scopeId": b.account_gid, "credits": "1"}, "NOT_FOUND"),
         "clearDefaultUserCap": ("scope { id }", {"scopeId": b.gid("Organization", "eng")}, "NOT_FOUND"),
         "adjustCredits": ("entry { id }", {"accountId": b.account_gid, "credits": "5", "reason": "x"}, "NOT_FOUND"),
         "renewBudgetCycle": ("renewals { expired }", {"accountId": b.account_gid}, "NOT_FOUND"),
-        "authorizeUsage": ("authorization { allowed }", {"userId": b.gid("User", "member"), "estimatedCredits": "1"},
-                           "NOT_FOUND"),
-        "recordUsage": ("result { replayed }", {"idempotencyKey": "k", "userId": b.gid("User", "member"),
-                                                "costUsd": "1"}, "NOT_FOUND"),
-        "recordUsageBatch": ("results { replayed }", {"events": [{"idempotencyKey": "k", "costUsd": "1",
-                                                                  "userId": b.gid("User", "member")}]}, "NOT_FOUND"),
-        "settleReservation": ("result { replayed }", {"reservationId": b.gid("Reservation", "reservation"),
-                                                      "usage": {"idempotencyKey": "k", "costUsd": "1",
-                                                                "userId": b.gid("User", "member")}}, "NOT_FOUND"),
-        "releaseReservation": ("reservation { id }", {"reservationId": b.gid("Reservation", "reservation")},
-                               "NOT_FOUND"),
+        "authorizeUsage": (
+            "authorization { allowed }",
+            {"userId": b.gid("User", "member"), "estimatedCredits": "1"},
+            "NOT_FOUND",
+        ),
+        "recordUsage": (
+            "result { replayed }",
+            {"idempotencyKey": "k", "userId": b.gid("User", "member"), "costUsd": "1"},
+            "NOT_FOUND",
+        ),
+        "recordUsageBatch": (
+            "results { replayed }",
+            {"events": [{"idempotencyKey": "k", "costUsd": "1", "userId": b.gid("User", "member")}]},
+            "NOT_FOUND",
+        ),
+        "settleReservation": (
+            "result { replayed }",
+            {
+                "reservationId": b.gid("Reservation", "reservation"),
+                "usage": {"idempotencyKey": "k", "costUsd": "1", "userId": b.gid("User", "member")},
+            },
+            "NOT_FOUND",
+        ),
+        "releaseReservation": (
+            "reservation { id }",
+            {"reservationId": b.gid("Reservation", "reservation")},
+            "NOT_FOUND",
+        ),
         "invoiceSettlement": ("settlement { id }", {"id": b.gid("Settlement", "settlement")}, "NOT_FOUND"),
-        "settleSettlement": ("settlement { id }", {"id": b.gid("Settlement", "settlement"),
-                                                   "externalReference": "x"}, "NOT_FOUND"),
-        "writeOffSettlement": ("settlement { id }", {"id": b.gid("Settlement", "settlement"), "reason": "x"},
-                               "FORBIDDEN"),
+        "settleSettlement": (
+            "settlement { id }",
+            {"id": b.gid("Settlement", "settlement"), "externalReference": "x"},
+            "NOT_FOUND",
+        ),
+        "writeOffSettlement": (
+            "settlement { id }",
+            {"id": b.gid("Settlement", "settlement"), "reason": "x"},
+            "FORBIDDEN",
+        ),
+        "setModelAccess": ("scope { id }", {"scopeId": b.gid("Team", "platform"), "denyModelIds": []}, "NOT_FOUND"),
+        "clearModelAccess": ("scope { id }", {"scopeId": b.account_gid}, "NOT_FOUND"),
+        "setFeatureFlag": (
+            "scope { id }",
+            {"scopeId": b.gid("User", "member"), "flag": "CREATE_AGENTS", "enabled": True},
+            "NOT_FOUND",
+        ),
+        "clearFeatureFlag": (
+            "scope { id }",
+            {"scopeId": b.gid("Organization", "eng"), "flag": "CREATE_AGENTS"},
+            "NOT_FOUND",
+        ),
+        "setConnectionMode": ("scope { id }", {"scopeId": b.account_gid, "mode": "SELF_MANAGED_ALLOWED"}, "NOT_FOUND"),
+        "clearConnectionMode": ("scope { id }", {"scopeId": b.gid("Team", "platform")}, "NOT_FOUND"),
+        "createGuardrail": (
+            "guardrail { id }",
+            {
+                "accountId": b.account_gid,
+                "name": "X",
+                "type": "WEBHOOK",
+                "mode": "MONITOR",
+                "config": {"url": "https://x.test"},
+            },
+            "NOT_FOUND",
+        ),
+        "updateGuardrail": ("guardrail { id }", {"id": b.gid("Guardrail", "guardrail"), "name": "X"}, "NOT_FOUND"),
+        "deleteGuardrail": ("deletedGuardrailId", {"id": b.gid("Guardrail", "guardrail")}, "NOT_FOUND"),
+        # B's guardrail at A's scope, and A's scope with B's guardrail: neither is found
+        "setGuardrailState": (
+            "scope { id }",
+            {"scopeId": a.account_gid, "guardrailId": b.gid("Guardrail", "guardrail"), "state": "ENABLED"},
+            "NOT_FOUND",
+        ),
+        "clearGuardrailState": (
+            "scope { id }",
+            {"scopeId": b.account_gid, "guardrailId": b.gid("Guardrail", "guardrail")},
+            "NOT_FOUND",
+        ),
+        # Platform mutations (the model catalog) belong to no account: every account admin is refused.
+        "createModel": (
+            "model { id }",
+            {"provider": "OPENAI", "providerModelId": "x", "capabilities": ["CHAT"]},
+            "FORBIDDEN",
+        ),
+        "updateModel": (
+            "model { id }",
+            {"id": encode_id("Model", NO_ACCOUNT, uuid.uuid4()), "displayName": "X"},
+            "FORBIDDEN",
+        ),
+        "deleteModel": ("deletedModelId", {"id": encode_id("Model", NO_ACCOUNT, uuid.uuid4())}, "FORBIDDEN"),
     }
 
 
@@ -154,13 +238,13 @@ async def _snapshot(world: World, t: Tenant) -> list[tuple[object, ...]]:
                 "SELECT 'o', id::text, name, '' FROM organizations UNION ALL "
                 "SELECT 't', id::text, name, organization_id::text FROM teams UNION ALL "
                 "SELECT 'u', id::text, email || display_name || role, home_team_id::text FROM users UNION ALL "
-            "SELECT 'p', id::text, credits_per_cycle::text, version::text FROM budget_plans UNION ALL "
-            "SELECT 'c', scope_id::text, coalesce(cap, -1)::text, coalesce(default_user_cap, -1)::text "
-            "FROM budget_caps UNION ALL "
-            "SELECT 'l', id::text, kind, amount::text FROM ledger_entries UNION ALL "
-            "SELECT 'r', id::text, status, credits::text FROM budget_reservations UNION ALL "
-            "SELECT 's', id::text, status, coalesce(external_reference, '') FROM settlements UNION ALL "
-            "SELECT 'e', id::text, idempotency_key, credits::text FROM usage_events ORDER BY 1, 2"
+                "SELECT 'p', id::text, credits_per_cycle::text, version::text FROM budget_plans UNION ALL "
+                "SELECT 'c', scope_id::text, coalesce(cap, -1)::text, coalesce(default_user_cap, -1)::text "
+                "FROM budget_caps UNION ALL "
+                "SELECT 'l', id::text, kind, amount::text FROM ledger_entries UNION ALL "
+                "SELECT 'r', id::text, status, credits::text FROM budget_reservations UNION ALL "
+                "SELECT 's', id::text, status, coalesce(external_reference, '') FROM settlements UNION ALL "
+                "SELECT 'e', id::text, idempotency_key, credits::text FROM usage_events ORDER BY 1, 2"
             )
         )
         return [tuple(r) for r in rows]
@@ -187,6 +271,33 @@ async def test_every_mutation_with_foreign_ids_changes_nothing(world: World, pai
             result = r.data[name]
             assert [e["code"] for e in result["userErrors"]] == ["NOT_FOUND"], (name, result)
     assert await _snapshot(world, b) == before
+
+
+async def test_account_admins_cannot_change_the_platform_catalog(world: World, pair: tuple[Tenant, Tenant]) -> None:
+    root = await world.super_admin()
+    r = await world.gql(
+        "mutation($i: CreateModelInput!) { createModel(input: $i) { model { id displayName } } }",
+        {"i": {"provider": "OPENAI", "providerModelId": f"iso-{uuid.uuid4().hex[:8]}", "capabilities": ["CHAT"]}},
+        token=root,
+    )
+    model = r.data["createModel"]["model"]
+    for t in pair:
+        for q, payload in (
+            (
+                "mutation($i: UpdateModelInput!) { updateModel(input: $i) { model { id } } }",
+                {"id": model["id"], "displayName": "mine"},
+            ),
+            ("mutation($i: DeleteModelInput!) { deleteModel(input: $i) { deletedModelId } }", {"id": model["id"]}),
+        ):
+            for token in (world.admin(t), world.member(t)):
+                refused = await world.gql(q, {"i": payload}, token=token)
+                assert refused.codes == ["FORBIDDEN"] and refused.data is None, refused.body
+    r = await world.gql(
+        "query($id: ID!) { node(id: $id) { ... on Model { displayName } } }",
+        {"id": model["id"]},
+        token=world.member(pair[1]),
+    )
+    assert r.data["node"] == {"displayName": model["displayName"]}  # unchanged, and readable by any signed-in user
 
 
 async def test_app_role_sees_only_its_tenant_without_any_filter(world: World, pair: tuple[Tenant, Tenant]) -> None:
@@ -219,3 +330,22 @@ async def test_app_role_cannot_rewrite_audit_or_bypass_rls(world: World, pair: t
     with pytest.raises(sa.exc.DBAPIError):
         async with world.db.tenant(mint_for_system(a.account_id)) as s:
             await s.execute(sa.text("ALTER TABLE users DISABLE ROW LEVEL SECURITY"))
+
+
+async def test_effective_values_of_another_account_are_not_found(world: World, pair: tuple[Tenant, Tenant]) -> None:
+    a, b = pair
+    r = await world.gql(
+        "query($u: ID!) { effectiveAccess(userId: $u) { allowed } }",
+        {"u": b.gid("User", "member")},
+        token=world.admin(a),
+    )
+    assert r.errors == [] and r.data == {"effectiveAccess": None}
+    forged = encode_id("User", a.account_id, b.ids["member"])  # B's user under A's account: RLS finds nothing
+    r = await world.gql(
+        "query($u: ID!) { effectiveAccess(userId: $u) { allowed } }", {"u": forged}, token=world.admin(a)
+    )
+    assert r.errors == [] and r.data == {"effectiveAccess": None}
+    r = await world.gql(
+        "query($id: ID!) { node(id: $id) { id } }", {"id": b.gid("Guardrail", "guardrail")}, token=world.admin(a)
+    )
+    assert r.data == {"node": None}

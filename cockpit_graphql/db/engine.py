@@ -11,7 +11,10 @@ Batches of different fields therefore run in parallel on separate connections.
 from __future__ import annotations
 
 import contextlib
+import functools
+import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -36,13 +39,18 @@ def _filter_by_account(state: ORMExecuteState) -> None:
         return
     if not (state.is_select or state.is_update or state.is_delete):
         return
+    state.statement = state.statement.options(*_account_criteria(account_id))
+
+
+@functools.lru_cache(maxsize=4096)
+def _account_criteria(account_id: uuid.UUID) -> tuple[Any, ...]:
+    """The per-account criteria options, built once per account: building them (a lambda analysed
+    per tenant model) cost about as much as running a small statement."""
     from cockpit_graphql.db.tables import TENANT_MODELS
 
-    state.statement = state.statement.options(
-        *(
-            with_loader_criteria(model, lambda cls: cls.account_id == account_id, include_aliases=True)
-            for model in TENANT_MODELS
-        )
+    return tuple(
+        with_loader_criteria(model, lambda cls: cls.account_id == account_id, include_aliases=True)
+        for model in TENANT_MODELS
     )
 
 

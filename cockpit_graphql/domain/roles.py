@@ -30,9 +30,21 @@ class Permission(StrEnum):
     MANAGE_BUDGETS = "MANAGE_BUDGETS"
     RUNTIME_METERING = "RUNTIME_METERING"
     WRITE_OFF_SETTLEMENTS = "WRITE_OFF_SETTLEMENTS"
+    READ_OWN_POLICIES = "READ_OWN_POLICIES"
+    READ_POLICIES = "READ_POLICIES"
+    MANAGE_POLICIES = "MANAGE_POLICIES"
+    READ_MODEL_CATALOG = "READ_MODEL_CATALOG"
+    MANAGE_MODEL_CATALOG = "MANAGE_MODEL_CATALOG"
 
 
-_MEMBER = frozenset({Permission.READ_ACCOUNT, Permission.READ_DIRECTORY_STRUCTURE, Permission.READ_OWN_BUDGET})
+_MEMBER = frozenset(
+    {
+        Permission.READ_ACCOUNT,
+        Permission.READ_DIRECTORY_STRUCTURE,
+        Permission.READ_OWN_BUDGET,
+        Permission.READ_OWN_POLICIES,
+    }
+)
 _ACCOUNT_ADMIN = _MEMBER | {
     Permission.READ_USERS,
     Permission.MANAGE_DIRECTORY,
@@ -41,11 +53,15 @@ _ACCOUNT_ADMIN = _MEMBER | {
     Permission.READ_BUDGETS,
     Permission.MANAGE_BUDGETS,
     Permission.RUNTIME_METERING,
+    Permission.READ_POLICIES,
+    Permission.MANAGE_POLICIES,
+    Permission.READ_MODEL_CATALOG,
 }
 _SUPER_ADMIN = _ACCOUNT_ADMIN | {
     Permission.LIST_ACCOUNTS,
     Permission.MANAGE_ACCOUNTS,
     Permission.WRITE_OFF_SETTLEMENTS,
+    Permission.MANAGE_MODEL_CATALOG,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

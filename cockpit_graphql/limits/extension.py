@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
 from cockpit_graphql.domain.errors import CockpitError, ErrorCode
 from cockpit_graphql.limits.cost import measure
@@ -53,6 +56,37 @@ class QueryLimits(SchemaExtension):
         if cost is None:
             return {}
         return {"cost": {"requested": cost, "limit": settings.max_query_cost}}
+
+
+@dataclass(frozen=True, eq=False)
+class _Source:
+    """A parsed document keyed by its exact text (so cached errors carry the right locations)."""
+
+    text: str
+    document: DocumentNode
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Source) and other.text == self.text
+
+
+@functools.lru_cache(maxsize=512)
+def _validate(schema: GraphQLSchema, source: _Source, rules: tuple[Any, ...]) -> list[GraphQLError]:
+    return validate_document(schema, source.document, rules)
+
+
+class CachedValidation(SchemaExtension):
+    """Validates each distinct document text once per process (a bounded LRU of 512). Runs after
+    QueryLimits, so an over-limit document is refused before any validation work and never cached."""
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.pre_execution_errors is None and ctx.graphql_document is not None and ctx.validation_rules:
+            source = _Source(ctx.query or "", ctx.graphql_document)
+            ctx.pre_execution_errors = list(_validate(ctx.schema._schema, source, tuple(ctx.validation_rules)))
+        yield
 
 
 class ErrorShaping(SchemaExtension):

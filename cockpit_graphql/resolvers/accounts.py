@@ -10,9 +10,12 @@ import strawberry
 from cockpit_graphql.context import Info
 from cockpit_graphql.db.tables import Account as AccountRow
 from cockpit_graphql.domain.accounts import service
-from cockpit_graphql.domain.accounts.service import AccountStatus, Entitlements
+from cockpit_graphql.domain.accounts.service import AccountStatus
 from cockpit_graphql.domain.directory.filters import _escape_like
+from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
 from cockpit_graphql.domain.pagination import ROOT, Ordering, SortDirection, count_children, page_children
+from cockpit_graphql.domain.policies.entitlements import EntitlementsRequest
+from cockpit_graphql.domain.policies.flags import flag_registry
 from cockpit_graphql.domain.roles import Permission
 from cockpit_graphql.resolvers.mutation import Plan, Work, mutate, parse_ref
 from cockpit_graphql.types.account import Account, AccountStatusEnum, account_by_uuid, load_account
@@ -24,6 +27,7 @@ from cockpit_graphql.types.account_mutations import (
     UpdateAccountInput,
 )
 from cockpit_graphql.types.directory import page_request
+from cockpit_graphql.types.ids import decode_id
 from cockpit_graphql.types.pagination import After, Before, Connection, First, Last, build_connection
 
 MANAGE = Permission.MANAGE_ACCOUNTS
@@ -131,12 +135,34 @@ class AccountMutations:
         info: Info,
         input: Annotated[UpdateAccountEntitlementsInput, strawberry.argument(description="What to change.")],
     ) -> AccountPayload:
-        entitlements = Entitlements(
-            input.allow_all_models, list(input.allowed_model_ids), list(input.disabled_features)
-        )
-        return await _account_mutation(
-            info, input.id, lambda s, t, op: service.set_entitlements(s, t, op, entitlements)
-        )
+        def plan() -> Plan:
+            account = parse_ref(input.id, "Account", "id").id
+            request = EntitlementsRequest(
+                input.allow_all_models, _model_ids(input.allowed_model_ids), tuple(input.disabled_features)
+            )
+            known = flag_registry(info.context.settings.extra_feature_flags)
+            return Plan(account, "id", lambda s, t, op: service.set_entitlements(s, t, op, request, known))
+
+        return await mutate(info, AccountPayload, permission=MANAGE, plan=plan, shape=_account)
+
+
+def _model_ids(values: list[str]) -> tuple[uuid.UUID, ...]:
+    """Model global ids, in input order; every malformed one is a NOT_FOUND userError at its index."""
+    ids: list[uuid.UUID] = []
+    problems: list[UserErrorItem] = []
+    for index, value in enumerate(values):
+        ref = decode_id(value)
+        if ref is None or ref.type_name != "Model":
+            problems.append(
+                UserErrorItem(
+                    ("allowedModelIds", str(index)), UserErrorCode.NOT_FOUND, "`allowedModelIds` takes Model ids."
+                )
+            )
+        else:
+            ids.append(ref.id)
+    if problems:
+        raise UserInputError(*problems)
+    return tuple(ids)
 
 
 async def _account_mutation(info: Info, gid: str, work: Work[AccountRow]) -> AccountPayload:

@@ -91,6 +91,10 @@ def _usage_input(event: UsageEventInput, at: datetime, index: int | None = None)
     reservation = None
     if event.reservation_id is not None:
         reservation = parse_ref(event.reservation_id, "Reservation", (*path, "reservationId")).id
+    catalog_model = None
+    if event.cost_usd is None and event.model_id is not None:  # priced by tokens: the metering checks it
+        ref = decode_id(event.model_id)
+        catalog_model = ref.id if ref is not None and ref.type_name == "Model" else None
     return UsageInput(
         idempotency_key=event.idempotency_key,
         user_id=user.id,
@@ -103,6 +107,7 @@ def _usage_input(event: UsageEventInput, at: datetime, index: int | None = None)
         tokens_in=event.tokens_in,
         tokens_out=event.tokens_out,
         reservation_id=reservation,
+        catalog_model_id=catalog_model,
     )
 
 

@@ -129,3 +129,59 @@ async def mutate(
     if isinstance(result, Refused):
         return payload(user_errors=result.errors)
     return shape(result)
+
+
+PlatformWork = Callable[[AsyncSession, Operation], Awaitable[R]]
+
+
+async def run_platform_mutation(
+    info: Info, *, permission: Permission, work: PlatformWork[R], conflict_field: str = "id"
+) -> R | Refused:
+    """Run `work` in one platform transaction (no account set: platform tables such as the model
+    catalog), for changes that belong to no account. Its change and its platform audit event land
+    together or not at all; input problems become userErrors exactly as in `run_mutation`."""
+    ctx = info.context
+    ctx.require(permission)
+    try:
+        async with ctx.db.platform() as session:
+            return await work(session, ctx.operation())
+    except UserInputError as exc:
+        return Refused(user_errors(exc))
+    except DataError as exc:
+        log.warning("mutation refused by the database: %s", exc.orig, extra={"request_id": ctx.request_id})
+        return Refused(
+            user_errors(UserInputError.single("input", UserErrorCode.INVALID, "A value is out of the allowed range."))
+        )
+    except IntegrityError as exc:
+        log.warning("mutation refused by a database constraint: %s", exc.orig, extra={"request_id": ctx.request_id})
+        return Refused(
+            user_errors(
+                UserInputError.single(
+                    conflict_field,
+                    UserErrorCode.DUPLICATE,
+                    "The change conflicts with existing data (changed concurrently?).",
+                )
+            )
+        )
+
+
+async def mutate_platform(
+    info: Info,
+    payload: Callable[..., P],
+    *,
+    permission: Permission,
+    plan: Callable[[], PlatformWork[Any]],
+    shape: Callable[[Any], P],
+    conflict_field: str = "id",
+) -> P:
+    """`mutate` for platform mutations: the permission first (a caller without it learns nothing about
+    its input), then parse (malformed ids become userErrors), run in one platform transaction, shape."""
+    info.context.require(permission)
+    try:
+        work = plan()
+    except UserInputError as exc:
+        return payload(user_errors=user_errors(exc))
+    result = await run_platform_mutation(info, permission=permission, work=work, conflict_field=conflict_field)
+    if isinstance(result, Refused):
+        return payload(user_errors=result.errors)
+    return shape(result)

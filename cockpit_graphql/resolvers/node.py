@@ -14,7 +14,9 @@ from cockpit_graphql.types.account import Account, account_by_uuid, load_account
 from cockpit_graphql.types.budgets import load_budget_entity
 from cockpit_graphql.types.directory import RoleEnum, User, load_organization, load_team, load_user
 from cockpit_graphql.types.ids import decode_id
+from cockpit_graphql.types.models import load_model
 from cockpit_graphql.types.node import Node
+from cockpit_graphql.types.policies import load_guardrail
 
 LOADERS = {
     "Account": load_account,
@@ -25,6 +27,8 @@ LOADERS = {
     "Reservation": load_budget_entity,
     "Settlement": load_budget_entity,
     "UsageEvent": load_budget_entity,
+    "Guardrail": load_guardrail,
+    "Model": load_model,  # any signed-in user may read a catalog model by id (docs/models.md)
 }
 """Every type that implements Node; other ids (plan versions, ledger entries, notices) resolve to null."""
 

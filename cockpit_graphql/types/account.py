@@ -1,7 +1,8 @@
-"""Account: the tenant, with its SSO settings, entitlements placeholder and directory lists."""
+"""Account: the tenant, with its SSO settings, entitlements and directory lists."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -10,10 +11,11 @@ import strawberry
 
 from cockpit_graphql.context import Info
 from cockpit_graphql.db.tables import Account as AccountRow
-from cockpit_graphql.domain.accounts.service import AccountStatus, Entitlements
+from cockpit_graphql.domain.accounts.service import AccountStatus
 from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel, chain_of
 from cockpit_graphql.domain.errors import Forbidden
 from cockpit_graphql.domain.pagination import Ordering, SortDirection
+from cockpit_graphql.domain.policies.entitlements import Entitlements
 from cockpit_graphql.domain.roles import Permission, Role
 from cockpit_graphql.types.budget_ledger import CycleReconciliation, reconciliation_of
 from cockpit_graphql.types.budgets import (
@@ -39,8 +41,11 @@ from cockpit_graphql.types.directory import (
     page_request,
 )
 from cockpit_graphql.types.ids import decode_id, encode_id
+from cockpit_graphql.types.models import Model, model_gid, models_in_order
 from cockpit_graphql.types.node import Node
 from cockpit_graphql.types.pagination import After, Before, Connection, First, Last
+from cockpit_graphql.types.policies import Guardrail
+from cockpit_graphql.types.policy_scope import PolicyScope
 
 AccountStatusEnum = strawberry.enum(
     AccountStatus,
@@ -61,15 +66,22 @@ class SsoSettings:
     )
 
 
-@strawberry.type(description="The ceiling a super admin sets (placeholder until the policies module types it).")
+@strawberry.type(description="The ceiling a super admin sets: which catalog models and features the account may use.")
 class AccountEntitlements:
     allow_all_models: bool = strawberry.field(description="Every enabled catalog model is allowed.")
-    allowed_model_ids: list[str] = strawberry.field(description="Allowed catalog models when not all.")
+    allowed_model_ids: list[str] = strawberry.field(
+        description="Model ids (global ids) allowed when not all; a deleted model's id stays until the next update."
+    )
     disabled_features: list[str] = strawberry.field(description="Features disabled and locked for the account.")
+    _model_ids: strawberry.Private[list[uuid.UUID]]
+
+    @strawberry.field(description="The allowed catalog models when not all (deleted models are left out).")
+    async def allowed_models(self, info: Info) -> list[Model]:
+        return await models_in_order(info, self._model_ids)
 
 
 @strawberry.federation.type(keys=["id"], description="A tenant: one customer company.")
-class Account(Node):
+class Account(Node, PolicyScope):
     id: strawberry.ID = strawberry.field(description="The opaque global id.")
     name: str = strawberry.field(description="The company's name.")
     status: AccountStatusEnum = strawberry.field(description="ACTIVE or SUSPENDED.")  # type: ignore[valid-type]
@@ -87,6 +99,9 @@ class Account(Node):
             updated_at=row.updated_at,
             row=row,
         )
+
+    async def policy_chain(self, info: Info) -> tuple[uuid.UUID, list[Scope]]:
+        return self.row.id, chain_of(self.row.id)
 
     def _settings_visible(self, info: Info) -> None:
         info.context.require(Permission.READ_ACCOUNT_SETTINGS)
@@ -115,11 +130,18 @@ class Account(Node):
     def entitlements(self, info: Info) -> AccountEntitlements:
         self._settings_visible(info)
         e = Entitlements.from_document(self.row.entitlements)
+        model_ids = sorted(e.allowed_model_ids, key=str)
         return AccountEntitlements(
             allow_all_models=e.allow_all_models,
-            allowed_model_ids=e.allowed_model_ids,
-            disabled_features=e.disabled_features,
+            allowed_model_ids=[model_gid(i) for i in model_ids],
+            disabled_features=sorted(e.disabled_features),
+            _model_ids=model_ids,
         )
+
+    @strawberry.field(description="The account's guardrail definitions, by name (admins).")
+    async def guardrails(self, info: Info) -> list[Guardrail]:
+        info.context.require(Permission.READ_POLICIES)
+        return [Guardrail.from_row(g) for g in await info.context.policies.guardrails.load(self.row.id)]
 
     @strawberry.field(description="Organizations of the account.")
     async def organizations(

@@ -68,15 +68,16 @@ class AccountStatusInput:
     id: strawberry.ID = strawberry.field(description="The account.")
 
 
-@strawberry.input(description="Set an account's entitlements (placeholder ceiling until the policies module).")
+@strawberry.input(description="Set an account's entitlements: the ceiling of catalog models and features.")
 class UpdateAccountEntitlementsInput:
     id: strawberry.ID = strawberry.field(description="The account.")
     allow_all_models: bool = strawberry.field(description="Every enabled catalog model is allowed.")
     allowed_model_ids: list[str] = strawberry.field(
-        default_factory=list, description="Allowed catalog models when not all."
+        default_factory=list, description="Allowed catalog models when not all: Model ids of the catalog."
     )
     disabled_features: list[str] = strawberry.field(
-        default_factory=list, description="Features disabled and locked for the whole account."
+        default_factory=list,
+        description="Registered feature flags disabled and locked for the whole account (e.g. CREATE_AGENTS).",
     )
 
 

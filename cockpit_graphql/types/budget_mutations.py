@@ -117,10 +117,16 @@ class AuthorizeUsagePayload(Payload):
 class UsageEventInput:
     idempotency_key: str = strawberry.field(description="Unique per account; a replay returns the first result.")
     user_id: strawberry.ID = strawberry.field(description="Who ran the call.")
-    cost_usd: Decimal = strawberry.field(description="Cost in USD (≥ 0, up to 10 decimals).")
+    cost_usd: Decimal | None = strawberry.field(
+        default=None,
+        description="Cost in USD (≥ 0, up to 10 decimals). Omit it to price the call from `modelId` (a catalog "
+        "Model id) and the token counts at the model's prices.",
+    )
     occurred_at: datetime | None = strawberry.field(default=None, description="When it happened (default: now).")
     agent_id: str | None = strawberry.field(default=None, description="The agent.")
-    model_id: str | None = strawberry.field(default=None, description="The model.")
+    model_id: str | None = strawberry.field(
+        default=None, description="The model: free text with `costUsd`; a catalog Model id without it."
+    )
     connection_ids: list[str] = strawberry.field(default_factory=list, description="Connections used.")
     guardrails: list[str] = strawberry.field(default_factory=list, description="Guardrails applied.")
     tokens_in: int = strawberry.field(default=0, description="Input tokens.")

@@ -63,7 +63,7 @@ def scope_gid(account_id: uuid.UUID, scope: Scope) -> strawberry.ID:
     return strawberry.ID(encode_id(LEVEL_TYPE[scope.level], account_id, scope.id))
 
 
-@strawberry.type(description="A scope of the directory: a level and the node at that level.")
+@strawberry.type(name="ScopeRef", description="A scope of the directory: a level and the node at that level.")
 class BudgetScope:
     level: ScopeLevelEnum = strawberry.field(description="The level.")  # type: ignore[valid-type]
     id: strawberry.ID = strawberry.field(description="The global id of the account, organization, team or user.")

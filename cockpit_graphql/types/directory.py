@@ -33,6 +33,7 @@ from cockpit_graphql.types.budgets import (
 from cockpit_graphql.types.ids import decode_id, encode_id
 from cockpit_graphql.types.node import Node
 from cockpit_graphql.types.pagination import After, Before, Connection, First, Last, SortDirectionEnum, list_page
+from cockpit_graphql.types.policy_scope import PolicyScope
 
 if TYPE_CHECKING:
     from cockpit_graphql.types.account import Account
@@ -119,7 +120,7 @@ def ensure_can_read_user(info: Info, row: UserRow) -> None:
 
 
 @strawberry.federation.type(keys=["id"], description="An organization (a 'group'): a level between account and team.")
-class Organization(Node):
+class Organization(Node, PolicyScope):
     # Scalars are plain attributes (strawberry's fast path: no resolver call per field and node).
     id: strawberry.ID = strawberry.field(description="The opaque global id.")
     name: str = strawberry.field(description="Display name, unique within the account.")
@@ -174,6 +175,9 @@ class Organization(Node):
             to_node=lambda r: Team.from_row(r),
         )
 
+    async def policy_chain(self, info: Info) -> tuple[uuid.UUID, list[Scope]]:
+        return self.row.account_id, chain_of(self.row.account_id, self.row.id)
+
     @strawberry.field(description="What this organization may still spend this cycle, with its trace (admins).")
     async def effective_allocation(self, info: Info) -> EffectiveAllocation | None:
         info.context.require(Permission.READ_BUDGETS)
@@ -190,7 +194,7 @@ class Organization(Node):
 
 
 @strawberry.federation.type(keys=["id"], description="A team: every user has exactly one home team.")
-class Team(Node):
+class Team(Node, PolicyScope):
     id: strawberry.ID = strawberry.field(description="The opaque global id.")
     name: str = strawberry.field(description="Display name, unique within its organization.")
     is_default: bool = strawberry.field(description="True for the account's Global team, where unplaced users land.")
@@ -240,6 +244,10 @@ class Team(Node):
             to_node=lambda r: User.from_row(r),
         )
 
+    async def policy_chain(self, info: Info) -> tuple[uuid.UUID, list[Scope]]:
+        row = self.row
+        return row.account_id, chain_of(row.account_id, row.organization_id, row.id)
+
     @strawberry.field(description="What this team may still spend this cycle, with its trace (admins).")
     async def effective_allocation(self, info: Info) -> EffectiveAllocation | None:
         info.context.require(Permission.READ_BUDGETS)
@@ -257,7 +265,7 @@ class Team(Node):
 
 
 @strawberry.federation.type(keys=["id"], description="A person of an account.")
-class User(Node):
+class User(Node, PolicyScope):
     id: strawberry.ID = strawberry.field(description="The opaque global id.")
     email: str = strawberry.field(description="Email address (lower case), unique within the account.")
     display_name: str = strawberry.field(description="Display name.")
@@ -306,6 +314,17 @@ class User(Node):
 
         row = await info.context.directory.account.load(self.row.account_id)
         return Account.from_row(row)
+
+    async def policy_chain(self, info: Info) -> tuple[uuid.UUID, list[Scope]]:
+        row = self.row
+        team = await info.context.directory.team.load((row.account_id, row.home_team_id))
+        return row.account_id, chain_of(row.account_id, team.organization_id, team.id, row.id)
+
+    def ensure_can_read_policies(self, info: Info) -> None:
+        principal = info.context.require_principal()
+        if principal.user_id == self.row.id and has_permission(principal.role, Permission.READ_OWN_POLICIES):
+            return
+        info.context.require(Permission.READ_POLICIES)
 
     @strawberry.field(description="What this user may still spend this cycle, with its trace (self or admins).")
     async def effective_allocation(self, info: Info) -> EffectiveAllocation | None:

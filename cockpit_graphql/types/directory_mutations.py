@@ -5,14 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from cockpit_graphql.types.directory import Organization, RoleEnum, Team, User
-from cockpit_graphql.types.errors import UserError
-
-
-@strawberry.type(description="Common shape of mutation payloads.")
-class Payload:
-    user_errors: list[UserError] = strawberry.field(
-        default_factory=list, description="Why nothing was written; empty on success."
-    )
+from cockpit_graphql.types.errors import Payload
 
 
 @strawberry.input(description="Create an organization.")

@@ -25,3 +25,10 @@ class UserError:
     @classmethod
     def from_item(cls, item: UserErrorItem) -> UserError:
         return cls(field=list(item.field) or None, code=item.code, message=item.message)
+
+
+@strawberry.type(description="Common shape of mutation payloads.")
+class Payload:
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why nothing was written; empty on success."
+    )

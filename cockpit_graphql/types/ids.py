@@ -19,9 +19,13 @@ ACCOUNT_SCOPED = frozenset(
         "UsageEvent",
         "LedgerEntry",
         "BillingNotice",
+        "Guardrail",
     }
 )
-KNOWN_TYPES = ACCOUNT_SCOPED | {"Account"}
+PLATFORM_SCOPED = frozenset({"Model"})
+"""Platform entities belong to no account: their ids carry the nil uuid as account."""
+NO_ACCOUNT = uuid.UUID(int=0)
+KNOWN_TYPES = ACCOUNT_SCOPED | PLATFORM_SCOPED | {"Account"}
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,8 @@ class GlobalId:
     id: uuid.UUID
 
     def encode(self) -> str:
-        scoped = self.type_name != "Account"
-        raw = f"{self.type_name}:{self.account_id}:{self.id}" if scoped else f"Account:{self.id}"
+        scoped = self.type_name in ACCOUNT_SCOPED
+        raw = f"{self.type_name}:{self.account_id}:{self.id}" if scoped else f"{self.type_name}:{self.id}"
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -48,6 +52,8 @@ def decode_id(value: str) -> GlobalId | None:
         if parts[0] == "Account" and len(parts) == 2:
             account = uuid.UUID(parts[1])
             return GlobalId("Account", account, account)
+        if parts[0] in PLATFORM_SCOPED and len(parts) == 2:
+            return GlobalId(parts[0], NO_ACCOUNT, uuid.UUID(parts[1]))
         if parts[0] in ACCOUNT_SCOPED and len(parts) == 3:
             return GlobalId(parts[0], uuid.UUID(parts[1]), uuid.UUID(parts[2]))
     except (ValueError, binascii.Error, UnicodeDecodeError):

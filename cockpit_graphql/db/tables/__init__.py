@@ -16,6 +16,7 @@ from cockpit_graphql.db.tables.budgets import (
 from cockpit_graphql.db.tables.directory import Organization, Team, User
 from cockpit_graphql.db.tables.identity import IdentityBinding, OidcIdentity, PlatformOperator
 from cockpit_graphql.db.tables.platform import Account
+from cockpit_graphql.db.tables.policies import CatalogModel, GuardrailDefinition, PlatformAuditEvent, PolicySetting
 
 TENANT_TABLES: tuple[str, ...] = (
     "organizations",
@@ -33,6 +34,8 @@ TENANT_TABLES: tuple[str, ...] = (
     "settlements",
     "settlement_transitions",
     "billing_notices",
+    "guardrails",
+    "policy_settings",
 )
 """Every table that carries account_id and is guarded by a FORCEd row-level-security policy."""
 
@@ -52,9 +55,17 @@ TENANT_MODELS: tuple[type, ...] = (
     Settlement,
     SettlementTransition,
     BillingNotice,
+    GuardrailDefinition,
+    PolicySetting,
 )
 
-PLATFORM_TABLES: tuple[str, ...] = ("accounts", "platform_operators", "identity_bindings")
+PLATFORM_TABLES: tuple[str, ...] = (
+    "accounts",
+    "platform_operators",
+    "identity_bindings",
+    "models",
+    "platform_audit_events",
+)
 
 __all__ = [
     "PLATFORM_TABLES",
@@ -67,11 +78,15 @@ __all__ = [
     "BudgetCounter",
     "BudgetCycle",
     "BudgetPlan",
+    "CatalogModel",
+    "GuardrailDefinition",
     "IdentityBinding",
     "LedgerEntry",
     "OidcIdentity",
     "Organization",
+    "PlatformAuditEvent",
     "PlatformOperator",
+    "PolicySetting",
     "Reservation",
     "Settlement",
     "SettlementTransition",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -19,6 +20,11 @@ from cockpit_graphql.domain.audit.taxonomy import AuditAction
 from cockpit_graphql.domain.directory import repository as directory_repo
 from cockpit_graphql.domain.directory.service import create_user, ensure_defaults
 from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
+from cockpit_graphql.domain.policies.entitlements import (  # Entitlements stays importable from here
+    Entitlements,
+    EntitlementsRequest,
+    validate_entitlements,
+)
 from cockpit_graphql.domain.roles import ACCOUNT_ROLES, Role
 from cockpit_graphql.domain.validation import clean_domains, clean_name
 
@@ -41,30 +47,6 @@ class AccountChanges:
     jit_enabled: bool | None = None
     jit_default_role: Role | None = None
     credits_per_usd: Decimal | None = None
-
-
-@dataclass
-class Entitlements:
-    """Placeholder ceiling until the policies module types it fully (issue #4)."""
-
-    allow_all_models: bool = True
-    allowed_model_ids: list[str] = field(default_factory=list)
-    disabled_features: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_document(cls, doc: dict[str, Any]) -> Entitlements:
-        return cls(
-            allow_all_models=bool(doc.get("allowAllModels", True)),
-            allowed_model_ids=list(doc.get("allowedModelIds", [])),
-            disabled_features=list(doc.get("disabledFeatures", [])),
-        )
-
-    def to_document(self) -> dict[str, Any]:
-        return {
-            "allowAllModels": self.allow_all_models,
-            "allowedModelIds": self.allowed_model_ids,
-            "disabledFeatures": self.disabled_features,
-        }
 
 
 def account_snapshot(account: Account) -> dict[str, Any]:
@@ -233,15 +215,16 @@ async def set_status(session: AsyncSession, tenant: TenantId, op: Operation, sta
 
 
 async def set_entitlements(
-    session: AsyncSession, tenant: TenantId, op: Operation, entitlements: Entitlements
+    session: AsyncSession,
+    tenant: TenantId,
+    op: Operation,
+    request: EntitlementsRequest,
+    known_features: Collection[str],
 ) -> Account:
+    """Replace the ceiling. Every model must be in the catalog and every feature a registered flag."""
     account = await _load(session, tenant)
     before = {"entitlements": dict(account.entitlements)}
-    ids = [m.strip() for m in entitlements.allowed_model_ids if m.strip()]
-    features = [f.strip().upper() for f in entitlements.disabled_features if f.strip()]
-    account.entitlements = Entitlements(
-        entitlements.allow_all_models, sorted(set(ids)), sorted(set(features))
-    ).to_document()
+    account.entitlements = (await validate_entitlements(session, request, known_features)).to_document()
     account.updated_at = sa.func.now()  # type: ignore[assignment]
     await session.flush()
     await session.refresh(account)

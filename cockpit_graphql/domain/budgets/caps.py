@@ -10,26 +10,21 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
-from cockpit_graphql.db.tables import BudgetCap, Organization, Team, User
+from cockpit_graphql.db.tables import BudgetCap
 from cockpit_graphql.domain.actor import Operation
 from cockpit_graphql.domain.audit.repository import record
 from cockpit_graphql.domain.audit.taxonomy import AuditAction
 from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
 from cockpit_graphql.domain.budgets.validation import clean_amount
+from cockpit_graphql.domain.directory.repository import scope_exists
 from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
 
 CAP_LEVELS = frozenset({ScopeLevel.ORGANIZATION, ScopeLevel.TEAM, ScopeLevel.USER})
 DEFAULT_LEVELS = frozenset({ScopeLevel.ACCOUNT, ScopeLevel.ORGANIZATION, ScopeLevel.TEAM})
-TABLES = {ScopeLevel.ORGANIZATION: Organization, ScopeLevel.TEAM: Team, ScopeLevel.USER: User}
 
 
-async def _ensure_scope_exists(session: AsyncSession, tenant: TenantId, scope: Scope, field: str) -> None:
-    if scope.level is ScopeLevel.ACCOUNT:
-        if scope.id != tenant.value:
-            raise UserInputError.single(field, UserErrorCode.NOT_FOUND, "No such scope in this account.")
-        return
-    table = TABLES[scope.level]
-    if await session.scalar(sa.select(sa.literal(1)).where(table.id == scope.id)) is None:
+async def ensure_scope_exists(session: AsyncSession, tenant: TenantId, scope: Scope, field: str) -> None:
+    if not await scope_exists(session, tenant.value, scope.level.value, scope.id):
         raise UserInputError.single(field, UserErrorCode.NOT_FOUND, "No such scope in this account.")
 
 
@@ -91,7 +86,7 @@ async def set_cap(
         )
     if amount is not None:
         clean_amount(amount, "credits")
-    await _ensure_scope_exists(session, tenant, scope, "scopeId")
+    await ensure_scope_exists(session, tenant, scope, "scopeId")
     return await _write(session, tenant, op, scope, "cap", amount, AuditAction.CAP_UPDATED, AuditAction.CAP_CLEARED)
 
 
@@ -105,7 +100,7 @@ async def set_default_user_cap(
         )
     if amount is not None:
         clean_amount(amount, "credits")
-    await _ensure_scope_exists(session, tenant, scope, "scopeId")
+    await ensure_scope_exists(session, tenant, scope, "scopeId")
     return await _write(
         session,
         tenant,

@@ -4,6 +4,10 @@ Every check-and-write runs under one lock per (account, cycle): the cycle row, t
 So N concurrent authorizations can never together pass a cap that each alone would pass, and the
 included/overflow split of concurrent usage is exact. These calls are their own record (ledger,
 usage events, reservations) and write no audit event.
+
+A usage event carries its cost in USD, or leaves it out and names a catalog model: the cost is then
+priced from the model's token prices (`usd_for_tokens`, rounded half-up to the 10 decimals a cost
+has), with every model of a batch loaded in one statement.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -29,12 +33,15 @@ from cockpit_graphql.domain.budgets.repository import CounterDelta
 from cockpit_graphql.domain.budgets.scopes import Placement, Scope, ScopeLevel
 from cockpit_graphql.domain.budgets.validation import clean_amount
 from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
+from cockpit_graphql.domain.models.catalog import models_by_ids
+from cockpit_graphql.domain.models.prices import usd_for_tokens
 
 MAX_BATCH = 1000
 MAX_KEY = 200
 FUTURE_SKEW = timedelta(minutes=5)
 MAX_COST_USD = Decimal(100_000)  # per event; with creditsPerUsd ≤ 1e6 credits stay inside NUMERIC(20, 6)
 DEFAULT_GRACE = timedelta(hours=1)
+USD_QUANTUM = Decimal("1E-10")  # a cost has at most 10 decimals (NUMERIC(20, 10))
 
 
 class DenialReason(StrEnum):
@@ -66,15 +73,16 @@ class AuthorizationResult:
 class UsageInput:
     idempotency_key: str
     user_id: uuid.UUID
-    cost_usd: Decimal
+    cost_usd: Decimal | None  # None: priced from the catalog model's token prices
     occurred_at: datetime
     agent_id: str | None = None
-    model_id: str | None = None
+    model_id: str | None = None  # free text as reported (a catalog Model id when pricing by tokens)
     connection_ids: tuple[str, ...] = ()
     guardrails: tuple[str, ...] = ()
     tokens_in: int = 0
     tokens_out: int = 0
     reservation_id: uuid.UUID | None = None
+    catalog_model_id: uuid.UUID | None = None  # the catalog model `model_id` names, when it names one
 
 
 @dataclass(frozen=True)
@@ -247,7 +255,24 @@ def _validate(inputs: list[UsageInput], now: datetime, only: set[int]) -> None:
                 )
             )
         cost = event.cost_usd
-        if not cost.is_finite() or cost < 0 or cost.as_tuple().exponent < -10 or cost > MAX_COST_USD:  # type: ignore[operator]
+        if cost is None:
+            if event.catalog_model_id is None and event.model_id:
+                problems.append(
+                    UserErrorItem(
+                        (*path, "modelId"),
+                        UserErrorCode.NOT_FOUND,
+                        "Without `costUsd`, `modelId` must be a catalog Model id (its token prices give the cost).",
+                    )
+                )
+            elif event.catalog_model_id is None:
+                problems.append(
+                    UserErrorItem(
+                        (*path, "costUsd"),
+                        UserErrorCode.REQUIRED,
+                        "Send `costUsd`, or a catalog Model id as `modelId` with the token counts.",
+                    )
+                )
+        elif not cost.is_finite() or cost < 0 or cost.as_tuple().exponent < -10 or cost > MAX_COST_USD:  # type: ignore[operator]
             problems.append(
                 UserErrorItem(
                     (*path, "costUsd"), UserErrorCode.INVALID, "`costUsd` must be 0 to 100000 with at most 10 decimals."
@@ -265,6 +290,36 @@ def _validate(inputs: list[UsageInput], now: datetime, only: set[int]) -> None:
             problems.append(UserErrorItem((*path, "tokensIn"), UserErrorCode.INVALID, "Token counts must be ≥ 0."))
     if problems:
         raise UserInputError(*problems)
+
+
+async def _costs(session: AsyncSession, inputs: list[UsageInput], only: set[int]) -> dict[int, Decimal]:
+    """The cost of each event to write: as reported, or priced from its catalog model's token prices
+    (every model of the batch loaded in one statement). Unknown models are NOT_FOUND on `modelId`."""
+    priced = sorted(i for i in only if inputs[i].cost_usd is None)
+    models = await models_by_ids(session, {inputs[i].catalog_model_id for i in priced})  # type: ignore[misc]
+    costs: dict[int, Decimal] = {i: inputs[i].cost_usd for i in only if inputs[i].cost_usd is not None}  # type: ignore[misc]
+    problems: list[UserErrorItem] = []
+    for i in priced:
+        event = inputs[i]
+        model = models.get(event.catalog_model_id)  # type: ignore[arg-type]
+        if model is None:
+            problems.append(
+                UserErrorItem(("events", str(i), "modelId"), UserErrorCode.NOT_FOUND, "No such model in the catalog.")
+            )
+            continue
+        cost = usd_for_tokens(model, event.tokens_in, event.tokens_out).quantize(USD_QUANTUM, rounding=ROUND_HALF_UP)
+        if cost > MAX_COST_USD:
+            problems.append(
+                UserErrorItem(
+                    ("events", str(i), "tokensIn"),
+                    UserErrorCode.INVALID,
+                    f"The tokens cost {cost} USD at the model's prices: more than {MAX_COST_USD} per event.",
+                )
+            )
+        costs[i] = cost
+    if problems:
+        raise UserInputError(*problems)
+    return costs
 
 
 async def record_usage(
@@ -292,6 +347,7 @@ async def record_usage(
     if not fresh:
         return [UsageOutcome(existing[key], replayed=True) for key in keys]
     _validate(inputs, now, fresh)
+    costs = await _costs(session, inputs, fresh)
     open_cycle = await repo.ensure_cycle(session, tenant, now)
     if open_cycle is None:
         raise UserInputError.single("events", UserErrorCode.INVALID, "The account has no budget plan (NO_PLAN).")
@@ -349,7 +405,8 @@ async def record_usage(
             continue
         cycle_id, late = targets[i]
         state = states[cycle_id]
-        credits = credits_of(event.cost_usd, factor)
+        cost = costs[i]
+        credits = credits_of(cost, factor)
         included = min(credits, max(state.pool - state.included, ZERO))
         overflow = credits - included
         state.included += included
@@ -371,7 +428,7 @@ async def record_usage(
             guardrails=list(event.guardrails),
             tokens_in=event.tokens_in,
             tokens_out=event.tokens_out,
-            cost_usd=event.cost_usd,
+            cost_usd=cost,
             credits_per_usd=factor,
             credits=credits,
             included_credits=included,

@@ -135,3 +135,11 @@ async def delete_budget_settings(session: AsyncSession, level: str, scope_id: uu
     from cockpit_graphql.db.tables import BudgetCap
 
     await session.execute(sa.delete(BudgetCap).where(BudgetCap.scope_level == level, BudgetCap.scope_id == scope_id))
+
+
+async def scope_exists(session: AsyncSession, account_id: uuid.UUID, level: str, scope_id: uuid.UUID) -> bool:
+    """Whether an ACCOUNT, ORGANIZATION, TEAM or USER scope exists in the session's account."""
+    if level == "ACCOUNT":
+        return scope_id == account_id
+    table = {"ORGANIZATION": Organization, "TEAM": Team, "USER": User}[level]
+    return await session.scalar(sa.select(sa.literal(1)).where(table.id == scope_id)) is not None

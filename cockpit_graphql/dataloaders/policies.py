@@ -1,0 +1,64 @@
+"""Per-request policy loaders: effective policies batched per account (a constant number of
+statements for any number of scopes), explicit settings by scope, guardrails by account and id."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from aiodataloader import DataLoader
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cockpit_graphql.auth.principal import Principal
+from cockpit_graphql.dataloaders.base import batch_by_account
+from cockpit_graphql.dataloaders.budgets import ChainKey
+from cockpit_graphql.db.engine import Database
+from cockpit_graphql.db.tables import GuardrailDefinition
+from cockpit_graphql.domain.budgets.scopes import Scope
+from cockpit_graphql.domain.policies import repository as repo
+from cockpit_graphql.domain.policies.effective import PolicyView, effective_policies
+from cockpit_graphql.domain.policies.flags import FlagDefinition
+from cockpit_graphql.domain.policies.settings import ScopePolicies
+
+
+class PolicyLoaders:
+    def __init__(self, db: Database, principal: Principal | None, registry: Mapping[str, FlagDefinition]) -> None:
+        self.db = db
+        self.principal = principal
+        self.registry = registry
+        self.effective = DataLoader(self._load_effective)
+        self.settings = DataLoader(self._load_settings)
+        self.guardrails = DataLoader(self._load_guardrails)
+        self.guardrail = DataLoader(self._load_guardrail)
+
+    async def _load_effective(self, keys: list[ChainKey]) -> list[PolicyView | None]:
+        async def run(session: AsyncSession, group: list[ChainKey]) -> dict[ChainKey, PolicyView]:
+            tenant = self.principal.tenant_for(group[0].account_id) if self.principal else None
+            assert tenant is not None
+            found = await effective_policies(session, tenant, [list(k.chain) for k in group], self.registry)
+            return dict(zip(group, found, strict=True))
+
+        return await batch_by_account(self.db, self.principal, keys, lambda k: k.account_id, lambda _k: None, run)
+
+    async def _load_settings(self, keys: list[tuple[uuid.UUID, Scope]]) -> list[ScopePolicies]:
+        async def run(session: AsyncSession, group: list[tuple[uuid.UUID, Scope]]) -> dict[Any, ScopePolicies]:
+            found = await repo.scope_policies(session, [k[1] for k in group])
+            return {k: found.get(k[1], ScopePolicies()) for k in group}
+
+        return await batch_by_account(
+            self.db, self.principal, keys, lambda k: k[0], lambda _k: None, run, missing=ScopePolicies()
+        )
+
+    async def _load_guardrails(self, account_ids: list[uuid.UUID]) -> list[list[GuardrailDefinition]]:
+        async def run(session: AsyncSession, group: list[uuid.UUID]) -> dict[uuid.UUID, list[GuardrailDefinition]]:
+            return {group[0]: await repo.guardrails(session)}
+
+        return await batch_by_account(self.db, self.principal, account_ids, lambda k: k, lambda k: k, run, missing=[])
+
+    async def _load_guardrail(self, keys: list[tuple[uuid.UUID, uuid.UUID]]) -> list[GuardrailDefinition | None]:
+        async def run(session: AsyncSession, group: list[tuple[uuid.UUID, uuid.UUID]]) -> dict[Any, Any]:
+            rows = {g.id: g for g in await repo.guardrails(session)}
+            return {k: rows.get(k[1]) for k in group}
+
+        return await batch_by_account(self.db, self.principal, keys, lambda k: k[0], lambda _k: None, run)

@@ -1,0 +1,84 @@
+"""EffectiveAccess: the runtime's answer, shaped lazily from one decision (no per-field queries
+beyond catalog names, which one batched loader serves)."""
+
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+
+from cockpit_graphql.context import Info
+from cockpit_graphql.domain.policies.access import AccessDenial, ModelChoice
+from cockpit_graphql.domain.policies.runtime import AccessAnswer
+from cockpit_graphql.types.budgets import BudgetScope, EffectiveAllocation
+from cockpit_graphql.types.ids import encode_id
+from cockpit_graphql.types.models import Model
+from cockpit_graphql.types.policies import (
+    EffectiveConnectionMode,
+    EffectiveFlag,
+    EffectiveGuardrail,
+    EffectiveModels,
+    effective_flags,
+    effective_guardrails,
+    model_of,
+)
+
+AccessDenialEnum = strawberry.enum(
+    AccessDenial,
+    name="AccessDenialReason",
+    description="Why access is denied: ACCOUNT_SUSPENDED; MODEL_NOT_ALLOWED (the requested model is not allowed); "
+    "NO_MODEL_AVAILABLE (no requested, agent or default model is allowed); NO_PLAN (the account has no budget "
+    "plan); BUDGET_EXHAUSTED (no credits remain in some scope of the chain).",
+)
+ModelChoiceEnum = strawberry.enum(
+    ModelChoice,
+    name="ModelChoice",
+    description="Why this model: REQUESTED (picked by the user, MODEL_SELECTION on), AGENT (the agent's model), "
+    "DEFAULT (the nearest allowed default model).",
+)
+
+
+@strawberry.type(description="May this user make a model call now, and with what.")
+class EffectiveAccess:
+    allowed: bool = strawberry.field(description="True when no reason denies access.")
+    reasons: list[AccessDenialEnum] = strawberry.field(  # type: ignore[valid-type]
+        description="Every reason access is denied, in a stable order; empty when allowed."
+    )
+    user_id: strawberry.ID = strawberry.field(description="The user asked about.")
+    model_choice: ModelChoiceEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="Why `model` was chosen; null when none was."
+    )
+    models: EffectiveModels = strawberry.field(description="The allowed models, the default model, and the trace.")
+    flags: list[EffectiveFlag] = strawberry.field(description="Every feature flag's value for the user.")
+    guardrails: list[EffectiveGuardrail] = strawberry.field(
+        description="Every guardrail of the account and whether it applies to the call."
+    )
+    connection_mode: EffectiveConnectionMode = strawberry.field(description="The user's connection mode.")
+    budget: EffectiveAllocation = strawberry.field(
+        description="The user's effective allocation: remaining credits and the binding scope."
+    )
+    binding_scope: BudgetScope | None = strawberry.field(
+        description="The scope whose cap limits the user most (same as budget.bindingScope)."
+    )
+    model_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field(description="The model to call; null when none is allowed.")
+    async def model(self, info: Info) -> Model | None:
+        return await model_of(info, self.model_id)
+
+    @classmethod
+    def of(cls, account_id: uuid.UUID, answer: AccessAnswer) -> EffectiveAccess:
+        decision, view, allocation = answer.decision, answer.view, answer.allocation
+        return cls(
+            allowed=decision.allowed,
+            reasons=list(decision.reasons),
+            user_id=strawberry.ID(encode_id("User", account_id, answer.placement.user_id)),
+            model_choice=decision.model_choice,
+            models=EffectiveModels.of(account_id, view),
+            flags=effective_flags(account_id, view),
+            guardrails=effective_guardrails(account_id, view),
+            connection_mode=EffectiveConnectionMode.of(account_id, view.policy.connection_mode),
+            budget=EffectiveAllocation.of(account_id, allocation),
+            binding_scope=BudgetScope.of(account_id, allocation.binding) if allocation.binding else None,
+            model_id=decision.model,
+        )

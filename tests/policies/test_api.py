@@ -1,0 +1,414 @@
+"""Policies through the API: settings, effective values with traces, permissions, userErrors."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from cockpit_graphql.domain.models.catalog import Capability
+from tests.support.policies import catalog_model, entitle, model_gid
+from tests.support.world import Tenant, World
+
+SETTINGS = "userErrors { field code message } settings { flags { flag enabled locked } }"
+
+
+async def _set(world: World, t: Tenant, mutation: str, input_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    r = await world.gql(
+        f"mutation($i: {input_type}!) {{ {mutation}(input: $i) {{ {SETTINGS} }} }}", {"i": payload}, world.admin(t)
+    )
+    assert r.errors == [], r.body
+    return r.data[mutation]
+
+
+async def _ok(world: World, t: Tenant, mutation: str, input_type: str, payload: dict[str, Any]) -> None:
+    result = await _set(world, t, mutation, input_type, payload)
+    assert result["userErrors"] == [], result
+
+
+async def _guardrail(world: World, t: Tenant, name: str) -> str:
+    r = await world.gql(
+        "mutation($i: CreateGuardrailInput!) { createGuardrail(input: $i) { guardrail { id } userErrors { code } } }",
+        {"i": {"name": name, "type": "PII_REDACTION", "mode": "REDACT", "config": {"entities": ["EMAIL"]}}},
+        world.admin(t),
+    )
+    assert r.data["createGuardrail"]["userErrors"] == [], r.body
+    return r.data["createGuardrail"]["guardrail"]["id"]
+
+
+USER_EFFECTIVE = """
+query($id: ID!) { node(id: $id) { ... on User {
+  effectiveModels { allowed { displayName } defaultModel { displayName } defaultFrom { level }
+    trace { source scope { level } removed { displayName } defaultOutcome } }
+  effectiveFlags { flag enabled locked decidedBy decidedAt { level } trace { source scope { level } enabled outcome } }
+  effectiveGuardrails { guardrail { name } enabled enforced decidedBy trace { source scope { level } state outcome } }
+  effectiveConnectionMode { mode locked decidedBy decidedAt { level } }
+} } }
+"""
+
+
+async def test_effective_values_follow_the_chain_with_traces(world: World) -> None:
+    t = await world.tenant()
+    alpha = await catalog_model(world, "Alpha")
+    beta = await catalog_model(world, "Beta")
+    painter = await catalog_model(world, "Painter", Capability.IMAGE)
+    await entitle(world, t, [alpha, beta, painter], disabled_features=["CREATE_CONNECTIONS"])
+    org, team, user = t.gid("Organization", "eng"), t.gid("Team", "platform"), t.gid("User", "member")
+
+    await _ok(world, t, "setModelAccess", "SetModelAccessInput", {"scopeId": org, "denyModelIds": [model_gid(beta)]})
+    await _ok(world, t, "setModelAccess", "SetModelAccessInput", {"scopeId": team, "defaultModelId": model_gid(alpha)})
+    await _ok(world, t, "setModelAccess", "SetModelAccessInput", {"scopeId": user, "defaultModelId": model_gid(beta)})
+    await _ok(
+        world,
+        t,
+        "setFeatureFlag",
+        "SetFeatureFlagInput",
+        {"scopeId": t.account_gid, "flag": "CREATE_AGENTS", "enabled": True, "locked": True},
+    )
+    await _ok(
+        world, t, "setFeatureFlag", "SetFeatureFlagInput", {"scopeId": team, "flag": "CREATE_AGENTS", "enabled": False}
+    )
+    await _ok(
+        world,
+        t,
+        "setFeatureFlag",
+        "SetFeatureFlagInput",
+        {"scopeId": team, "flag": "CREATE_CONNECTIONS", "enabled": True},
+    )
+    pii = await _guardrail(world, t, "PII")
+    await _guardrail(world, t, "Unset")
+    await _ok(
+        world,
+        t,
+        "setGuardrailState",
+        "SetGuardrailStateInput",
+        {"scopeId": t.account_gid, "guardrailId": pii, "state": "ENABLED", "enforced": True},
+    )
+    await _ok(
+        world,
+        t,
+        "setGuardrailState",
+        "SetGuardrailStateInput",
+        {"scopeId": user, "guardrailId": pii, "state": "DISABLED"},
+    )
+    await _ok(world, t, "setConnectionMode", "SetConnectionModeInput", {"scopeId": org, "mode": "SELF_MANAGED_ALLOWED"})
+
+    r = await world.gql(USER_EFFECTIVE, {"id": user}, world.member(t))  # members read their own
+    assert r.errors == [], r.body
+    me = r.data["node"]
+
+    models = me["effectiveModels"]
+    assert [m["displayName"] for m in models["allowed"]] == ["Alpha"]
+    assert models["defaultModel"] == {"displayName": "Alpha"} and models["defaultFrom"] == {"level": "TEAM"}
+    steps = [
+        (s["source"], (s["scope"] or {}).get("level"), [m["displayName"] for m in s["removed"]], s["defaultOutcome"])
+        for s in models["trace"]
+    ]
+    assert steps[1:] == [
+        ("SCOPE", "ORGANIZATION", ["Beta"], None),
+        ("SCOPE", "TEAM", [], "APPLIED"),
+        ("SCOPE", "USER", [], "NOT_ALLOWED"),  # Beta is denied above: the nearest *allowed* default wins
+        ("RULE", None, ["Painter"], None),  # IMAGE_GENERATION is off by default
+    ]
+    assert steps[0][0] == "ENTITLEMENT"  # the shared catalog holds other tests' models; the entitlement drops them
+
+    flags = {f["flag"]: f for f in me["effectiveFlags"]}
+    agents = flags["CREATE_AGENTS"]
+    assert agents["enabled"] is True and agents["locked"] is True and agents["decidedAt"] == {"level": "ACCOUNT"}
+    assert [(s["source"], s["outcome"]) for s in agents["trace"]] == [
+        ("DEFAULT", "OVERRIDDEN"),
+        ("SCOPE", "APPLIED"),
+        ("SCOPE", "BLOCKED_BY_LOCK"),
+    ]
+    connections = flags["CREATE_CONNECTIONS"]
+    assert connections["enabled"] is False and connections["decidedBy"] == "ENTITLEMENT"
+    assert connections["trace"][-1]["outcome"] == "BLOCKED_BY_ENTITLEMENT"
+    assert flags["MODEL_SELECTION"]["enabled"] is True and flags["MODEL_SELECTION"]["decidedBy"] == "DEFAULT"
+
+    guardrails = {g["guardrail"]["name"]: g for g in me["effectiveGuardrails"]}
+    assert guardrails["PII"]["enabled"] is True and guardrails["PII"]["enforced"] is True
+    assert [s["outcome"] for s in guardrails["PII"]["trace"]] == ["OVERRIDDEN", "APPLIED", "BLOCKED_BY_LOCK"]
+    assert guardrails["Unset"]["enabled"] is False and guardrails["Unset"]["decidedBy"] == "DEFAULT"
+
+    mode = me["effectiveConnectionMode"]
+    assert mode == {
+        "mode": "SELF_MANAGED_ALLOWED",
+        "locked": False,
+        "decidedBy": "SCOPE",
+        "decidedAt": {"level": "ORGANIZATION"},
+    }
+
+
+ACCESS = """
+query($u: ID!, $m: ID) { effectiveAccess(userId: $u, modelId: $m) {
+  allowed reasons modelChoice model { displayName } budget { remaining } bindingScope { level }
+  flags { flag enabled } guardrails { guardrail { name } enabled } connectionMode { mode }
+} }
+"""
+
+
+async def test_effective_access_answers_the_runtime(world: World) -> None:
+    t = await world.tenant()
+    alpha = await catalog_model(world, "Alpha")
+    beta = await catalog_model(world, "Beta")
+    await entitle(world, t, [alpha, beta])
+    user = t.gid("User", "member")
+    await _ok(
+        world,
+        t,
+        "setModelAccess",
+        "SetModelAccessInput",
+        {"scopeId": t.account_gid, "denyModelIds": [model_gid(beta)], "defaultModelId": model_gid(alpha)},
+    )
+
+    r = await world.gql(ACCESS, {"u": user}, world.admin(t))
+    assert r.errors == [], r.body
+    access = r.data["effectiveAccess"]
+    assert access["allowed"] is False and access["reasons"] == ["NO_PLAN"]
+    assert access["model"] == {"displayName": "Alpha"} and access["modelChoice"] == "DEFAULT"
+
+    r = await world.gql(
+        "mutation($i: SetBudgetPlanInput!) { setBudgetPlan(input: $i) { userErrors { code } } }",
+        {"i": {"creditsPerCycle": "1000", "renewalDay": 1, "overflowPolicy": "BLOCK"}},
+        world.admin(t),
+    )
+    assert r.data["setBudgetPlan"]["userErrors"] == [], r.body
+    r = await world.gql(ACCESS, {"u": user}, world.admin(t))
+    access = r.data["effectiveAccess"]
+    assert access["allowed"] is True and access["reasons"] == []
+    assert float(access["budget"]["remaining"]) == 1000
+    assert access["bindingScope"] == {"level": "ACCOUNT"}
+
+    r = await world.gql(ACCESS, {"u": user, "m": model_gid(beta)}, world.admin(t))
+    assert r.data["effectiveAccess"]["reasons"] == ["MODEL_NOT_ALLOWED"]
+    assert r.data["effectiveAccess"]["model"] is None
+
+    # with MODEL_SELECTION off the request is ignored and the default model is used
+    await _ok(
+        world,
+        t,
+        "setFeatureFlag",
+        "SetFeatureFlagInput",
+        {"scopeId": t.gid("Team", "platform"), "flag": "MODEL_SELECTION", "enabled": False},
+    )
+    r = await world.gql(ACCESS, {"u": user, "m": model_gid(beta)}, world.admin(t))
+    assert r.data["effectiveAccess"]["allowed"] is True
+    assert r.data["effectiveAccess"]["modelChoice"] == "DEFAULT"
+
+    # a member asks about themself; not about someone else
+    r = await world.gql(ACCESS, {"u": user}, world.member(t))
+    assert r.errors == [] and r.data["effectiveAccess"]["allowed"] is True
+    r = await world.gql(ACCESS, {"u": t.gid("User", "admin")}, world.member(t))
+    assert r.codes == ["FORBIDDEN"]
+
+
+async def _errors(
+    world: World, t: Tenant, mutation: str, input_type: str, payload: dict[str, Any], selection: str = ""
+) -> list[tuple[list[str] | None, str]]:
+    r = await world.gql(
+        f"mutation($i: {input_type}!) {{ {mutation}(input: $i) {{ {selection} userErrors {{ field code }} }} }}",
+        {"i": payload},
+        world.admin(t),
+    )
+    assert r.errors == [], r.body
+    return [(e["field"], e["code"]) for e in r.data[mutation]["userErrors"]]
+
+
+async def test_bad_input_is_a_user_error_and_writes_nothing(world: World) -> None:
+    t = await world.tenant()
+    alpha = await catalog_model(world, "Alpha")
+    team = t.gid("Team", "platform")
+    ghost = model_gid(uuid.uuid4())
+    cases = [
+        (
+            "setModelAccess",
+            "SetModelAccessInput",
+            {"scopeId": team, "allowModelIds": [model_gid(alpha), ghost]},
+            [(["input", "allowModelIds", "1"], "NOT_FOUND")],
+        ),
+        (
+            "setModelAccess",
+            "SetModelAccessInput",
+            {"scopeId": team, "denyModelIds": ["junk"]},
+            [(["input", "denyModelIds", "0"], "NOT_FOUND")],
+        ),
+        (
+            "setModelAccess",
+            "SetModelAccessInput",
+            {"scopeId": team, "denyModelIds": [model_gid(alpha)], "defaultModelId": model_gid(alpha)},
+            [(["input", "defaultModelId"], "INVALID")],
+        ),
+        ("setModelAccess", "SetModelAccessInput", {"scopeId": "nope"}, [(["input", "scopeId"], "NOT_FOUND")]),
+        (
+            "setFeatureFlag",
+            "SetFeatureFlagInput",
+            {"scopeId": team, "flag": "FLY", "enabled": True},
+            [(["input", "flag"], "NOT_FOUND")],
+        ),
+        (
+            "clearFeatureFlag",
+            "ClearFeatureFlagInput",
+            {"scopeId": team, "flag": "CREATE_AGENTS"},
+            [(["input", "scopeId"], "NOTHING_TO_CHANGE")],
+        ),
+        (
+            "clearConnectionMode",
+            "ClearConnectionModeInput",
+            {"scopeId": team},
+            [(["input", "scopeId"], "NOTHING_TO_CHANGE")],
+        ),
+        (
+            "createGuardrail",
+            "CreateGuardrailInput",
+            {"name": "W", "type": "WEBHOOK", "mode": "BLOCK", "config": {"url": "http://x", "timeoutMs": 5, "x": 1}},
+            [
+                (["input", "config", "x"], "INVALID"),
+                (["input", "config", "url"], "INVALID"),
+                (["input", "config", "timeoutMs"], "INVALID"),
+            ],
+        ),
+        (
+            "createGuardrail",
+            "CreateGuardrailInput",
+            {"name": "T", "type": "TOPIC_BLOCK", "mode": "REDACT", "config": {"topics": ["a"]}},
+            [(["input", "mode"], "INVALID")],
+        ),
+        (
+            "createGuardrail",
+            "CreateGuardrailInput",
+            {"name": " ", "type": "PROMPT_INJECTION", "mode": "BLOCK"},
+            [(["input", "name"], "REQUIRED")],
+        ),
+        (
+            "createGuardrail",
+            "CreateGuardrailInput",
+            {"name": "S", "type": "CONTENT_SAFETY", "mode": "BLOCK", "config": {"threshold": 2}},
+            [(["input", "config", "threshold"], "INVALID")],
+        ),
+    ]
+    before = await world.gql(
+        "query($id: ID!) { node(id: $id) { ... on Team { policySettings { flags { flag } } } } }",
+        {"id": team},
+        world.admin(t),
+    )
+    for mutation, input_type, payload, expected in cases:
+        assert await _errors(world, t, mutation, input_type, payload) == expected, (mutation, payload)
+    guardrail = await _guardrail(world, t, "PII")
+    assert await _errors(
+        world,
+        t,
+        "createGuardrail",
+        "CreateGuardrailInput",
+        {"name": "pii", "type": "PROMPT_INJECTION", "mode": "BLOCK"},
+    ) == [(["input", "name"], "DUPLICATE")]
+    assert await _errors(
+        world,
+        t,
+        "setGuardrailState",
+        "SetGuardrailStateInput",
+        {"scopeId": team, "guardrailId": guardrail, "state": "DISABLED", "enforced": True},
+    ) == [(["input", "enforced"], "INVALID")]
+    assert await _errors(world, t, "updateGuardrail", "UpdateGuardrailInput", {"id": guardrail}) == [
+        (["input", "id"], "NOTHING_TO_CHANGE")
+    ]
+    after = await world.gql(
+        "query($id: ID!) { node(id: $id) { ... on Team { policySettings { flags { flag } } } } }",
+        {"id": team},
+        world.admin(t),
+    )
+    assert before.data == after.data == {"node": {"policySettings": {"flags": []}}}
+
+
+async def test_who_may_read_and_change_policies(world: World) -> None:
+    t = await world.tenant()
+    member = world.member(t)
+    r = await world.gql(
+        "mutation($i: SetFeatureFlagInput!) { setFeatureFlag(input: $i) { userErrors { code } } }",
+        {"i": {"scopeId": t.gid("User", "member"), "flag": "CREATE_AGENTS", "enabled": True}},
+        member,
+    )
+    assert r.codes == ["FORBIDDEN"]
+    for query in (
+        "query($id: ID!) { node(id: $id) { ... on Team { effectiveFlags { flag } } } }",
+        "query($id: ID!) { node(id: $id) { ... on User { policySettings { flags { flag } } } } }",
+    ):
+        scope = t.gid("Team", "platform") if "Team" in query else t.gid("User", "member")
+        r = await world.gql(query, {"id": scope}, member)
+        assert r.codes == ["FORBIDDEN"], (query, r.body)
+    r = await world.gql(
+        "query($id: ID!) { node(id: $id) { ... on User { effectiveFlags { flag } } } }",
+        {"id": t.gid("User", "admin")},
+        member,
+    )
+    assert r.codes == ["FORBIDDEN"]  # members read only their own effective values
+    r = await world.gql("{ featureFlags { key default builtIn } }", token=member)
+    assert {f["key"] for f in r.data["featureFlags"]} >= {
+        "CREATE_CONNECTIONS",
+        "CREATE_AGENTS",
+        "IMAGE_GENERATION",
+        "MODEL_SELECTION",
+    }
+    r = await world.gql("{ viewer { account { guardrails { name } } } }", token=member)
+    assert r.codes == ["FORBIDDEN"]
+
+
+async def test_deleting_a_guardrail_removes_its_settings(world: World) -> None:
+    t = await world.tenant()
+    guardrail = await _guardrail(world, t, "Doomed")
+    await _ok(
+        world,
+        t,
+        "setGuardrailState",
+        "SetGuardrailStateInput",
+        {"scopeId": t.gid("Team", "platform"), "guardrailId": guardrail, "state": "ENABLED"},
+    )
+    r = await world.gql(
+        "mutation($i: DeleteGuardrailInput!) { deleteGuardrail(input: $i) { deletedGuardrailId userErrors { code } } }",
+        {"i": {"id": guardrail}},
+        world.admin(t),
+    )
+    assert r.data["deleteGuardrail"] == {"deletedGuardrailId": guardrail, "userErrors": []}
+    r = await world.gql(
+        "query($id: ID!) { node(id: $id) { ... on Team { policySettings { guardrails { state } } "
+        "effectiveGuardrails { enabled } } } }",
+        {"id": t.gid("Team", "platform")},
+        world.admin(t),
+    )
+    assert r.data["node"] == {"policySettings": {"guardrails": []}, "effectiveGuardrails": []}
+
+
+async def test_effective_policies_of_a_page_of_users_cost_constant_statements(world: World) -> None:
+    q = """query($id: ID!) { node(id: $id) { ... on Team { users(first: 100) { nodes { email
+      effectiveModels { allowed { displayName } defaultModel { displayName } trace { removed { displayName } } }
+      effectiveFlags { flag enabled } effectiveGuardrails { guardrail { name } enabled }
+      effectiveConnectionMode { mode } policySettings { flags { flag } } } } } } }"""
+    counts = []
+    for size in (2, 40):
+        t = await world.tenant()
+        alpha = await catalog_model(world, "Alpha")
+        await entitle(world, t, [alpha])
+        await _guardrail(world, t, "PII")
+        team = t.gid("Team", "platform")
+        await _ok(
+            world, t, "setModelAccess", "SetModelAccessInput", {"scopeId": team, "defaultModelId": model_gid(alpha)}
+        )
+        for i in range(size):
+            r = await world.gql(
+                "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }",
+                {"i": {"email": f"u{i}@{t.domain}", "homeTeamId": team}},
+                world.admin(t),
+            )
+            user = r.data["createUser"]["user"]["id"]
+            await _ok(
+                world,
+                t,
+                "setFeatureFlag",
+                "SetFeatureFlagInput",
+                {"scopeId": user, "flag": "CREATE_AGENTS", "enabled": i % 2 == 0},
+            )
+        r = await world.gql(q, {"id": team}, world.admin(t))
+        assert r.errors == [], r.body
+        nodes = r.data["node"]["users"]["nodes"]
+        assert len(nodes) == size + 1
+        assert all(n["effectiveModels"]["defaultModel"] == {"displayName": "Alpha"} for n in nodes)
+        counts.append(r.statements)
+    assert counts[0] == counts[1], counts
