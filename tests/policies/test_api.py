@@ -412,3 +412,49 @@ async def test_effective_policies_of_a_page_of_users_cost_constant_statements(wo
         assert all(n["effectiveModels"]["defaultModel"] == {"displayName": "Alpha"} for n in nodes)
         counts.append(r.statements)
     assert counts[0] == counts[1], counts
+
+
+async def test_effective_access_is_never_stale(world: World) -> None:
+    """No policy data is cached between requests: every change is in the very next answer."""
+    t = await world.tenant()
+    alpha = await catalog_model(world, "Alpha")
+    beta = await catalog_model(world, "Beta")
+    await entitle(world, t, [alpha, beta])
+    user = t.gid("User", "member")
+    await _ok(
+        world,
+        t,
+        "setModelAccess",
+        "SetModelAccessInput",
+        {"scopeId": t.account_gid, "defaultModelId": model_gid(alpha)},
+    )
+    root = await world.super_admin()
+
+    async def chosen() -> str | None:
+        r = await world.gql(ACCESS, {"u": user}, world.admin(t))
+        model = r.data["effectiveAccess"]["model"]
+        return model["displayName"] if model else None
+
+    assert await chosen() == "Alpha"
+    await _ok(
+        world,
+        t,
+        "setModelAccess",
+        "SetModelAccessInput",
+        {"scopeId": t.gid("Team", "platform"), "defaultModelId": model_gid(beta)},
+    )
+    assert await chosen() == "Beta"  # a nearer default
+    r = await world.gql(
+        "mutation($i: UpdateModelInput!) { updateModel(input: $i) { userErrors { code } } }",
+        {"i": {"id": model_gid(beta), "enabled": False}},
+        root,
+    )
+    assert r.data["updateModel"]["userErrors"] == []
+    assert await chosen() == "Alpha"  # the catalog disabled Beta
+    r = await world.gql(
+        "mutation($i: UpdateAccountEntitlementsInput!) { updateAccountEntitlements(input: $i) { userErrors { code } } }",
+        {"i": {"id": t.account_gid, "allowAllModels": False, "allowedModelIds": [model_gid(beta)]}},
+        root,
+    )
+    assert r.data["updateAccountEntitlements"]["userErrors"] == []
+    assert await chosen() is None  # the entitlement leaves no enabled model

@@ -9,10 +9,13 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from cockpit_graphql.auth.tenant import TenantId
+from cockpit_graphql.db.engine import TenantSession
 from cockpit_graphql.db.tables import (
     BudgetCap,
     BudgetCounter,
@@ -65,9 +68,37 @@ async def latest_plan(session: AsyncSession) -> BudgetPlan | None:
     return (await session.scalars(stmt)).first()
 
 
+_RENEWAL_DAYS: dict[uuid.UUID, int] = {}
+_RENEWAL_DAYS_MAX = 100_000
+_LEARNED = "renewal_days_learned"
+
+
 async def renewal_day(session: AsyncSession) -> int | None:
-    """The renewal day is fixed by the first plan version."""
-    return await session.scalar(sa.select(BudgetPlan.renewal_day).order_by(BudgetPlan.version).limit(1))
+    """The renewal day is fixed by the first plan version. Plan versions are append-only (the app
+    role may only INSERT and SELECT them), so once an account has a committed one its renewal day
+    never changes: it is remembered per process, with no invalidation to get wrong. A day read in a
+    transaction is remembered only when that transaction commits (a first plan rolled back with its
+    transaction is never remembered)."""
+    account_id = session.info.get("account_id")
+    known = _RENEWAL_DAYS.get(account_id) if account_id else None
+    if known is not None:
+        return known
+    day = await session.scalar(sa.select(BudgetPlan.renewal_day).order_by(BudgetPlan.version).limit(1))
+    if day is not None and account_id is not None:
+        session.info.setdefault(_LEARNED, {})[account_id] = day
+    return day
+
+
+@event.listens_for(TenantSession, "after_commit")
+def _remember_renewal_days(session: Session) -> None:
+    learned = session.info.pop(_LEARNED, None)
+    if learned and len(_RENEWAL_DAYS) < _RENEWAL_DAYS_MAX:
+        _RENEWAL_DAYS.update(learned)
+
+
+@event.listens_for(TenantSession, "after_rollback")
+def _forget_renewal_days(session: Session) -> None:
+    session.info.pop(_LEARNED, None)
 
 
 # --- cycles -----------------------------------------------------------------------------------
@@ -104,9 +135,19 @@ async def current_cycle(session: AsyncSession, at: datetime) -> tuple[BudgetCycl
     if day is None:
         return None, None
     start, _ = cycle_bounds(day, at)
-    cycle = await cycle_at(session, start)
-    plan = await plan_for(session, start)
-    return cycle, plan
+    stmt = (  # plan_for(start) and cycle_at(start) in one statement: no governing plan, no cycle
+        sa.select(BudgetPlan, BudgetCycle)
+        .outerjoin(
+            BudgetCycle, sa.and_(BudgetCycle.account_id == BudgetPlan.account_id, BudgetCycle.starts_at == start)
+        )
+        .where(BudgetPlan.effective_from <= start)
+        .order_by(BudgetPlan.effective_from.desc(), BudgetPlan.version.desc())
+        .limit(1)
+    )
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None, None
+    return row[1], row[0]
 
 
 async def cycle_at(session: AsyncSession, starts_at: datetime) -> BudgetCycle | None:

@@ -28,15 +28,13 @@ class PolicyInputs:
     catalog: Mapping[uuid.UUID, frozenset[str]]
     entitlements: Entitlements
     guardrails: Sequence[GuardrailDefinition]
+    account_active: bool = True
 
 
 async def load_inputs(session: AsyncSession, tenant: TenantId, scopes: set[Scope]) -> PolicyInputs:
-    return PolicyInputs(
-        settings=await repo.scope_policies(session, scopes),
-        catalog=await repo.enabled_catalog(session),
-        entitlements=await repo.entitlements(session, tenant.value),
-        guardrails=await repo.guardrails(session),
-    )
+    """One statement, whatever the number of scopes."""
+    raw = await repo.policy_inputs(session, tenant.value, scopes)
+    return PolicyInputs(raw.settings, raw.catalog, raw.entitlements, raw.guardrails, raw.account_active)
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cockpit_graphql.db.tables import Account, CatalogModel, GuardrailDefinition, PolicySetting
+from cockpit_graphql.db.tables import CatalogModel, GuardrailDefinition, PolicySetting
 from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
 from cockpit_graphql.domain.policies.entitlements import Entitlements
 from cockpit_graphql.domain.policies.settings import ScopePolicies
@@ -61,12 +64,6 @@ async def guardrail(
     return (await session.scalars(stmt)).first()
 
 
-async def enabled_catalog(session: AsyncSession) -> dict[uuid.UUID, frozenset[str]]:
-    """Every enabled catalog model and its capabilities."""
-    rows = await session.execute(sa.select(CatalogModel.id, CatalogModel.capabilities).where(CatalogModel.enabled))
-    return {ident: frozenset(caps) for ident, caps in rows.all()}
-
-
 async def existing_models(session: AsyncSession, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     wanted = list(set(ids))
     if not wanted:
@@ -74,6 +71,77 @@ async def existing_models(session: AsyncSession, ids: Iterable[uuid.UUID]) -> se
     return set((await session.scalars(sa.select(CatalogModel.id).where(CatalogModel.id.in_(wanted)))).all())
 
 
-async def entitlements(session: AsyncSession, account_id: uuid.UUID) -> Entitlements:
-    doc: dict[str, Any] | None = await session.scalar(sa.select(Account.entitlements).where(Account.id == account_id))
-    return Entitlements.from_document(doc or {})
+INPUTS = sa.text(
+    """
+    SELECT a.status,
+           a.entitlements,
+           (SELECT coalesce(jsonb_agg(jsonb_build_array(p.scope_level, p.scope_id, p.kind, p.key, p.value, p.locked)),
+                            '[]'::jsonb)
+              FROM policy_settings p
+             WHERE p.account_id = a.id
+               AND (p.scope_level, p.scope_id) IN (SELECT * FROM unnest(CAST(:levels AS text[]), CAST(:ids AS uuid[]))))
+             AS settings,
+           (SELECT coalesce(jsonb_agg(jsonb_build_array(m.id, m.capabilities)), '[]'::jsonb)
+              FROM models m WHERE m.enabled) AS catalog,
+           (SELECT coalesce(jsonb_agg(to_jsonb(g) ORDER BY g.name, g.id), '[]'::jsonb)
+              FROM guardrails g WHERE g.account_id = a.id) AS guardrails
+      FROM accounts a
+     WHERE a.id = :account_id
+    """
+).columns(
+    sa.column("status", sa.Text),
+    sa.column("entitlements", JSONB),
+    sa.column("settings", JSONB),
+    sa.column("catalog", JSONB),
+    sa.column("guardrails", JSONB),
+)
+
+
+@dataclass(frozen=True)
+class RawInputs:
+    account_active: bool
+    entitlements: Entitlements
+    settings: dict[Scope, ScopePolicies]
+    catalog: dict[uuid.UUID, frozenset[str]]
+    guardrails: list[GuardrailDefinition]
+
+
+async def policy_inputs(session: AsyncSession, account_id: uuid.UUID, scopes: Iterable[Scope]) -> RawInputs:
+    """Everything policy resolution reads, in ONE statement: the account's status and entitlement,
+    the explicit settings of `scopes`, the enabled catalog and the guardrail definitions."""
+    wanted = list(set(scopes))
+    row = (
+        await session.execute(
+            INPUTS,
+            {
+                "account_id": account_id,
+                "levels": [s.level.value for s in wanted],
+                "ids": [s.id for s in wanted],
+            },
+        )
+    ).one()
+    settings: dict[Scope, ScopePolicies] = {}
+    for level, scope_id, kind, key, value, locked in row.settings:
+        settings.setdefault(Scope(ScopeLevel(level), uuid.UUID(scope_id)), ScopePolicies()).add(
+            kind, key, value, locked
+        )
+    return RawInputs(
+        account_active=row.status == "ACTIVE",
+        entitlements=Entitlements.from_document(row.entitlements),
+        settings=settings,
+        catalog={uuid.UUID(ident): frozenset(caps) for ident, caps in row.catalog},
+        guardrails=[_guardrail_row(g) for g in row.guardrails],
+    )
+
+
+def _guardrail_row(doc: dict[str, Any]) -> GuardrailDefinition:
+    return GuardrailDefinition(
+        account_id=uuid.UUID(doc["account_id"]),
+        id=uuid.UUID(doc["id"]),
+        name=doc["name"],
+        type=doc["type"],
+        mode=doc["mode"],
+        config=doc["config"],
+        created_at=datetime.fromisoformat(doc["created_at"]),
+        updated_at=datetime.fromisoformat(doc["updated_at"]),
+    )

@@ -8,19 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
-from cockpit_graphql.db.tables import Account
 from cockpit_graphql.domain.budgets import repository as budget_repo
 from cockpit_graphql.domain.budgets.allocation import Allocation
 from cockpit_graphql.domain.budgets.effective import allocations
 from cockpit_graphql.domain.budgets.scopes import Placement
-from cockpit_graphql.domain.policies import repository as repo
 from cockpit_graphql.domain.policies.access import AccessDecision, AccessRequest, decide_access
-from cockpit_graphql.domain.policies.effective import PolicyInputs, PolicyView, views
-from cockpit_graphql.domain.policies.entitlements import Entitlements
+from cockpit_graphql.domain.policies.effective import PolicyView, load_inputs, views
 from cockpit_graphql.domain.policies.flags import FlagDefinition
 
 
@@ -45,16 +41,8 @@ async def effective_access(
     if placement is None:
         return None
     chain = placement.chain()
-    status, document = (
-        await session.execute(sa.select(Account.status, Account.entitlements).where(Account.id == tenant.value))
-    ).one()
-    inputs = PolicyInputs(
-        settings=await repo.scope_policies(session, chain),
-        catalog=await repo.enabled_catalog(session),
-        entitlements=Entitlements.from_document(document),
-        guardrails=await repo.guardrails(session),
-    )
+    inputs = await load_inputs(session, tenant, set(chain))
     view = views(inputs, [chain], registry)[0]
     allocation = (await allocations(session, tenant, [chain], now))[0]
-    decision = decide_access(view.policy, allocation, status == "ACTIVE", request)
+    decision = decide_access(view.policy, allocation, inputs.account_active, request)
     return AccessAnswer(placement, view, allocation, decision)
