@@ -69,7 +69,18 @@ def test_make_run_path_with_embedded_services(tmp_path: Path) -> None:
             "role": "ACCOUNT_ADMIN",
             "account": {"name": "Acme Corporation", "users": {"totalCount": 5}},
         }
-        assert ask(tokens["MEMBER"], "{ viewer { role } }")["data"]["viewer"]["role"] == "MEMBER"
+        member = ask(tokens["MEMBER"], "{ viewer { role user { id } } }")["data"]["viewer"]
+        assert member["role"] == "MEMBER"
+        access = ask(
+            tokens["MEMBER"],
+            f'{{ effectiveAccess(userId: "{member["user"]["id"]}") {{ allowed model {{ providerModelId }} '
+            "guardrails { guardrail { name } enabled enforced } } }",
+        )["data"]["effectiveAccess"]
+        assert access == {  # the demo catalog, plan and policies make the runtime's question answerable
+            "allowed": True,
+            "model": {"providerModelId": "gpt-4.1-mini"},
+            "guardrails": [{"guardrail": {"name": "PII redaction"}, "enabled": True, "enforced": True}],
+        }
 
         urls = dict(re.findall(r"^(DATABASE_URL|REDIS_URL)=(\S+)$", output, flags=re.M))
         deadline = time.monotonic() + 30

@@ -1,10 +1,12 @@
-"""Bootstrap: migrations, default directory entities for every account, operators, demo data.
+"""Bootstrap: migrations, the catalog seed, default directory entities for every account, operators,
+demo data.
 
 Idempotent: running it again changes nothing that is already there.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -15,14 +17,17 @@ from cockpit_graphql.auth.tenant import mint_for_system
 from cockpit_graphql.db.engine import Database, make_engine
 from cockpit_graphql.db.migrate import upgrade_to_head
 from cockpit_graphql.db.tables import Account, PlatformOperator
+from cockpit_graphql.domain.actor import SYSTEM_ACTOR, Operation
 from cockpit_graphql.domain.directory.service import ensure_defaults
-from cockpit_graphql.ops.demo import seed_demo
+from cockpit_graphql.domain.models.seed import seed_models
+from cockpit_graphql.ops.demo import DEMO_MODEL_LISTS, seed_demo
 from cockpit_graphql.settings import Settings
 
 
 @dataclass
 class BootstrapReport:
     accounts_checked: int = 0
+    models_added: list[str] = field(default_factory=list)
     operators_added: list[str] = field(default_factory=list)
     demo: list[str] = field(default_factory=list)
 
@@ -55,6 +60,11 @@ async def bootstrap(
             report.operators_added.append(f"{issuer}#{subject}")
     db = Database.from_settings(settings)
     try:
+        # the catalog seed: COCKPIT_MODELS_<PROVIDER> lists (plus a small demo catalog with --demo)
+        lists = {**(DEMO_MODEL_LISTS if demo else {}), **os.environ}
+        async with db.platform() as session:
+            seeded = await seed_models(session, Operation(SYSTEM_ACTOR, "bootstrap"), lists)
+        report.models_added = seeded.added
         async with db.platform() as session:
             account_ids = list((await session.scalars(sa.select(Account.id))).all())
         for account_id in account_ids:  # one transaction per account

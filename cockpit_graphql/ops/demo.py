@@ -1,20 +1,36 @@
-"""The demo tenant: two accounts (so isolation can be explored), a few orgs, teams and users."""
+"""The demo tenant: two accounts (so isolation can be explored), a few orgs, teams and users; a small
+model catalog, and for Acme a budget plan and a few policies, so effectiveAccess answers something."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from cockpit_graphql.auth.tenant import mint_for_system
+from cockpit_graphql.auth.tenant import TenantId, mint_for_system
 from cockpit_graphql.db.engine import Database
-from cockpit_graphql.db.tables import Account
+from cockpit_graphql.db.tables import Account, CatalogModel
 from cockpit_graphql.domain.accounts.service import AccountChanges, create_account
 from cockpit_graphql.domain.actor import SYSTEM_ACTOR, Operation
+from cockpit_graphql.domain.budgets import plans
+from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
 from cockpit_graphql.domain.directory import service as directory
+from cockpit_graphql.domain.models.catalog import ModelChanges, update_model
+from cockpit_graphql.domain.policies import service as policies
+from cockpit_graphql.domain.policies.guardrail_types import GuardrailMode, GuardrailType
+from cockpit_graphql.domain.policies.settings import GuardrailState
 from cockpit_graphql.domain.roles import Role
 from cockpit_graphql.settings import Settings
+
+DEMO_MODEL_LISTS = {
+    "COCKPIT_MODELS_AZURE_OPENAI": "gpt-4o,gpt-4.1-mini",
+    "COCKPIT_MODELS_ANTHROPIC": "claude-sonnet-4",
+    "COCKPIT_MODELS_OPENAI": "gpt-image-1",
+}
+DEMO_PRICES = {"gpt-4o": ("2.5", "10"), "gpt-4.1-mini": ("0.4", "1.6"), "claude-sonnet-4": ("3", "15")}
 
 DEMO_ACCOUNTS = {
     "acme": {
@@ -85,5 +101,27 @@ async def seed_demo(db: Database, settings: Settings) -> list[str]:
                     home_team_id=teams.get(team_name) if team_name else None,
                     external_id=f"ext-{org_key}-{local}",
                 )
+            if org_key == "acme":
+                await _acme_policies(session, tenant, op)
         created.append(str(spec["name"]))
     return created
+
+
+async def _acme_policies(session: AsyncSession, tenant: TenantId, op: Operation) -> None:
+    """A plan, a default model and an enforced guardrail (through the same services as the API)."""
+    await plans.set_plan(session, tenant, op, plans.PlanTerms(Decimal(100_000), 1), datetime.now(UTC))
+    rows = (await session.scalars(sa.select(CatalogModel))).all()
+    by_name = {m.provider_model_id: m for m in rows}
+    for name, (price_in, price_out) in DEMO_PRICES.items():  # demo prices, only where still unpriced
+        model = by_name.get(name)
+        if model is not None and model.input_usd_per_mtok == 0 and model.output_usd_per_mtok == 0:
+            prices = ModelChanges(input_usd_per_mtok=Decimal(price_in), output_usd_per_mtok=Decimal(price_out))
+            await update_model(session, op, model.id, prices)  # audited in the platform trail
+    account = Scope(ScopeLevel.ACCOUNT, tenant.value)
+    default = by_name.get("gpt-4.1-mini")
+    if default is not None:
+        await policies.set_model_access(session, tenant, op, account, policies.ModelAccessRequest(None, [], default.id))
+    pii = await policies.create_guardrail(
+        session, tenant, op, "PII redaction", GuardrailType.PII_REDACTION, GuardrailMode.REDACT, {}
+    )
+    await policies.set_guardrail_state(session, tenant, op, account, pii.id, GuardrailState.ENABLED, True)
