@@ -20,6 +20,7 @@ from cockpit_graphql.auth.backend import JWTBackend, auth_error_response
 from cockpit_graphql.auth.tokens import TokenVerifier, key_source_from_settings
 from cockpit_graphql.context import Context, build_context
 from cockpit_graphql.db.engine import Database
+from cockpit_graphql.domain.policies.flags import flag_registry
 from cockpit_graphql.logging_setup import configure_logging
 from cockpit_graphql.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from cockpit_graphql.schema import build_schema
@@ -68,6 +69,7 @@ class LazyBackend(JWTBackend):
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    flag_registry(settings.extra_feature_flags)  # a bad EXTRA_FEATURE_FLAGS stops the start, not each request
     holder: dict[str, Database] = {}
     if database is not None:
         holder["db"] = database

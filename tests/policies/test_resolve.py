@@ -324,3 +324,11 @@ def test_no_model_available() -> None:
     )
     d = decide_access(policy, _allocation("5"), True, AccessRequest())
     assert d.reasons == (AccessDenial.NO_MODEL_AVAILABLE,)
+
+
+def test_a_bad_flag_configuration_stops_the_server_from_starting(settings: object) -> None:
+    from cockpit_graphql.app import create_app
+
+    bad = settings.model_copy(update={"extra_feature_flags": {"not a flag": True}})  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="feature flag"):
+        create_app(bad)
