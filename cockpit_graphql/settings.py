@@ -72,6 +72,13 @@ class Settings(BaseSettings):
         description="More feature flags and their defaults, as JSON: EXTRA_FEATURE_FLAGS='{\"WEB_SEARCH\": false}'.",
     )
 
+    # --- connections ----------------------------------------------------------------------
+    connection_secret_keys: list[str] = Field(
+        default_factory=list,
+        description="Fernet keys for connection secrets, as a JSON list: the first encrypts, every one decrypts "
+        "(rotation: put the new key first, run `cockpit rotate-secrets`, then drop the old one).",
+    )
+
     # --- misc -----------------------------------------------------------------------------
     environment: str = Field("production", description="'development' enables dev conveniences.")
     log_level: str = "INFO"

@@ -20,6 +20,8 @@ ACCOUNT_SCOPED = frozenset(
         "LedgerEntry",
         "BillingNotice",
         "Guardrail",
+        "Connection",
+        "Agent",
     }
 )
 PLATFORM_SCOPED = frozenset({"Model"})

@@ -15,6 +15,14 @@ from cockpit_graphql.db.tables.budgets import (
 )
 from cockpit_graphql.db.tables.directory import Organization, Team, User
 from cockpit_graphql.db.tables.identity import IdentityBinding, OidcIdentity, PlatformOperator
+from cockpit_graphql.db.tables.marketplace import (
+    Agent,
+    AgentAssignment,
+    AgentInstall,
+    AgentVersion,
+    Connection,
+    ConnectionAssignment,
+)
 from cockpit_graphql.db.tables.platform import Account
 from cockpit_graphql.db.tables.policies import CatalogModel, GuardrailDefinition, PlatformAuditEvent, PolicySetting
 
@@ -36,6 +44,12 @@ TENANT_TABLES: tuple[str, ...] = (
     "billing_notices",
     "guardrails",
     "policy_settings",
+    "connections",
+    "connection_assignments",
+    "agents",
+    "agent_versions",
+    "agent_assignments",
+    "agent_installs",
 )
 """Every table that carries account_id and is guarded by a FORCEd row-level-security policy."""
 
@@ -57,6 +71,12 @@ TENANT_MODELS: tuple[type, ...] = (
     BillingNotice,
     GuardrailDefinition,
     PolicySetting,
+    Connection,
+    ConnectionAssignment,
+    Agent,
+    AgentVersion,
+    AgentAssignment,
+    AgentInstall,
 )
 
 PLATFORM_TABLES: tuple[str, ...] = (
@@ -72,6 +92,10 @@ __all__ = [
     "TENANT_MODELS",
     "TENANT_TABLES",
     "Account",
+    "Agent",
+    "AgentAssignment",
+    "AgentInstall",
+    "AgentVersion",
     "AuditEvent",
     "BillingNotice",
     "BudgetCap",
@@ -79,6 +103,8 @@ __all__ = [
     "BudgetCycle",
     "BudgetPlan",
     "CatalogModel",
+    "Connection",
+    "ConnectionAssignment",
     "GuardrailDefinition",
     "IdentityBinding",
     "LedgerEntry",

@@ -1,0 +1,1 @@
+"""Connections, agents, assignment and the marketplace (domain.md §4)."""
