@@ -131,11 +131,15 @@ async def test_introspection_and_graphiql_can_be_switched_off(settings: Any, db:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         page = await client.get("/graphql", headers={"accept": "text/html"})
         assert page.status_code == 404
-        r = await client.post("/graphql", json={"query": "{ __schema { types { name } } }"},
-                              headers={"Authorization": f"Bearer {world.admin(t)}"})
+        r = await client.post(
+            "/graphql",
+            json={"query": "{ __schema { types { name } } }"},
+            headers={"Authorization": f"Bearer {world.admin(t)}"},
+        )
         assert r.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
-        ok = await client.post("/graphql", json={"query": "{ viewer { role } }"},
-                               headers={"Authorization": f"Bearer {world.admin(t)}"})
+        ok = await client.post(
+            "/graphql", json={"query": "{ viewer { role } }"}, headers={"Authorization": f"Bearer {world.admin(t)}"}
+        )
         assert ok.json()["data"]["viewer"]["role"] == "ACCOUNT_ADMIN"
     default = await world.client.get("/graphql", headers={"accept": "text/html"})
     assert default.status_code == 200

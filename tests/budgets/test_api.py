@@ -77,13 +77,13 @@ async def test_members_read_only_their_own_allocation(world: World) -> None:
 async def test_runtime_authorize_record_and_replay(world: World) -> None:
     t, admin = await _setup(world)
     await world.gql(CAP, {"i": {"scopeId": t.gid("User", "member"), "credits": "100"}}, token=admin)
-    denied = await world.gql(AUTHORIZE, {"i": {"userId": t.gid("User", "member"), "estimatedCredits": "100.5"}},
-                             token=admin)
+    denied = await world.gql(
+        AUTHORIZE, {"i": {"userId": t.gid("User", "member"), "estimatedCredits": "100.5"}}, token=admin
+    )
     decision = denied.data["authorizeUsage"]["authorization"]
     assert decision["allowed"] is False and decision["reason"] == "CAP_EXCEEDED"
     assert decision["bindingScope"] == {"level": "USER", "id": t.gid("User", "member")}
-    held = await world.gql(AUTHORIZE, {"i": {"userId": t.gid("User", "member"), "estimatedCredits": "40"}},
-                           token=admin)
+    held = await world.gql(AUTHORIZE, {"i": {"userId": t.gid("User", "member"), "estimatedCredits": "40"}}, token=admin)
     reservation = held.data["authorizeUsage"]["authorization"]["reservation"]
     assert reservation["status"] == "HELD"
     key = uuid.uuid4().hex
@@ -93,9 +93,12 @@ async def test_runtime_authorize_record_and_replay(world: World) -> None:
     assert result["replayed"] is False and Decimal(result["event"]["credits"]) == Decimal("12.345600")
     replay = await world.gql(RECORD, {"i": {**usage, "costUsd": "9"}}, token=admin)
     assert replay.data["recordUsage"]["result"] == {**result, "replayed": True}
-    settle = await world.gql("""mutation($i: SettleReservationInput!) { settleReservation(input: $i) {
+    settle = await world.gql(
+        """mutation($i: SettleReservationInput!) { settleReservation(input: $i) {
         result { event { credits } } userErrors { code } } }""",
-        {"i": {"reservationId": reservation["id"], "usage": {**usage, "idempotencyKey": key + "-s"}}}, token=admin)
+        {"i": {"reservationId": reservation["id"], "usage": {**usage, "idempotencyKey": key + "-s"}}},
+        token=admin,
+    )
     assert settle.data["settleReservation"]["userErrors"] == []
     r = await world.gql(ALLOCATION, {"id": t.gid("User", "member")}, token=admin)
     alloc = r.data["node"]["effectiveAllocation"]
@@ -130,9 +133,11 @@ async def test_allocation_of_a_page_of_users_costs_constant_statements(world: Wo
     for size in (3, 60):
         t, admin = await _setup(world)
         for i in range(size):
-            await world.gql("mutation($i: CreateUserInput!) { createUser(input: $i) { userErrors { code } } }",
-                            {"i": {"email": f"u{i}@{t.domain}", "homeTeamId": t.gid("Team", "platform")}},
-                            token=admin)
+            await world.gql(
+                "mutation($i: CreateUserInput!) { createUser(input: $i) { userErrors { code } } }",
+                {"i": {"email": f"u{i}@{t.domain}", "homeTeamId": t.gid("Team", "platform")}},
+                token=admin,
+            )
         r = await world.gql(q, {"id": t.gid("Team", "platform")}, token=admin)
         assert r.errors == [] and len(r.data["node"]["users"]["nodes"]) == size + 1
         counts.append(r.statements)
@@ -145,13 +150,17 @@ async def test_deleting_a_node_removes_its_budget_settings(world: World) -> None
     from cockpit_graphql.auth.tenant import mint_for_system
 
     t, admin = await _setup(world)
-    r = await world.gql("""mutation($i: CreateTeamInput!) { createTeam(input: $i) { team { id } } }""",
-                        {"i": {"organizationId": t.gid("Organization", "eng"), "name": "Ephemeral"}}, token=admin)
+    r = await world.gql(
+        """mutation($i: CreateTeamInput!) { createTeam(input: $i) { team { id } } }""",
+        {"i": {"organizationId": t.gid("Organization", "eng"), "name": "Ephemeral"}},
+        token=admin,
+    )
     team = r.data["createTeam"]["team"]["id"]
     await world.gql(CAP, {"i": {"scopeId": team, "credits": "5"}}, token=admin)
     await world.gql(DEFAULT, {"i": {"scopeId": team, "credits": "1"}}, token=admin)
-    deleted = await world.gql("mutation($i: DeleteTeamInput!) { deleteTeam(input: $i) { deletedId } }",
-                              {"i": {"id": team}}, token=admin)
+    deleted = await world.gql(
+        "mutation($i: DeleteTeamInput!) { deleteTeam(input: $i) { deletedId } }", {"i": {"id": team}}, token=admin
+    )
     assert deleted.data["deleteTeam"]["deletedId"] == team
     async with world.db.tenant(mint_for_system(t.account_id)) as s:
         assert await s.scalar(sa.text("SELECT count(*) FROM budget_caps WHERE scope_level = 'TEAM'")) == 0

@@ -63,11 +63,25 @@ async def authorize_at_once(
 AUTHORIZE_CASES = {
     "user cap": ("100000", {}, {"u1": "1000"}, ["u1"], "100", "u1", "CAP_EXCEEDED"),
     "org cap across users": ("100000", {}, {"o1": "1000"}, ["u1", "u2", "u3"], "83.333334", "o1", "CAP_EXCEEDED"),
-    "team cap under a looser org": ("100000", {}, {"o1": "5000", "t1": "700.000001"}, ["u1", "u2"], "70", "t1",
-                                    "CAP_EXCEEDED"),
+    "team cap under a looser org": (
+        "100000",
+        {},
+        {"o1": "5000", "t1": "700.000001"},
+        ["u1", "u2"],
+        "70",
+        "t1",
+        "CAP_EXCEEDED",
+    ),
     "BLOCK pool": ("1000", {}, {}, ["u1", "u2", "u3", "u4"], "125", "account", "POOL_EXHAUSTED"),
-    "ALLOW overflow cap": ("900", {"overflow_policy": OverflowPolicy.ALLOW, "overflow_cap_credits": Decimal("100.5")},
-                           {}, ["u1", "u4"], "33.5", "account", "OVERFLOW_CAP_REACHED"),
+    "ALLOW overflow cap": (
+        "900",
+        {"overflow_policy": OverflowPolicy.ALLOW, "overflow_cap_credits": Decimal("100.5")},
+        {},
+        ["u1", "u4"],
+        "33.5",
+        "account",
+        "OVERFLOW_CAP_REACHED",
+    ),
 }
 
 

@@ -141,15 +141,15 @@ def trees(draw: st.DrawFn) -> Tree:
 @settings(max_examples=300, deadline=None, database=None)
 @given(t=trees())
 def test_allocate_agrees_with_the_brute_force(t: Tree) -> None:
-    settings_ = {
-        s: ScopeSettings(t.caps.get(s), t.defaults.get(s)) for s in {*t.caps, *t.defaults}
-    }
+    settings_ = {s: ScopeSettings(t.caps.get(s), t.defaults.get(s)) for s in {*t.caps, *t.defaults}}
     for chain in t.chains:
         got = allocate(chain, settings_, t.ceiling, t.spent, t.reserved)
         account_cap = t.ceiling.cap if t.ceiling else None
         if t.ceiling is not None:  # the account's cap: the pool (BLOCK), pool + overflow cap, or none
-            expected_cap = t.ceiling.pool if not t.ceiling.overflow_allowed else (
-                None if t.ceiling.overflow_cap is None else t.ceiling.pool + t.ceiling.overflow_cap
+            expected_cap = (
+                t.ceiling.pool
+                if not t.ceiling.overflow_allowed
+                else (None if t.ceiling.overflow_cap is None else t.ceiling.pool + t.ceiling.overflow_cap)
             )
             assert account_cap == expected_cap
         resolved = brute_caps(chain, t.caps, t.defaults, account_cap)
@@ -180,16 +180,24 @@ USERS = ["u1", "u2", "u3", "u4"]
 PATHS = {"u1": ("o1", "t1", "u1"), "u2": ("o1", "t1", "u2"), "u3": ("o1", "t2", "u3"), "u4": ("o2", "t3", "u4")}
 CAP_KEYS = ["o1", "o2", "t1", "t2", "t3", "u1", "u2", "u3", "u4"]
 DEFAULT_KEYS = ["account", "o1", "t1", "t2"]
-SMALL = st.one_of(
-    st.sampled_from(["0", "10", "25", "60"]), st.decimals(0, 80, places=6).map(str)
-)
+SMALL = st.one_of(st.sampled_from(["0", "10", "25", "60"]), st.decimals(0, 80, places=6).map(str))
 STEP = st.integers(0, 240)  # seconds between operations
 
 OPS = st.one_of(
-    st.tuples(st.just("authorize"), st.sampled_from(USERS), st.decimals("0.000001", 40, places=6),
-              st.sampled_from([30, 120, 900]), STEP),
-    st.tuples(st.just("usage"), st.sampled_from(USERS), st.decimals(0, "0.045", places=10),
-              st.one_of(st.none(), st.integers(0, 20)), STEP),
+    st.tuples(
+        st.just("authorize"),
+        st.sampled_from(USERS),
+        st.decimals("0.000001", 40, places=6),
+        st.sampled_from([30, 120, 900]),
+        STEP,
+    ),
+    st.tuples(
+        st.just("usage"),
+        st.sampled_from(USERS),
+        st.decimals(0, "0.045", places=10),
+        st.one_of(st.none(), st.integers(0, 20)),
+        STEP,
+    ),
     st.tuples(st.just("replay"), st.sampled_from(USERS), st.decimals(0, 1, places=4), st.integers(0, 20), STEP),
     st.tuples(st.just("release"), st.integers(0, 20), STEP),
     st.tuples(st.just("expire"), STEP),

@@ -242,8 +242,11 @@ async def test_the_app_role_cannot_rewrite_history(busy: Budget, table: str, ver
 
 async def test_differences_carry_scopes_only_for_running_totals(busy: Budget) -> None:
     await owner_ledger_entry(busy, await cycle_id(busy), "OVERFLOW_USAGE", Decimal("-1"))
-    await owner_execute(busy, "UPDATE budget_counters SET overflow = overflow + 1 WHERE scope_level = 'ACCOUNT' "
-                              "AND account_id = $1", busy.tenant.account_id)
+    await owner_execute(
+        busy,
+        "UPDATE budget_counters SET overflow = overflow + 1 WHERE scope_level = 'ACCOUNT' AND account_id = $1",
+        busy.tenant.account_id,
+    )
     c = await only_cycle(busy)
     assert [(d.check, d.scope_level) for d in c.differences] == [
         ("LEDGER_OVERFLOW_VS_EVENTS", None),

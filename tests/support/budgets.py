@@ -58,7 +58,10 @@ class Budget:
     async def user(self, key: str, team: str) -> None:
         async with self.db.tenant(self.tid) as s:
             user = await directory.create_user(
-                s, self.tid, OP, email=f"{key}-{uuid.uuid4().hex[:6]}@{self.tenant.domain}",
+                s,
+                self.tid,
+                OP,
+                email=f"{key}-{uuid.uuid4().hex[:6]}@{self.tenant.domain}",
                 home_team_id=self.ids[team],
             )
             self.ids[key] = user.id
@@ -76,8 +79,10 @@ class Budget:
     async def spend(self, user: str, credits: str, *, key: str | None = None, at: datetime = NOW) -> Any:
         """Record usage worth `credits` (the account factor is 1000 credits per USD)."""
         usage = UsageInput(
-            idempotency_key=key or uuid.uuid4().hex, user_id=self.ids[user],
-            cost_usd=Decimal(credits) / Decimal(1000), occurred_at=at,
+            idempotency_key=key or uuid.uuid4().hex,
+            user_id=self.ids[user],
+            cost_usd=Decimal(credits) / Decimal(1000),
+            occurred_at=at,
         )
         async with self.db.tenant(self.tid) as s:
             return (await metering.record_usage(s, self.tid, [usage], at))[0]
@@ -114,8 +119,9 @@ async def give_budget_history(world: World, tenant: Tenant) -> dict[str, uuid.UU
     b.levels |= {"member": ScopeLevel.USER}
     now = datetime.now(UTC)
     start = now - timedelta(days=62)
-    await b.plan("100", day=1, now=start, overflow_policy=plans.OverflowPolicy.ALLOW,
-                 overflow_usd_per_credit=Decimal("0.01"))
+    await b.plan(
+        "100", day=1, now=start, overflow_policy=plans.OverflowPolicy.ALLOW, overflow_usd_per_credit=Decimal("0.01")
+    )
     await b.spend("member", "150", at=start)
     async with b.db.tenant(b.tid) as s:
         await renew_due(s, b.tid, now, timedelta(hours=1))
