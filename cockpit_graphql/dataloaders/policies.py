@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from aiodataloader import DataLoader
@@ -17,9 +19,18 @@ from cockpit_graphql.db.engine import Database
 from cockpit_graphql.db.tables import GuardrailDefinition
 from cockpit_graphql.domain.budgets.scopes import Scope
 from cockpit_graphql.domain.policies import repository as repo
+from cockpit_graphql.domain.policies.access import AccessRequest
 from cockpit_graphql.domain.policies.effective import PolicyView, effective_policies
 from cockpit_graphql.domain.policies.flags import FlagDefinition
+from cockpit_graphql.domain.policies.runtime import AccessAnswer, effective_access
 from cockpit_graphql.domain.policies.settings import ScopePolicies
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    account_id: uuid.UUID
+    user_id: uuid.UUID
+    request: AccessRequest
 
 
 class PolicyLoaders:
@@ -31,6 +42,19 @@ class PolicyLoaders:
         self.settings = DataLoader(self._load_settings)
         self.guardrails = DataLoader(self._load_guardrails)
         self.guardrail = DataLoader(self._load_guardrail)
+        self.access = DataLoader(self._load_access)
+
+    async def _load_access(self, keys: list[AccessKey]) -> list[AccessAnswer | None]:
+        """effectiveAccess for every (user, request) of a request: one transaction per account."""
+        now = datetime.now(UTC)
+
+        async def run(session: AsyncSession, group: list[AccessKey]) -> dict[AccessKey, AccessAnswer | None]:
+            tenant = self.principal.tenant_for(group[0].account_id) if self.principal else None
+            assert tenant is not None
+            asks = [(k.user_id, k.request) for k in group]
+            return dict(zip(group, await effective_access(session, tenant, asks, self.registry, now), strict=True))
+
+        return await batch_by_account(self.db, self.principal, keys, lambda k: k.account_id, lambda _k: None, run)
 
     async def _load_effective(self, keys: list[ChainKey]) -> list[PolicyView | None]:
         async def run(session: AsyncSession, group: list[ChainKey]) -> dict[ChainKey, PolicyView]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
 from cockpit_graphql.context import Info
+from cockpit_graphql.dataloaders.policies import AccessKey
 from cockpit_graphql.domain.actor import Operation
 from cockpit_graphql.domain.budgets.scopes import Scope
 from cockpit_graphql.domain.errors import NotFound, UserErrorCode, UserInputError
@@ -19,7 +19,6 @@ from cockpit_graphql.domain.policies import repository as repo
 from cockpit_graphql.domain.policies import service
 from cockpit_graphql.domain.policies.access import AccessRequest
 from cockpit_graphql.domain.policies.guardrail_types import GuardrailMode, GuardrailType
-from cockpit_graphql.domain.policies.runtime import effective_access
 from cockpit_graphql.domain.policies.settings import ConnectionMode, GuardrailState, ScopePolicies
 from cockpit_graphql.domain.roles import Permission, has_permission
 from cockpit_graphql.resolvers.budgets import parse_scope
@@ -123,12 +122,8 @@ class PolicyQueries:
         model = decode_id(model_id) if model_id is not None else None
         if model_id is not None and (model is None or model.type_name != "Model"):
             raise NotFound("`modelId` is not the id of a Model.")
-        tenant = ctx.tenant_for(ref.account_id)
-        if tenant is None:
-            return None
         request = AccessRequest(requested_model=model.id if model else None)
-        async with ctx.db.tenant(tenant) as session:
-            answer = await effective_access(session, tenant, ref.id, request, ctx.policies.registry, datetime.now(UTC))
+        answer = await ctx.policies.access.load(AccessKey(ref.account_id, ref.id, request))
         return EffectiveAccess.of(ref.account_id, answer) if answer else None
 
 

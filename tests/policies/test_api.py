@@ -458,3 +458,34 @@ async def test_effective_access_is_never_stale(world: World) -> None:
     )
     assert r.data["updateAccountEntitlements"]["userErrors"] == []
     assert await chosen() is None  # the entitlement leaves no enabled model
+
+
+async def test_effective_access_for_many_users_is_batched(world: World) -> None:
+    """Aliases of effectiveAccess in one request share one transaction: the statement count does
+    not grow with the number of users asked about."""
+    t = await world.tenant()
+    alpha = await catalog_model(world, "Alpha")
+    await entitle(world, t, [alpha])
+    users = [t.gid("User", "member"), t.gid("User", "admin")]
+    for i in range(6):
+        r = await world.gql(
+            "mutation($i: CreateUserInput!) { createUser(input: $i) { user { id } } }",
+            {"i": {"email": f"b{i}@{t.domain}", "homeTeamId": t.gid("Team", "platform")}},
+            world.admin(t),
+        )
+        users.append(r.data["createUser"]["user"]["id"])
+
+    async def ask(ids: list[str]) -> tuple[int, dict[str, Any]]:
+        fields = " ".join(
+            f'u{i}: effectiveAccess(userId: "{u}") {{ allowed reasons budget {{ remaining }} }}'
+            for i, u in enumerate(ids)
+        )
+        r = await world.gql(f"{{ {fields} }}", token=world.admin(t))
+        assert r.errors == [], r.body
+        return r.statements, r.data
+
+    one, data = await ask(users[:1])
+    many, data = await ask(users)
+    assert one == many, (one, many)
+    assert len(data) == len(users)
+    assert all(v["reasons"] == ["NO_MODEL_AVAILABLE", "NO_PLAN"] for v in data.values())  # no default, no plan

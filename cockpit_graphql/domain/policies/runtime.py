@@ -4,7 +4,7 @@ transaction, then decided by decide_access(). Read-only: it reserves nothing (au
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,18 +31,27 @@ class AccessAnswer:
 async def effective_access(
     session: AsyncSession,
     tenant: TenantId,
-    user_id: uuid.UUID,
-    request: AccessRequest,
+    asks: Sequence[tuple[uuid.UUID, AccessRequest]],
     registry: Mapping[str, FlagDefinition],
     now: datetime,
-) -> AccessAnswer | None:
-    """None when the user is not in this account."""
-    placement = (await budget_repo.placements(session, tenant, [user_id])).get(user_id)
-    if placement is None:
-        return None
-    chain = placement.chain()
-    inputs = await load_inputs(session, tenant, set(chain))
-    view = views(inputs, [chain], registry)[0]
-    allocation = (await allocations(session, tenant, [chain], now))[0]
-    decision = decide_access(view.policy, allocation, inputs.account_active, request)
-    return AccessAnswer(placement, view, allocation, decision)
+) -> list[AccessAnswer | None]:
+    """Answers for many (user, request) pairs of one account in the same statements as one: the
+    placements, the policy inputs of every chain and the allocations, each read once. None for a
+    user who is not in this account."""
+    places = await budget_repo.placements(session, tenant, [user for user, _ in asks])
+    chains = {user: p.chain() for user, p in places.items()}
+    if not chains:
+        return [None] * len(asks)
+    ordered = list(chains)
+    inputs = await load_inputs(session, tenant, {s for chain in chains.values() for s in chain})
+    by_user = dict(zip(ordered, views(inputs, [chains[u] for u in ordered], registry), strict=True))
+    budgets = dict(zip(ordered, await allocations(session, tenant, [chains[u] for u in ordered], now), strict=True))
+    answers: list[AccessAnswer | None] = []
+    for user, request in asks:
+        if user not in chains:
+            answers.append(None)
+            continue
+        view, allocation = by_user[user], budgets[user]
+        decision = decide_access(view.policy, allocation, inputs.account_active, request)
+        answers.append(AccessAnswer(places[user], view, allocation, decision))
+    return answers
