@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,12 +57,14 @@ class Case:
 
     `events_per_request` is set for usage-recording cases (the table then shows events/s).
     `statements_may_vary` marks a case whose statement count may legitimately differ between
-    requests; the bench still reports it (VARIES) but does not fail on it."""
+    requests; the bench still reports it (VARIES) but does not fail on it. `workers` is the number of
+    uvicorn worker processes of the server the case runs against (reported; bench.run starts it)."""
 
     name: str
     concurrency: int
     max_requests: int
     max_seconds: float
+    workers: int = 1
     events_per_request: int | None = None
     statements_may_vary: bool = False
     _seq: itertools.count[int] = field(default_factory=itertools.count, repr=False)
@@ -201,8 +204,13 @@ async def warm_up(base_url: str, token: str, case: Case, requests: int) -> None:
             await query_once(client, case)
 
 
-async def run_case(base_url: str, token: str, case: Case) -> CaseResult:
-    """`concurrency` workers in a closed loop until `max_requests` were sent or `max_seconds` passed."""
+async def run_case(
+    base_url: str, token: str, case: Case, clients: Sequence[httpx.AsyncClient] | None = None
+) -> CaseResult:
+    """`concurrency` workers in a closed loop until `max_requests` were sent or `max_seconds` passed.
+
+    By default the workers share one client (its connections opened by the first requests). With
+    `clients` (open, the caller's; one per worker), worker i sends on clients[i] only."""
     result = CaseResult(case)
     issued = 0
     started = time.perf_counter()
@@ -216,10 +224,19 @@ async def run_case(base_url: str, token: str, case: Case) -> CaseResult:
             result.latencies_s.append(latency)
             result.statements.append(statements)
 
-    try:
-        async with make_client(base_url, token, case.concurrency) as client, asyncio.TaskGroup() as group:
-            for _ in range(case.concurrency):
+    async def loop(worker_clients: Sequence[httpx.AsyncClient]) -> None:
+        async with asyncio.TaskGroup() as group:
+            for client in worker_clients:
                 group.create_task(worker(client))
+
+    try:
+        if clients is not None:
+            if len(clients) != case.concurrency:
+                raise BenchFailure(f"{len(clients)} clients for concurrency {case.concurrency}")
+            await loop(clients)
+        else:
+            async with make_client(base_url, token, case.concurrency) as client:
+                await loop([client] * case.concurrency)
     except ExceptionGroup as group:  # the first failing request stops the case; report that one
         raise group.exceptions[0] from None
     result.wall_s = time.perf_counter() - started

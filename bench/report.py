@@ -11,7 +11,17 @@ from pathlib import Path
 
 from bench.load import CaseResult
 
-COLUMNS = ("case", "concurrency", "requests", "req/s", "events/s", "p50 ms", "p99 ms", "SQL statements/request")
+COLUMNS = (
+    "case",
+    "concurrency",
+    "workers",
+    "requests",
+    "req/s",
+    "events/s",
+    "p50 ms",
+    "p99 ms",
+    "SQL statements/request",
+)
 
 
 def cpu_model() -> str:
@@ -48,7 +58,8 @@ def machine_facts(pg_version: str, pg_where: str, root: Path) -> list[str]:
         f"- nproc: {os.cpu_count()} ({cpu_model()})",
         f"- python: {platform.python_version()} ({platform.python_implementation()})",
         f"- postgresql: {pg_version} at {pg_where}",
-        "- server: uvicorn, 1 worker, loopback; client: httpx.AsyncClient in the bench process",
+        "- server: uvicorn on loopback, with the number of worker processes in the `workers` column; "
+        "client: httpx.AsyncClient in the bench process (it shares the cores)",
     ]
 
 
@@ -68,6 +79,7 @@ def _row(result: CaseResult) -> list[str]:
     return [
         result.case.name,
         str(result.case.concurrency),
+        str(result.case.workers),
         str(result.requests),
         f"{result.throughput:.1f}",
         _events_cell(result),

@@ -1,40 +1,52 @@
 """`make bench`: seed a 10,000-user tenant, start the real server, load it, print and save a table.
 
-    .venv/bin/python -m bench.run [--keep] [--requests 200] [--seconds 30] [--concurrency 16] …
+    .venv/bin/python -m bench.run [--keep] [--only policies] [--requests 200] [--seconds 30] [--concurrency 16] …
 
 Uses the PostgreSQL server of DATABASE_URL (else the embedded one), in a fresh database that is
-dropped at the end unless --keep is passed. The directory cases run first; then the budget setup
-(plan, default user cap and caps through the API) and the budget cases (bench/budgets.py): the
-members page with effective allocations, recordUsage, recordUsageBatch, authorizeUsage, with the
-ledger reconciled exactly after the usage cases and at the end. Exits non-zero when any response is
-not a clean HTTP 200 with the expected data (userErrors included), when a ledger check fails, or
-when the SQL statement count differs between requests of a case (recordUsage cases excepted: they
-are reported as VARIES with the counts, and a warning is printed).
+dropped at the end unless --keep is passed. Against a one-worker server: the directory cases first;
+then the budget setup (plan, default user cap and caps through the API) and the budget cases
+(bench/budgets.py): the members page with effective allocations, recordUsage, recordUsageBatch,
+authorizeUsage, with the ledger reconciled exactly after the usage cases and at the end; then the
+policy setup (bench/policies.py: catalog, entitlements, model access, flags, guardrails, connection
+mode). That server is stopped, and the effectiveAccess cases run against a new one with
+--access-workers uvicorn workers (2: the target of issue #4 is stated for 2 workers), on keep-alive
+connections spread evenly over its workers (bench.server.pin_connections). Servers run as deployed:
+`cockpit serve` (with its TCP_NODELAY fix for uvicorn's multi-worker supervisor). `--only policies` skips the
+directory and budget cases (the budget setup still runs: effectiveAccess needs a plan). Exits
+non-zero when any response is not a clean HTTP 200 with the expected data (userErrors included),
+when a ledger check fails, or when the SQL statement count differs between requests of a case
+(recordUsage cases excepted: they are reported as VARIES with the counts, and a warning is printed).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
+import statistics
 import sys
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import budgets, database
+import httpx
+
+from bench import budgets, database, policies
 from bench.database import BENCH_DB, BenchServer
-from bench.load import BenchFailure, Case, CaseResult, DirectoryCase, run_case, warm_up
+from bench.load import BenchFailure, Case, CaseResult, DirectoryCase, query_once, run_case, warm_up
 from bench.report import machine_facts, render
 from bench.seed import ADMIN_EMAIL, BENCH_ORG, TenantShape
-from bench.server import ServerProcess, server_environment
-from cockpit_graphql.auth.dev_tokens import mint_dev_token
+from bench.server import ServerProcess, machine_busy_seconds, pin_connections, server_environment
+from cockpit_graphql.auth.dev_tokens import SUPER_ADMIN_SUBJECT, mint_dev_token
 from cockpit_graphql.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
 SHAPE = TenantShape(organizations=20, teams_per_organization=10, users_per_team=50)
+KEEPALIVE_PROBES = 20
+NAGLE_SUSPECT_MS = 20.0  # a keep-alive /healthz slower than this on loopback: TCP_NODELAY is off
 
 
 @dataclass
@@ -47,6 +59,11 @@ class Prepared:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database afterwards")
+    parser.add_argument(
+        "--only",
+        choices=("policies",),
+        help="policies: only the effectiveAccess cases (seeding, budget and policy setup still run)",
+    )
     parser.add_argument("--requests", type=int, default=200, help="requests per 1,000-user case (default 200)")
     parser.add_argument("--large-requests", type=int, default=20, help="requests of the 10,000-user case")
     parser.add_argument("--seconds", type=float, default=30.0, help="time budget per case (default 30)")
@@ -56,6 +73,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget-seconds", type=float, default=20.0, help="time budget per budget case (default 20)")
     parser.add_argument("--batch-requests", type=int, default=10, help="requests per recordUsageBatch case")
     parser.add_argument("--batch-concurrency", type=int, default=4, help="concurrency of the parallel batch case")
+    parser.add_argument("--access-requests", type=int, default=5_000, help="requests per effectiveAccess case")
+    parser.add_argument("--access-seconds", type=float, default=20.0, help="time budget per effectiveAccess case")
+    parser.add_argument("--access-workers", type=int, default=2, help="uvicorn workers for effectiveAccess (2)")
     parser.add_argument(
         "--no-budget-analyze",
         action="store_true",
@@ -113,6 +133,11 @@ def admin_token(settings: Settings) -> str:
     return mint_dev_token(settings, subject=f"dev|{ADMIN_EMAIL}", organization=BENCH_ORG, email=ADMIN_EMAIL)
 
 
+def super_token(settings: Settings) -> str:
+    """The dev platform operator that bootstrap registers (PLATFORM_ISSUERS is the dev issuer)."""
+    return mint_dev_token(settings, subject=SUPER_ADMIN_SUBJECT)
+
+
 async def run_one(base_url: str, token: str, case: Case, warmup: int) -> CaseResult:
     print(f"running: {case.name}, concurrency {case.concurrency} …", end=" ", flush=True)
     await warm_up(base_url, token, case, warmup)
@@ -133,16 +158,40 @@ async def analyze_budget_tables(owner_url: str, args: argparse.Namespace) -> Non
 
 
 async def measure(
-    base_url: str, token: str, owner_url: str, args: argparse.Namespace
-) -> tuple[list[CaseResult], list[str]]:
-    cases = build_cases(args)
-    await warm_up(base_url, token, cases[0], 1)  # the first request links the identity by email
-    results = [await run_one(base_url, token, case, args.warmup) for case in cases]
+    base_url: str, tokens: tuple[str, str], owner_url: str, args: argparse.Namespace
+) -> tuple[list[CaseResult], list[str], policies.PolicyWorld]:
+    """Everything on the one-worker server: directory and budget cases (unless --only), the budget and
+    policy setups. Returns the results, the notes and the world of the effectiveAccess cases."""
+    token, super_admin = tokens
+    results: list[CaseResult] = []
+    if not args.only:
+        cases = build_cases(args)
+        await warm_up(base_url, token, cases[0], 1)  # the first request links the identity by email
+        results += [await run_one(base_url, token, case, args.warmup) for case in cases]
 
     started = time.perf_counter()
     world = await budgets.setup(base_url, token, SHAPE)
     print(f"budget setup through the API in {time.perf_counter() - started:.1f} s", flush=True)
     notes = [world.summary]
+    if not args.only:
+        notes += await measure_budgets(base_url, token, owner_url, world, args, results)
+
+    started = time.perf_counter()
+    access = await policies.setup(base_url, token, super_admin, world)
+    print(f"policy setup through the API in {time.perf_counter() - started:.1f} s", flush=True)
+    notes.append(access.summary)
+    return results, notes, access
+
+
+async def measure_budgets(
+    base_url: str,
+    token: str,
+    owner_url: str,
+    world: budgets.BudgetWorld,
+    args: argparse.Namespace,
+    results: list[CaseResult],
+) -> list[str]:
+    notes = []
     n, s, c = args.budget_requests, args.budget_seconds, args.concurrency
     for case in budgets.members_cases(world, n, s, c):
         results.append(await run_one(base_url, token, case, args.warmup))
@@ -159,6 +208,78 @@ async def measure(
     await analyze_budget_tables(owner_url, args)
     notes.append(await budgets.verify_ledger(base_url, token, world, "at the end"))
     print(notes[-1], flush=True)
+    return notes
+
+
+async def keepalive_ms(base_url: str) -> float:
+    """Median latency of GET /healthz (no database) on one keep-alive connection: the server's floor."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
+        (await client.get("/healthz")).raise_for_status()  # opens the connection
+        times = []
+        for _ in range(KEEPALIVE_PROBES):
+            started = time.perf_counter()
+            (await client.get("/healthz")).raise_for_status()
+            times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+async def run_pinned(server: ServerProcess, token: str, case: Case, warmup: int) -> tuple[CaseResult, str]:
+    """A case on connections spread evenly over the server's workers (bench.server.pin_connections),
+    warmed up with `warmup` rounds on every connection; the note says how the workers shared it."""
+    print(f"running: {case.name}, concurrency {case.concurrency}, {server.workers} workers …", end=" ", flush=True)
+    pinned = await pin_connections(server, token, case, case.concurrency)
+    try:
+        for _ in range(warmup):
+            await asyncio.gather(*(query_once(client, case) for client in pinned.clients))
+        before, machine, client = server.worker_cpu_seconds(), machine_busy_seconds(), time.process_time()
+        result = await run_case(server.base_url, token, case, pinned.clients)
+        after, machine, client = (
+            server.worker_cpu_seconds(),
+            machine_busy_seconds() - machine,
+            time.process_time() - client,
+        )
+        pinned.check_unchanged(server)
+    finally:
+        await pinned.aclose()
+    print(f"{result.requests} requests in {result.wall_s:.1f} s", flush=True)
+    pids = sorted(after)
+    workers = [after[pid] - before.get(pid, 0.0) for pid in pids]
+    others = machine - sum(workers) - client
+    note = (
+        f"{case.name} @ {case.concurrency}: connections per worker {' + '.join(map(str, pinned.per_worker(pids)))} "
+        f"({pinned.opened} opened to get that spread); in its {result.wall_s:.1f} s the machine's "
+        f"{os.cpu_count()} cores were busy {machine:.1f} s: server workers {' + '.join(f'{w:.1f}' for w in workers)} "
+        f"s, bench client {client:.1f} s, everything else (PostgreSQL, other jobs) {others:.1f} s"
+    )
+    return result, note
+
+
+async def measure_access(
+    server: ServerProcess, token: str, world: policies.PolicyWorld, args: argparse.Namespace, single_ms: float
+) -> tuple[list[CaseResult], list[str]]:
+    """The effectiveAccess cases on the multi-worker server, each on connections spread over its workers."""
+    multi_ms = await keepalive_ms(server.base_url)
+    notes = [
+        f"effectiveAccess cases: against a server with {server.workers} uvicorn workers, started for them after "
+        f"the other cases (whose server had 1 worker and was stopped); a keep-alive GET /healthz takes a median "
+        f"of {multi_ms:.1f} ms there ({single_ms:.1f} ms on the 1-worker server)"
+    ]
+    if multi_ms > NAGLE_SUSPECT_MS:
+        notes[0] += (
+            f" — uvicorn --workers {server.workers} leaves Nagle's algorithm on: its supervisor binds the socket "
+            "without IPPROTO_TCP, so asyncio does not set TCP_NODELAY on accepted connections (Kludex/uvicorn#3149), "
+            "and the body of every response on a kept-alive connection waits for the client's delayed ACK (~40 ms)"
+        )
+    print(notes[0], flush=True)
+    cases = policies.effective_access_cases(
+        world, args.access_requests, args.access_seconds, args.concurrency, workers=server.workers
+    )
+    results = []
+    for case in cases:
+        result, note = await run_pinned(server, token, case, args.warmup)
+        results.append(result)
+        notes.append(note)
+        print(note, flush=True)
     return results, notes
 
 
@@ -188,7 +309,17 @@ def bench(args: argparse.Namespace, server: BenchServer, cleanup: list[ServerPro
     process = ServerProcess(env, RESULTS_DIR / "server.log")
     cleanup.append(process)
     process.start()
-    results, notes = asyncio.run(measure(process.base_url, admin_token(settings), prepared.owner_url, args))
+    tokens = (admin_token(settings), super_token(settings))
+    results, notes, access = asyncio.run(measure(process.base_url, tokens, prepared.owner_url, args))
+    single_ms = asyncio.run(keepalive_ms(process.base_url))
+    process.stop()  # the effectiveAccess server gets the cores to itself
+    workers = args.access_workers
+    multi = ServerProcess(env, RESULTS_DIR / f"server-{workers}-workers.log", workers)
+    cleanup.append(multi)
+    multi.start()
+    access_results, access_notes = asyncio.run(measure_access(multi, tokens[0], access, args, single_ms))
+    results += access_results
+    notes += access_notes
     publish(prepared, server, results, notes)
     if tolerated := varying(results, allowed=True):
         print("WARNING: SQL statements per request varied within a usage case:", *tolerated, sep="\n  ")

@@ -1,21 +1,30 @@
-"""The real server as a subprocess: uvicorn on a free loopback port, output captured to a log file."""
+"""The real server as a subprocess: uvicorn on a free loopback port (one worker process, or a
+supervisor and N workers), output captured to a log file."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import httpx
 
+from bench.load import BenchFailure, Case, clean_data, make_client, post_graphql, statement_count
+
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
+TCP_ESTABLISHED = "01"  # the st column of /proc/net/tcp
+PIN_ATTEMPTS_PER_CONNECTION = 25
+KEEPALIVE_REFRESH_S = 2.0  # uvicorn closes a keep-alive connection idle for 5 s (--timeout-keep-alive)
 
 
 def free_port() -> int:
@@ -24,19 +33,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def uvicorn_command(port: int) -> list[str]:
-    uvicorn = Path(sys.executable).parent / "uvicorn"
-    return [
-        str(uvicorn),
-        "cockpit_graphql.app:create_app",
-        "--factory",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
+def uvicorn_command(port: int, workers: int = 1) -> list[str]:
+    """The deployed way: `cockpit serve` (uvicorn, with the TCP_NODELAY fix of cli._bind_tcp_sockets).
+    With workers > 1, uvicorn's supervisor starts `workers` processes that accept on one shared
+    socket; each has its own database pool."""
+    cockpit = Path(sys.executable).parent / "cockpit"
+    return [str(cockpit), "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all cores spent busy since boot (Linux /proc/stat: everything but idle and iowait)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc), 0.0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def server_environment(database_url: str, dev_secret: str, dev_issuer: str) -> dict[str, str]:
@@ -57,9 +74,10 @@ def server_environment(database_url: str, dev_secret: str, dev_issuer: str) -> d
 class ServerProcess:
     """Start with `start()`, always `stop()` (idempotent). Its stdout/stderr go to `log_path`."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 1) -> None:
         self.env = env
         self.log_path = log_path
+        self.workers = workers
         self.port = free_port()
         self.base_url = f"http://{HOST}:{self.port}"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -69,7 +87,7 @@ class ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")
         self._proc = subprocess.Popen(
-            uvicorn_command(self.port),
+            uvicorn_command(self.port, self.workers),
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -77,13 +95,41 @@ class ServerProcess:
         )
         self._wait_healthy()
 
+    def worker_pids(self) -> list[int]:
+        """The processes that serve requests: the server itself, or the supervisor's worker children."""
+        if self._proc is None:
+            return []
+        if self.workers == 1:
+            return [self._proc.pid]
+        try:
+            children = Path(f"/proc/{self._proc.pid}/task/{self._proc.pid}/children").read_text().split()
+        except OSError:
+            return []
+        return [int(pid) for pid in children if b"resource_tracker" not in _cmdline(int(pid))]
+
+    def worker_cpu_seconds(self) -> dict[int, float]:
+        return {pid: cpu_seconds(pid) for pid in self.worker_pids()}
+
+    def connection_owners(self) -> dict[int, int]:
+        """Every open client connection to this server: the client's port → the worker process that
+        accepted it (Linux /proc: the established sockets on our port, and whose descriptors they are)."""
+        by_inode = {inode: pid for pid in self.worker_pids() for inode in _socket_inodes(pid)}
+        owners = {}
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
+            if int(local.rsplit(":", 1)[1], 16) == self.port and state == TCP_ESTABLISHED and inode in by_inode:
+                owners[int(remote.rsplit(":", 1)[1], 16)] = by_inode[inode]
+        return owners
+
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
             if self._proc is not None and self._proc.poll() is not None:
                 raise RuntimeError(f"the server exited with {self._proc.returncode}:\n{self.log_tail()}")
             try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1.0).status_code == 200:
+                healthy = httpx.get(f"{self.base_url}/healthz", timeout=1.0).status_code == 200
+                if healthy and len(self.worker_pids()) == self.workers:
                     return
             except httpx.HTTPError:
                 pass
@@ -91,12 +137,16 @@ class ServerProcess:
         raise RuntimeError(f"the server was not healthy within {STARTUP_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
 
     def stop(self) -> None:
+        workers = self.worker_pids() if self.workers > 1 else []
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGINT)  # uvicorn shuts down gracefully (lifespan disposes the pool)
             try:
                 proc.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
+                for pid in workers:  # the supervisor's children would outlive its SIGKILL
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
                 proc.kill()
                 proc.wait(timeout=STOP_TIMEOUT_S)
         if self._log is not None:
@@ -108,3 +158,105 @@ class ServerProcess:
             return "(no server output)"
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:]) or "(no server output)"
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:["):
+                    inodes.add(int(link[8:-1]))
+    except OSError:
+        pass
+    return inodes
+
+
+@dataclass
+class PinnedClients:
+    """Single-connection clients spread evenly over a server's workers: client i's connection was
+    accepted by worker owners[ports[i]]. A connection closed and reopened would be another port."""
+
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
+    owners: dict[int, int] = field(default_factory=dict)
+    last_used: list[float] = field(default_factory=list)
+    opened: int = 0
+
+    def per_worker(self, pids: list[int]) -> list[int]:
+        counts = Counter(self.owners.values())
+        return [counts[pid] for pid in sorted(pids)]
+
+    def check_unchanged(self, server: ServerProcess) -> None:
+        now = server.connection_owners()
+        moved = [p for p in self.ports if now.get(p) != self.owners[p]]
+        if moved:
+            raise BenchFailure(f"{len(moved)} pinned connection(s) were closed during the case: the spread is unknown")
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+
+async def _request(server: ServerProcess, client: httpx.AsyncClient, case: Case) -> tuple[int, int | None]:
+    """One request of `case` (checked like any other); the client's port and the worker it reached."""
+    seq = case.next_seq()
+    response = await post_graphql(client, case.payload(seq))
+    case.check(clean_data(response), seq)
+    statement_count(response)
+    port = int(response.extensions["network_stream"].get_extra_info("client_addr")[1])
+    return port, server.connection_owners().get(port)
+
+
+async def pin_connections(server: ServerProcess, token: str, case: Case, connections: int) -> PinnedClients:
+    """`connections` clients of one keep-alive connection each, no worker holding more than its even
+    share (rounded up). uvicorn's workers race to accept on one shared socket and the most recently
+    busy one usually wins, so a burst of connections mostly lands on one worker: connections are
+    opened one at a time (each with an unmeasured request of `case`), and one accepted by a worker
+    that already has its share is closed and opened again."""
+    share = -(-connections // server.workers)
+    pinned = PinnedClients()
+    try:
+        while len(pinned.clients) < connections:
+            if pinned.opened >= PIN_ATTEMPTS_PER_CONNECTION * connections:
+                raise BenchFailure(
+                    f"could not spread {connections} connections over {server.workers} workers in {pinned.opened} "
+                    f"attempts (per worker: {pinned.per_worker(server.worker_pids())})"
+                )
+            pinned.opened += 1
+            client = make_client(server.base_url, token, 1)
+            try:
+                port, owner = await _request(server, client, case)
+            except BaseException:
+                await client.aclose()
+                raise
+            if owner is not None and Counter(pinned.owners.values())[owner] < share:
+                pinned.clients.append(client)
+                pinned.ports.append(port)
+                pinned.owners[port] = owner
+                pinned.last_used.append(time.monotonic())
+            else:
+                await client.aclose()
+            await _refresh(server, pinned, case)
+    except BaseException:
+        await pinned.aclose()
+        raise
+    return pinned
+
+
+async def _refresh(server: ServerProcess, pinned: PinnedClients, case: Case) -> None:
+    """A request on every pinned connection idle for a while, before the server's keep-alive timeout."""
+    for i, client in enumerate(pinned.clients):
+        if time.monotonic() - pinned.last_used[i] > KEEPALIVE_REFRESH_S:
+            port, _ = await _request(server, client, case)
+            if port != pinned.ports[i]:
+                raise BenchFailure("a pinned connection was closed while the others were being opened")
+            pinned.last_used[i] = time.monotonic()
