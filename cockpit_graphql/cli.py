@@ -1,9 +1,11 @@
-"""`cockpit …`: serve, worker, migrate, bootstrap, seed-models, doctor, token, export-schema, db reset, dev."""
+"""`cockpit …`: serve, worker, migrate, bootstrap, seed-models, doctor, rotate-secrets, token, export-schema, db reset,
+dev."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import signal
@@ -22,9 +24,33 @@ def _settings():  # type: ignore[no-untyped-def]
     return get_settings()
 
 
+def _bind_tcp_sockets() -> None:
+    """uvicorn's supervisor (--workers > 1) binds its socket with protocol 0; accepted sockets inherit
+    it and asyncio then leaves TCP_NODELAY off, so every reply on a kept-alive connection waits ~40 ms
+    for the client's delayed ACK (Kludex/uvicorn#3149, open in 0.54). Rebinding the listening socket
+    as IPPROTO_TCP is the fix proposed upstream; measured in docs/performance.md."""
+    import socket
+
+    import uvicorn.config
+
+    bind = uvicorn.config.Config.bind_socket
+    if getattr(bind, "_cockpit_tcp", False):
+        return
+
+    def bind_tcp(self: uvicorn.config.Config) -> socket.socket:
+        sock = bind(self)
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return sock
+        return socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+
+    bind_tcp._cockpit_tcp = True  # type: ignore[attr-defined]
+    uvicorn.config.Config.bind_socket = bind_tcp  # type: ignore[method-assign]
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    _bind_tcp_sockets()
     uvicorn.run(
         "cockpit_graphql.app:create_app",
         factory=True,
@@ -86,6 +112,31 @@ def cmd_seed_models(args: argparse.Namespace) -> int:
 
     print(asyncio.run(run()))
     return 0
+
+
+def cmd_rotate_secrets(_args: argparse.Namespace) -> int:
+    from cockpit_graphql.db.engine import Database
+    from cockpit_graphql.domain.marketplace.connections import rotate_all_secrets
+    from cockpit_graphql.domain.marketplace.secrets import SecretBox, SecretKeysError
+
+    settings = _settings()
+
+    async def run() -> int:
+        db = Database.from_settings(settings)
+        try:
+            report = await rotate_all_secrets(db, SecretBox(settings.connection_secret_keys))
+        except SecretKeysError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        finally:
+            await db.dispose()
+        print(
+            f"{report.accounts} accounts: {report.rotated} connection secrets re-encrypted with the primary key, "
+            f"{report.current} already current"
+        )
+        return 0
+
+    return asyncio.run(run())
 
 
 def cmd_doctor(_args: argparse.Namespace) -> int:
@@ -158,6 +209,14 @@ def _dev_environment() -> EmbeddedServices:
             secret_file.write_text(secrets.token_urlsafe(32))
             secret_file.chmod(0o600)
         os.environ["DEV_JWT_SECRET"] = secret_file.read_text().strip()
+    key_file = DATA_DIR / "connection-secret-keys"
+    if not os.environ.get("CONNECTION_SECRET_KEYS"):
+        if not key_file.exists():
+            from cockpit_graphql.domain.marketplace.secrets import generate_key
+
+            key_file.write_text(json.dumps([generate_key()]))
+            key_file.chmod(0o600)
+        os.environ["CONNECTION_SECRET_KEYS"] = key_file.read_text().strip()
     os.environ.setdefault("ENVIRONMENT", "development")
     dev_issuer = os.environ.get("DEV_ISSUER", "https://dev.cockpit.local")
     os.environ.setdefault("PLATFORM_ISSUERS", f'["{dev_issuer}"]')
@@ -230,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-env", action="store_true", help="read the COCKPIT_MODELS_<PROVIDER> lists")
     p.set_defaults(func=cmd_seed_models)
     sub.add_parser("doctor", help="runbook smoke checks").set_defaults(func=cmd_doctor)
+    sub.add_parser(
+        "rotate-secrets", help="re-encrypt every connection secret with the first CONNECTION_SECRET_KEYS key"
+    ).set_defaults(func=cmd_rotate_secrets)
     p = sub.add_parser("token", help="mint a dev JWT (only with DEV_JWT_SECRET)")
     p.add_argument("--role", choices=["SUPER_ADMIN", "ACCOUNT"], default="ACCOUNT")
     p.add_argument("--account", help="external org id of the account (e.g. acme-org)")

@@ -60,6 +60,7 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Async
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=False,
+        hide_parameters=True,  # bound values (ciphertexts, emails) never reach logs or error messages
         connect_args={"server_settings": {"application_name": "cockpit-graphql"}},
     )
     instrument(engine)
