@@ -11,7 +11,9 @@ from starlette.requests import Request
 
 from cockpit_graphql.auth.principal import Principal
 from cockpit_graphql.auth.tenant import TenantId
+from cockpit_graphql.dataloaders.agents import AgentLoaders
 from cockpit_graphql.dataloaders.budgets import BudgetLoaders
+from cockpit_graphql.dataloaders.connections import ConnectionLoaders
 from cockpit_graphql.dataloaders.directory import DirectoryLoaders
 from cockpit_graphql.dataloaders.models import ModelLoaders
 from cockpit_graphql.dataloaders.pages import PageLoaders
@@ -36,6 +38,8 @@ class Context:
     pages: PageLoaders
     models: ModelLoaders
     policies: PolicyLoaders
+    agents: AgentLoaders
+    connections: ConnectionLoaders
     extras: dict[str, Any] = field(default_factory=dict)
 
     def require_principal(self) -> Principal:
@@ -70,6 +74,8 @@ def build_context(request: Request, settings: Settings, db: Database) -> Context
         pages=PageLoaders(db, principal),
         models=ModelLoaders(db),
         policies=PolicyLoaders(db, principal, flag_registry(settings.extra_feature_flags)),
+        agents=AgentLoaders(db, principal),
+        connections=ConnectionLoaders(db, principal),
     )
 
 

@@ -10,12 +10,16 @@ from strawberry.federation import Schema as FederationSchema
 
 from cockpit_graphql.limits.extension import CachedValidation, ErrorShaping, QueryLimits
 from cockpit_graphql.resolvers.accounts import AccountMutations, AccountQueries
+from cockpit_graphql.resolvers.agents import AgentMutations, AgentQueries
 from cockpit_graphql.resolvers.budgets import BudgetMutations, BudgetQueries
+from cockpit_graphql.resolvers.connections import ConnectionMutations, ConnectionQueries
 from cockpit_graphql.resolvers.directory import DirectoryMutations
 from cockpit_graphql.resolvers.models import ModelMutations, ModelQueries
 from cockpit_graphql.resolvers.node import NodeQueries
 from cockpit_graphql.resolvers.policies import PolicyMutations, PolicyQueries
 from cockpit_graphql.types.account import Account
+from cockpit_graphql.types.agents import Agent
+from cockpit_graphql.types.connections import ConnectionNode
 from cockpit_graphql.types.directory import Organization, Team, User
 from cockpit_graphql.types.policies import Guardrail
 
@@ -23,12 +27,20 @@ FEDERATION_VERSION = "2.7"
 
 
 @strawberry.type(description="Read the directory and everything it governs.")
-class Query(NodeQueries, AccountQueries, BudgetQueries, ModelQueries, PolicyQueries):
+class Query(NodeQueries, AccountQueries, BudgetQueries, ModelQueries, PolicyQueries, ConnectionQueries, AgentQueries):
     pass
 
 
 @strawberry.type(description="Change the directory and its settings; every mutation is audited.")
-class Mutation(AccountMutations, DirectoryMutations, BudgetMutations, ModelMutations, PolicyMutations):
+class Mutation(
+    AccountMutations,
+    DirectoryMutations,
+    BudgetMutations,
+    ModelMutations,
+    PolicyMutations,
+    ConnectionMutations,
+    AgentMutations,
+):
     pass
 
 
@@ -44,7 +56,7 @@ def build_schema(*, introspection: bool = True) -> CockpitSchema:
     return CockpitSchema(
         query=Query,
         mutation=Mutation,
-        types=[Account, Organization, Team, User, Guardrail],
+        types=[Account, Organization, Team, User, Guardrail, ConnectionNode, Agent],
         extensions=extensions,
         federation_version=FEDERATION_VERSION,  # type: ignore[arg-type]
     )

@@ -22,6 +22,7 @@ TEST_DB = f"cockpit_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 TEST_URL = make_url(SERVER_URL).set(database=TEST_DB).render_as_string(hide_password=False)
 PLATFORM_ISSUER = "https://platform.cockpit.test"
 CUSTOMER_ISSUER = "https://idp.customer.test"
+CONNECTION_SECRET_KEY = "nO5a58NOv7C4nxFv0qGXfJQZ0Z9gGVMDT_z40bO23y4="  # Fernet, for connection secrets
 
 os.environ["DATABASE_URL"] = TEST_URL
 
@@ -43,6 +44,7 @@ def settings(keyring: KeyRing) -> Any:
         platform_issuers=[PLATFORM_ISSUER],
         environment="test",
         log_level="WARNING",
+        connection_secret_keys=[CONNECTION_SECRET_KEY],
     )
 
 

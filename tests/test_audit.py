@@ -515,6 +515,201 @@ CASES |= {
 }
 
 
+async def _connection(world: World, t: Tenant, *, scope: Scope | None = None) -> str:
+    """An admin connection made through the service (its audit event lands before the count)."""
+    from cockpit_graphql.domain.marketplace import connections as connection_service
+    from cockpit_graphql.domain.marketplace.connection_types import ConnectionType
+    from cockpit_graphql.domain.marketplace.secrets import SecretBox
+
+    tid = mint_for_system(t.account_id)
+    new = connection_service.NewConnection(f"C {uuid.uuid4().hex[:6]}", ConnectionType.SLACK, {"workspace": "a"})
+    async with world.db.tenant(tid) as s:
+        row = await connection_service.create_connection(s, tid, OP, SecretBox([]), new, scope)
+    t.ids["__connection"] = row.id
+    return encode_id("Connection", t.account_id, row.id)
+
+
+def _with_connection(
+    build: Callable[[Tenant, str], dict[str, Any]], *, assigned: bool = False
+) -> Callable[[World, Tenant], Awaitable[dict[str, Any]]]:
+    async def make(world: World, t: Tenant) -> dict[str, Any]:
+        scope = Scope(ScopeLevel.TEAM, t.ids["platform"]) if assigned else None
+        return build(t, await _connection(world, t, scope=scope))
+
+    return make
+
+
+def _same_connection(
+    build: Callable[[Tenant, str], dict[str, Any]],
+) -> Callable[[World, Tenant], Awaitable[dict[str, Any]]]:
+    async def make(_w: World, t: Tenant) -> dict[str, Any]:  # run after `good`
+        return build(t, encode_id("Connection", t.account_id, t.ids["__connection"]))
+
+    return make
+
+
+async def _self_managed(world: World, t: Tenant) -> dict[str, Any]:
+    """Personal connections allowed for everyone of the account (set through the service)."""
+    tid = mint_for_system(t.account_id)
+    account = Scope(ScopeLevel.ACCOUNT, t.account_id)
+    async with world.db.tenant(tid) as s:
+        await policies.set_flag(s, tid, OP, account, REGISTRY, "CREATE_CONNECTIONS", True, False)
+        await policies.set_connection_mode(s, tid, OP, account, ConnectionMode.SELF_MANAGED_ALLOWED, False)
+    return {"name": "Mine", "type": "GITHUB", "config": {"organization": "me"}, "secret": "audited-secret"}
+
+
+CASES |= {
+    "createConnection": Case(
+        "CreateConnectionInput",
+        "connection { id }",
+        _static({"name": "Audited", "type": "SLACK", "config": {"workspace": "acme"}, "secret": "audited-secret"}),
+        _static({"name": "Bad", "type": "JIRA", "config": {"baseUrl": "http://not-https.example"}}),
+        AuditAction.CONNECTION_CREATED,
+    ),
+    "createPersonalConnection": Case(
+        "CreatePersonalConnectionInput",
+        "connection { id }",
+        _self_managed,
+        _static({"name": "mine", "type": "GITHUB", "config": {"organization": "me"}}),  # run after good: DUPLICATE
+        AuditAction.CONNECTION_CREATED,
+    ),
+    "updateConnection": Case(
+        "UpdateConnectionInput",
+        "connection { id }",
+        _with_connection(lambda t, c: {"id": c, "secret": "rotated-audited-secret"}),
+        _same_connection(lambda t, c: {"id": c, "secret": "x", "clearSecret": True}),
+        AuditAction.CONNECTION_UPDATED,
+    ),
+    "deleteConnection": Case(
+        "DeleteConnectionInput",
+        "deletedConnectionId",
+        _with_connection(lambda t, c: {"id": c}, assigned=True),
+        _same_connection(lambda t, c: {"id": c}),  # run after good: already deleted
+        AuditAction.CONNECTION_DELETED,
+    ),
+    "assignConnection": Case(
+        "ConnectionAssignmentInput",
+        "connection { id }",
+        _with_connection(lambda t, c: {"connectionId": c, "scopeId": t.gid("Team", "platform")}),
+        _same_connection(lambda t, c: {"connectionId": c, "scopeId": t.gid("Team", "platform")}),  # already
+        AuditAction.CONNECTION_ASSIGNED,
+    ),
+    "unassignConnection": Case(
+        "ConnectionAssignmentInput",
+        "connection { id }",
+        _with_connection(lambda t, c: {"connectionId": c, "scopeId": t.gid("Team", "platform")}, assigned=True),
+        _same_connection(lambda t, c: {"connectionId": c, "scopeId": t.gid("Team", "platform")}),  # not any more
+        AuditAction.CONNECTION_UNASSIGNED,
+    ),
+}
+
+
+async def _agent(world: World, t: Tenant, *, publish: bool = False, assign: bool = False, install: bool = False) -> str:
+    """An account agent made through the services (their audit events land before the count)."""
+    from cockpit_graphql.domain.marketplace import agents as agent_service
+    from cockpit_graphql.domain.marketplace import assignments as agent_assignments
+    from cockpit_graphql.domain.marketplace.audience import AgentStatus, AssignmentMode
+
+    tid = mint_for_system(t.account_id)
+    account = Scope(ScopeLevel.ACCOUNT, t.account_id)
+    async with world.db.tenant(tid) as s:
+        changes = agent_service.AgentChanges(name=f"Agent {uuid.uuid4().hex[:6]}")
+        row = await agent_service.create_agent(s, tid, OP, account, changes)
+        if publish:
+            await agent_service.transition_agent(s, tid, OP, row.id, AgentStatus.PUBLISHED)
+        if assign:
+            await agent_assignments.assign_agent(s, tid, OP, row.id, account, AssignmentMode.AVAILABLE)
+        if install:
+            await agent_assignments.install_agent(s, tid, OP, t.ids["admin"], row.id)
+    t.ids["__agent"] = row.id
+    return encode_id("Agent", t.account_id, row.id)
+
+
+def _with_agent(
+    build: Callable[[Tenant, str], dict[str, Any]], **setup: bool
+) -> Callable[[World, Tenant], Awaitable[dict[str, Any]]]:
+    async def make(world: World, t: Tenant) -> dict[str, Any]:
+        return build(t, await _agent(world, t, **setup))
+
+    return make
+
+
+def _same_agent(build: Callable[[Tenant, str], dict[str, Any]]) -> Callable[[World, Tenant], Awaitable[dict[str, Any]]]:
+    async def make(_w: World, t: Tenant) -> dict[str, Any]:  # run after `good`
+        return build(t, encode_id("Agent", t.account_id, t.ids["__agent"]))
+
+    return make
+
+
+CASES |= {
+    "createAgent": Case(
+        "CreateAgentInput",
+        "agent { id }",
+        lambda w, t: _static({"name": "Audited agent", "ownerId": t.account_gid})(w, t),
+        lambda w, t: _static({"name": "   ", "ownerId": t.account_gid})(w, t),
+        AuditAction.AGENT_CREATED,
+    ),
+    "updateAgent": Case(
+        "UpdateAgentInput",
+        "agent { id }",
+        _with_agent(lambda t, a: {"id": a, "name": "Renamed", "tags": ["audited"]}),
+        _same_agent(lambda t, a: {"id": a, "name": ""}),
+        AuditAction.AGENT_UPDATED,
+    ),
+    "publishAgent": Case(
+        "PublishAgentInput",
+        "agent { id }",
+        _with_agent(lambda t, a: {"id": a}),
+        _same_agent(lambda t, a: {"id": a}),  # already published
+        AuditAction.AGENT_PUBLISHED,
+    ),
+    "archiveAgent": Case(
+        "ArchiveAgentInput",
+        "agent { id }",
+        _with_agent(lambda t, a: {"id": a}, publish=True),
+        _same_agent(lambda t, a: {"id": a}),  # archived is final
+        AuditAction.AGENT_ARCHIVED,
+    ),
+    "deleteAgent": Case(
+        "DeleteAgentInput",
+        "deletedAgentId",
+        _with_agent(lambda t, a: {"id": a}),
+        _same_agent(lambda t, a: {"id": a}),  # already deleted
+        AuditAction.AGENT_DELETED,
+    ),
+    "assignAgent": Case(
+        "AssignAgentInput",
+        "agent { id }",
+        _with_agent(
+            lambda t, a: {"agentId": a, "scopeId": t.gid("Team", "platform"), "mode": "INSTALLED"}, publish=True
+        ),
+        _same_agent(lambda t, a: {"agentId": a, "scopeId": t.gid("Team", "platform"), "mode": "INSTALLED"}),
+        AuditAction.AGENT_ASSIGNED,
+    ),
+    "unassignAgent": Case(
+        "UnassignAgentInput",
+        "agent { id }",
+        _with_agent(lambda t, a: {"agentId": a, "scopeId": t.account_gid}, publish=True, assign=True),
+        _same_agent(lambda t, a: {"agentId": a, "scopeId": t.account_gid}),  # no longer assigned
+        AuditAction.AGENT_UNASSIGNED,
+    ),
+    "installAgent": Case(
+        "InstallAgentInput",
+        "item { inWorkspace }",
+        _with_agent(lambda t, a: {"agentId": a}, publish=True, assign=True),
+        _same_agent(lambda t, a: {"agentId": a}),  # installed already
+        AuditAction.AGENT_INSTALLED,
+    ),
+    "uninstallAgent": Case(
+        "UninstallAgentInput",
+        "item { inWorkspace }",
+        _with_agent(lambda t, a: {"agentId": a}, publish=True, assign=True, install=True),
+        _same_agent(lambda t, a: {"agentId": a}),  # not installed any more
+        AuditAction.AGENT_UNINSTALLED,
+    ),
+}
+
+
 async def _platform_events(world: World) -> list[PlatformAuditEvent]:
     async with world.db.platform() as s:
         stmt = sa.select(PlatformAuditEvent).order_by(PlatformAuditEvent.occurred_at, PlatformAuditEvent.id)

@@ -228,6 +228,60 @@ def _mutation_cases(a: Tenant, b: Tenant) -> dict[str, tuple[str, dict[str, obje
             "FORBIDDEN",
         ),
         "deleteModel": ("deletedModelId", {"id": encode_id("Model", NO_ACCOUNT, uuid.uuid4())}, "FORBIDDEN"),
+        # Connections: B's connection (a forged id in B's account) is not found; A's admin has no
+        # CREATE_CONNECTIONS, so a personal connection is refused before anything is written.
+        "createConnection": (
+            "connection { id }",
+            {"accountId": b.account_gid, "name": "X", "type": "SLACK", "config": {"workspace": "x"}},
+            "NOT_FOUND",
+        ),
+        "createPersonalConnection": (
+            "connection { id }",
+            {"name": "X", "type": "SLACK", "config": {"workspace": "x"}},
+            "FORBIDDEN",
+        ),
+        "updateConnection": (
+            "connection { id }",
+            {"id": encode_id("Connection", b.account_id, uuid.uuid4()), "name": "X"},
+            "NOT_FOUND",
+        ),
+        "deleteConnection": (
+            "deletedConnectionId",
+            {"id": encode_id("Connection", b.account_id, uuid.uuid4())},
+            "NOT_FOUND",
+        ),
+        "assignConnection": (
+            "connection { id }",
+            {"connectionId": encode_id("Connection", b.account_id, uuid.uuid4()), "scopeId": a.account_gid},
+            "NOT_FOUND",
+        ),
+        "unassignConnection": (
+            "connection { id }",
+            {"connectionId": encode_id("Connection", a.account_id, uuid.uuid4()), "scopeId": b.gid("Team", "platform")},
+            "NOT_FOUND",
+        ),
+        # agents and the marketplace: B's agent (or A's account for B's scope) is not found
+        "createAgent": ("agent { id }", {"name": "X", "ownerId": b.account_gid}, "NOT_FOUND"),
+        "updateAgent": (
+            "agent { id }",
+            {"id": encode_id("Agent", b.account_id, uuid.uuid4()), "name": "X"},
+            "NOT_FOUND",
+        ),
+        "publishAgent": ("agent { id }", {"id": encode_id("Agent", b.account_id, uuid.uuid4())}, "NOT_FOUND"),
+        "archiveAgent": ("agent { id }", {"id": encode_id("Agent", b.account_id, uuid.uuid4())}, "NOT_FOUND"),
+        "deleteAgent": ("deletedAgentId", {"id": encode_id("Agent", b.account_id, uuid.uuid4())}, "NOT_FOUND"),
+        "assignAgent": (
+            "agent { id }",
+            {"agentId": encode_id("Agent", b.account_id, uuid.uuid4()), "scopeId": b.gid("Team", "platform")},
+            "NOT_FOUND",
+        ),
+        "unassignAgent": (
+            "agent { id }",
+            {"agentId": encode_id("Agent", b.account_id, uuid.uuid4()), "scopeId": b.account_gid},
+            "NOT_FOUND",
+        ),
+        "installAgent": ("agent { id }", {"agentId": encode_id("Agent", b.account_id, uuid.uuid4())}, "NOT_FOUND"),
+        "uninstallAgent": ("agent { id }", {"agentId": encode_id("Agent", b.account_id, uuid.uuid4())}, "NOT_FOUND"),
     }
 
 

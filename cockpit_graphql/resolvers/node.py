@@ -10,12 +10,17 @@ import strawberry
 from cockpit_graphql.context import Info
 from cockpit_graphql.domain.errors import BadUserInput
 from cockpit_graphql.domain.roles import Role
+from cockpit_graphql.resolvers.agents import FilterArg, marketplace_of_viewer, workspace_of_viewer
 from cockpit_graphql.types.account import Account, account_by_uuid, load_account
+from cockpit_graphql.types.agents import load_agent
 from cockpit_graphql.types.budgets import load_budget_entity
+from cockpit_graphql.types.connections import load_connection
 from cockpit_graphql.types.directory import RoleEnum, User, load_organization, load_team, load_user
 from cockpit_graphql.types.ids import decode_id
+from cockpit_graphql.types.marketplace import MarketplaceItem
 from cockpit_graphql.types.models import load_model
 from cockpit_graphql.types.node import Node
+from cockpit_graphql.types.pagination import After, Before, Connection, First, Last
 from cockpit_graphql.types.policies import load_guardrail
 
 LOADERS = {
@@ -28,6 +33,8 @@ LOADERS = {
     "Settlement": load_budget_entity,
     "UsageEvent": load_budget_entity,
     "Guardrail": load_guardrail,
+    "Agent": load_agent,  # admins of its account; a member for their own and their audience's
+    "Connection": load_connection,  # admins of its account; a user for one they may use
     "Model": load_model,  # any signed-in user may read a catalog model by id (docs/models.md)
 }
 """Every type that implements Node; other ids (plan versions, ledger entries, notices) resolve to null."""
@@ -62,6 +69,28 @@ class Viewer:
     async def account(self) -> Account | None:
         principal = self._info.context.require_principal()
         return await account_by_uuid(self._info, principal.account_id) if principal.account_id else None
+
+    @strawberry.field(description="Your marketplace: every agent of your audience, by name (same as `marketplace`).")
+    async def marketplace(
+        self,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: FilterArg = None,
+    ) -> Connection[MarketplaceItem]:
+        return await marketplace_of_viewer(self._info, first, after, last, before, filter)
+
+    @strawberry.field(description="Your workspace: the agents you can run now, by name (same as `workspace`).")
+    async def workspace(
+        self,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: FilterArg = None,
+    ) -> Connection[MarketplaceItem]:
+        return await workspace_of_viewer(self._info, first, after, last, before, filter)
 
 
 @strawberry.type

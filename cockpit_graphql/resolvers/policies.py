@@ -111,6 +111,13 @@ class PolicyQueries:
             strawberry.ID | None,
             strawberry.argument(description="The model the user picked (honoured only when MODEL_SELECTION is on)."),
         ] = None,
+        agent_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="The agent to run: it must be in the user's audience; its model, guardrail override "
+                "and connections then apply."
+            ),
+        ] = None,
     ) -> EffectiveAccess | None:
         ctx = info.context
         principal = ctx.require_principal()
@@ -122,7 +129,14 @@ class PolicyQueries:
         model = decode_id(model_id) if model_id is not None else None
         if model_id is not None and (model is None or model.type_name != "Model"):
             raise NotFound("`modelId` is not the id of a Model.")
-        request = AccessRequest(requested_model=model.id if model else None)
+        agent = decode_id(agent_id) if agent_id is not None else None
+        if agent_id is not None and (agent is None or agent.type_name != "Agent"):
+            raise NotFound("`agentId` is not the id of an Agent.")
+        # an agent of another account is looked up in the user's account, finds nothing: AGENT_NOT_AVAILABLE
+        request = AccessRequest(
+            requested_model=model.id if model else None,
+            agent_id=agent.id if agent else None,
+        )
         answer = await ctx.policies.access.load(AccessKey(ref.account_id, ref.id, request))
         return EffectiveAccess.of(ref.account_id, answer) if answer else None
 

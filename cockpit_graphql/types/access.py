@@ -8,9 +8,12 @@ import uuid
 import strawberry
 
 from cockpit_graphql.context import Info
+from cockpit_graphql.domain.budgets.scopes import Scope
+from cockpit_graphql.domain.marketplace import connections_repository as connections_repo
 from cockpit_graphql.domain.policies.access import AccessDenial, ModelChoice
 from cockpit_graphql.domain.policies.runtime import AccessAnswer
 from cockpit_graphql.types.budgets import BudgetScope, EffectiveAllocation
+from cockpit_graphql.types.connections import ConnectionNode
 from cockpit_graphql.types.ids import encode_id
 from cockpit_graphql.types.models import Model
 from cockpit_graphql.types.policies import (
@@ -60,11 +63,32 @@ class EffectiveAccess:
     binding_scope: BudgetScope | None = strawberry.field(
         description="The scope whose cap limits the user most (same as budget.bindingScope)."
     )
+    agent_id: strawberry.ID | None = strawberry.field(description="The agent asked about, if any.")
     model_id: strawberry.Private[uuid.UUID | None]
+    account_id: strawberry.Private[uuid.UUID]
+    chain: strawberry.Private[tuple[Scope, ...]]
+    connection_ids: strawberry.Private[tuple[uuid.UUID, ...] | None]
 
     @strawberry.field(description="The model to call; null when none is allowed.")
     async def model(self, info: Info) -> Model | None:
         return await model_of(info, self.model_id)
+
+    @strawberry.field(
+        description="The connections the call may use: with an agent, those of its connections the user may use "
+        "(assigned to a scope of the user's chain, or the user's own); without one, every connection the user "
+        "may use. Never a secret."
+    )
+    async def connections(self, info: Info) -> list[ConnectionNode]:
+        if self.connection_ids is not None:
+            keys = [(self.account_id, c) for c in self.connection_ids]
+            rows = await info.context.connections.connection.load_many(keys)
+        else:
+            tenant = info.context.tenant_for(self.account_id)
+            if tenant is None:
+                return []
+            async with info.context.db.tenant(tenant) as session:
+                rows = await connections_repo.usable_for(session, list(self.chain))
+        return [ConnectionNode.from_row(r) for r in rows if r is not None]
 
     @classmethod
     def of(cls, account_id: uuid.UUID, answer: AccessAnswer) -> EffectiveAccess:
@@ -80,5 +104,9 @@ class EffectiveAccess:
             connection_mode=EffectiveConnectionMode.of(account_id, view.policy.connection_mode),
             budget=EffectiveAllocation.of(account_id, allocation),
             binding_scope=BudgetScope.of(account_id, allocation.binding) if allocation.binding else None,
+            agent_id=strawberry.ID(encode_id("Agent", account_id, answer.agent_id)) if answer.agent_id else None,
             model_id=decision.model,
+            account_id=account_id,
+            chain=tuple(answer.placement.chain()),
+            connection_ids=answer.connection_ids,
         )

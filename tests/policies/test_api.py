@@ -452,7 +452,8 @@ async def test_effective_access_is_never_stale(world: World) -> None:
     assert r.data["updateModel"]["userErrors"] == []
     assert await chosen() == "Alpha"  # the catalog disabled Beta
     r = await world.gql(
-        "mutation($i: UpdateAccountEntitlementsInput!) { updateAccountEntitlements(input: $i) { userErrors { code } } }",
+        "mutation($i: UpdateAccountEntitlementsInput!) "
+        "{ updateAccountEntitlements(input: $i) { userErrors { code } } }",
         {"i": {"id": t.account_gid, "allowAllModels": False, "allowedModelIds": [model_gid(beta)]}},
         root,
     )

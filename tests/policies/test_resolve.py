@@ -307,7 +307,9 @@ def test_access_decision(
     policy = resolve_policy(
         CHAIN, settings, catalog=CATALOG, entitlements=ALL, registry=REGISTRY, guardrail_ids=[]
     )  # IMAGE_GENERATION is off by default, so IMG is not allowed
-    d = decide_access(policy, _allocation(remaining, has_plan), active, AccessRequest(requested, agent))
+    d = decide_access(
+        policy, _allocation(remaining, has_plan), active, AccessRequest(requested_model=requested, agent_model=agent)
+    )
     assert list(d.reasons) == reasons
     assert d.allowed is (not reasons)
     assert (d.model, d.model_choice) == (model, choice)
@@ -332,3 +334,15 @@ def test_a_bad_flag_configuration_stops_the_server_from_starting(settings: objec
     bad = settings.model_copy(update={"extra_feature_flags": {"not a flag": True}})  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="feature flag"):
         create_app(bad)
+
+
+def test_an_agent_outside_the_audience_is_denied() -> None:
+    policy = resolve_policy(
+        CHAIN, {ACCOUNT: _access(default=M1)}, catalog=CATALOG, entitlements=ALL, registry=REGISTRY, guardrail_ids=[]
+    )
+    agent = uuid.uuid4()
+    denied = decide_access(policy, _allocation("5"), True, AccessRequest(agent_id=agent, agent_model=M2), False)
+    assert denied.reasons == (AccessDenial.AGENT_NOT_AVAILABLE,) and not denied.allowed
+    assert (denied.model, denied.model_choice) == (M2, ModelChoice.AGENT)  # still says what it would use
+    allowed = decide_access(policy, _allocation("5"), True, AccessRequest(agent_id=agent, agent_model=M2), True)
+    assert allowed.allowed

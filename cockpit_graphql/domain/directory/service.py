@@ -20,6 +20,7 @@ from cockpit_graphql.domain.audit.repository import record
 from cockpit_graphql.domain.audit.taxonomy import AuditAction
 from cockpit_graphql.domain.directory import repository as repo
 from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
+from cockpit_graphql.domain.marketplace import assignments as agent_rules
 from cockpit_graphql.domain.roles import ACCOUNT_ROLES, Role
 from cockpit_graphql.domain.validation import (
     MAX_EXTERNAL_ID,
@@ -159,6 +160,11 @@ async def delete_organization(
         raise UserInputError.single(
             "id", UserErrorCode.NOT_EMPTY, "The organization still has teams: delete them or pass `moveMembersTo`."
         )
+    if await agent_rules.owns_agents(session, "ORGANIZATION", org.id):
+        raise UserInputError.single(
+            "id", UserErrorCode.NOT_EMPTY, "The organization owns agents: delete or archive them first."
+        )
+    await agent_rules.remove_scope(session, "ORGANIZATION", org.id)
     before = organization_snapshot(org)
     await repo.delete_budget_settings(session, "ORGANIZATION", org.id)
     await session.delete(org)
@@ -286,6 +292,11 @@ async def delete_team(
         raise UserInputError.single(
             "id", UserErrorCode.NOT_EMPTY, "The team still has members: move them or pass `moveMembersTo`."
         )
+    if await agent_rules.owns_agents(session, "TEAM", team.id):
+        raise UserInputError.single(
+            "id", UserErrorCode.NOT_EMPTY, "The team owns agents: delete or archive them first."
+        )
+    await agent_rules.remove_scope(session, "TEAM", team.id)
     before = team_snapshot(team)
     await repo.delete_budget_settings(session, "TEAM", team.id)
     await session.delete(team)
@@ -458,6 +469,8 @@ async def delete_user(session: AsyncSession, tenant: TenantId, op: Operation, us
             )
         )
     await repo.delete_budget_settings(session, "USER", user.id)
+    await agent_rules.delete_personal_agents(session, user.id)  # their installs go with them (foreign key)
+    await agent_rules.remove_scope(session, "USER", user.id)
     await session.delete(user)
     await session.flush()
     await record(

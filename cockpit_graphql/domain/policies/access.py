@@ -15,6 +15,7 @@ from cockpit_graphql.domain.policies.resolve import EffectivePolicy
 
 class AccessDenial(StrEnum):
     ACCOUNT_SUSPENDED = "ACCOUNT_SUSPENDED"
+    AGENT_NOT_AVAILABLE = "AGENT_NOT_AVAILABLE"
     MODEL_NOT_ALLOWED = "MODEL_NOT_ALLOWED"
     NO_MODEL_AVAILABLE = "NO_MODEL_AVAILABLE"
     NO_PLAN = "NO_PLAN"
@@ -30,7 +31,8 @@ class ModelChoice(StrEnum):
 @dataclass(frozen=True)
 class AccessRequest:
     requested_model: uuid.UUID | None = None
-    agent_model: uuid.UUID | None = None  # the agent's model, once agents exist (issue #5)
+    agent_id: uuid.UUID | None = None  # the agent to run, if any
+    agent_model: uuid.UUID | None = None  # that agent's model (filled in by the runtime from the agent)
 
 
 @dataclass(frozen=True)
@@ -58,13 +60,20 @@ def choose_model(policy: EffectivePolicy, request: AccessRequest) -> tuple[uuid.
 
 
 def decide_access(
-    policy: EffectivePolicy, allocation: Allocation, account_active: bool, request: AccessRequest
+    policy: EffectivePolicy,
+    allocation: Allocation,
+    account_active: bool,
+    request: AccessRequest,
+    agent_available: bool = True,
 ) -> AccessDecision:
-    """Allowed only when the account is active, a model is chosen and the budget has room; every
-    reason that applies is reported, in a stable order."""
+    """Allowed only when the account is active, the agent (if any) is in the user's audience (the
+    audience rule, decided by the caller with marketplace.audience.membership), a model is chosen
+    and the budget has room; every reason that applies is reported, in a stable order."""
     reasons: list[AccessDenial] = []
     if not account_active:
         reasons.append(AccessDenial.ACCOUNT_SUSPENDED)
+    if request.agent_id is not None and not agent_available:
+        reasons.append(AccessDenial.AGENT_NOT_AVAILABLE)
     model, choice, refused = choose_model(policy, request)
     if refused:
         reasons.append(AccessDenial.MODEL_NOT_ALLOWED)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,10 +14,16 @@ from cockpit_graphql.auth.tenant import TenantId
 from cockpit_graphql.domain.budgets import repository as budget_repo
 from cockpit_graphql.domain.budgets.allocation import Allocation
 from cockpit_graphql.domain.budgets.effective import allocations
-from cockpit_graphql.domain.budgets.scopes import Placement
+from cockpit_graphql.domain.budgets.scopes import Placement, Scope
+from cockpit_graphql.domain.marketplace import agents_repository as agents_repo
+from cockpit_graphql.domain.marketplace import connections_repository as connections_repo
+from cockpit_graphql.domain.marketplace.audience import membership
+from cockpit_graphql.domain.marketplace.connection_access import may_use
 from cockpit_graphql.domain.policies.access import AccessDecision, AccessRequest, decide_access
 from cockpit_graphql.domain.policies.effective import PolicyView, load_inputs, views
 from cockpit_graphql.domain.policies.flags import FlagDefinition
+from cockpit_graphql.domain.policies.resolve import AgentGuardrailOverride, AgentOwnership
+from cockpit_graphql.domain.policies.settings import GuardrailState
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,47 @@ class AccessAnswer:
     view: PolicyView
     allocation: Allocation
     decision: AccessDecision
+    connection_ids: tuple[uuid.UUID, ...] | None = None  # with an agent: its connections the user may use
+    agent_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class _AgentRun:
+    """What running an agent changes: its model, its guardrail override, its connections."""
+
+    available: bool
+    model: uuid.UUID | None
+    override: AgentGuardrailOverride | None
+    connections: tuple[uuid.UUID, ...]
+
+
+async def _agent_runs(
+    session: AsyncSession, asks: Sequence[tuple[uuid.UUID, AccessRequest]], chains: Mapping[uuid.UUID, list[Scope]]
+) -> dict[tuple[uuid.UUID, uuid.UUID], _AgentRun]:
+    """For every (user, agent) asked about: three statements in all (agents, assignments,
+    connection facts). Availability is the audience rule; an unknown agent is simply unavailable."""
+    wanted = {r.agent_id for u, r in asks if r.agent_id is not None and u in chains}
+    if not wanted:
+        return {}
+    agents = await agents_repo.agents_by_ids(session, wanted)
+    assigned = await agents_repo.assignments_of(session, agents)
+    facts = await connections_repo.facts(session, {c for a in agents.values() for c in a.connection_ids})
+    runs: dict[tuple[uuid.UUID, uuid.UUID], _AgentRun] = {}
+    for user, request in asks:
+        if request.agent_id is None or user not in chains:
+            continue
+        agent, chain = agents.get(request.agent_id), chains[user]
+        if agent is None:
+            runs[(user, request.agent_id)] = _AgentRun(False, None, None, ())
+            continue
+        member = membership(agents_repo.facts(agent), chain, assigned[agent.id])
+        ownership = AgentOwnership.PERSONAL if agents_repo.is_personal(agent) else AgentOwnership.ADMIN
+        states = {uuid.UUID(g): GuardrailState(s) for g, s in agent.guardrail_overrides.items()}
+        usable = tuple(c for c in agent.connection_ids if c in facts and may_use(facts[c], chain))
+        runs[(user, agent.id)] = _AgentRun(
+            member is not None, agent.model_id, AgentGuardrailOverride(ownership, states), usable
+        )
+    return runs
 
 
 async def effective_access(
@@ -36,8 +83,9 @@ async def effective_access(
     now: datetime,
 ) -> list[AccessAnswer | None]:
     """Answers for many (user, request) pairs of one account in the same statements as one: the
-    placements, the policy inputs of every chain and the allocations, each read once. None for a
-    user who is not in this account."""
+    placements, the policy inputs of every chain and the allocations, each read once (and, when
+    agents are asked about, their rows, assignments and connections). None for a user who is not in
+    this account."""
     places = await budget_repo.placements(session, tenant, [user for user, _ in asks])
     chains = {user: p.chain() for user, p in places.items()}
     if not chains:
@@ -46,12 +94,20 @@ async def effective_access(
     inputs = await load_inputs(session, tenant, {s for chain in chains.values() for s in chain})
     by_user = dict(zip(ordered, views(inputs, [chains[u] for u in ordered], registry), strict=True))
     budgets = dict(zip(ordered, await allocations(session, tenant, [chains[u] for u in ordered], now), strict=True))
+    runs = await _agent_runs(session, asks, chains)
     answers: list[AccessAnswer | None] = []
     for user, request in asks:
         if user not in chains:
             answers.append(None)
             continue
-        view, allocation = by_user[user], budgets[user]
-        decision = decide_access(view.policy, allocation, inputs.account_active, request)
-        answers.append(AccessAnswer(places[user], view, allocation, decision))
+        view, allocation, connections = by_user[user], budgets[user], None
+        available = True
+        if request.agent_id is not None:
+            run = runs[(user, request.agent_id)]
+            available, connections = run.available, run.connections
+            if run.override is not None:  # the agent's guardrail override applies last
+                view = views(inputs, [chains[user]], registry, run.override)[0]
+            request = replace(request, agent_model=run.model)
+        decision = decide_access(view.policy, allocation, inputs.account_active, request, available)
+        answers.append(AccessAnswer(places[user], view, allocation, decision, connections, request.agent_id))
     return answers
