@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
-from cockpit_graphql.db.tables import BudgetPlan
 from cockpit_graphql.domain.budgets import repository as repo
-from cockpit_graphql.domain.budgets.allocation import Allocation, PlanCeiling, allocate
+from cockpit_graphql.domain.budgets.allocation import Allocation, allocate
+from cockpit_graphql.domain.budgets.cycles import cycle_bounds
 from cockpit_graphql.domain.budgets.scopes import Scope
 
 
@@ -19,21 +19,17 @@ async def allocations(
 ) -> list[Allocation]:
     """Allocation of the last scope of each chain in the cycle containing `now`. Read-only: a cycle
     no write has opened yet has its plan's grant as pool and nothing spent. Without a plan every
-    allocation says NO_PLAN (remaining 0, binding the account)."""
-    cycle, plan = await repo.current_cycle(session, now)
-    scopes = {s for chain in chains for s in chain}
-    settings = await repo.scope_settings(session, scopes)
-    children = await repo.children_caps(session, [chain[-1] for chain in chains])
-    if plan is None:
+    allocation says NO_PLAN (remaining 0, binding the account). One statement for the plan, cycle,
+    pool, settings and counters (repository.snapshot), plus one for the children's caps of chains
+    that end above a user."""
+    day = await repo.renewal_day(session)
+    leaves = [chain[-1] for chain in chains]
+    children = await repo.children_caps(session, leaves)
+    if day is None:
+        settings = await repo.scope_settings(session, {s for chain in chains for s in chain})
         return [allocate(chain, settings, None, {}, {}, children[chain[-1]]) for chain in chains]
-    if cycle is None:
-        ceiling = PlanCeiling(plan.credits_per_cycle, plan.overflow_policy == "ALLOW", plan.overflow_cap_credits)
-        return [allocate(chain, settings, ceiling, {}, {}, children[chain[-1]]) for chain in chains]
-    if cycle.plan_id != plan.id:
-        plan = await session.get(BudgetPlan, (tenant.value, cycle.plan_id))
-        assert plan is not None
-    ceiling = await repo.ceiling_of(session, cycle, plan)
-    counters = await repo.counters(session, cycle.id, scopes)
-    spent = {s: c.spent for s, c in counters.items()}
-    reserved = {s: c.reserved for s, c in counters.items()}
-    return [allocate(chain, settings, ceiling, spent, reserved, children[chain[-1]]) for chain in chains]
+    start, _ = cycle_bounds(day, now)
+    snap = await repo.snapshot(session, tenant.value, start, {s for chain in chains for s in chain})
+    return [
+        allocate(chain, snap.settings, snap.ceiling, snap.spent, snap.reserved, children[chain[-1]]) for chain in chains
+    ]

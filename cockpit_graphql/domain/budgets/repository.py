@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -325,3 +326,89 @@ async def placements(
         .where(User.id.in_(ids))
     )
     return {uid: Placement(tenant.value, org, team, uid) for uid, team, org in (await session.execute(stmt)).all()}
+
+
+# --- one-statement snapshot for read paths ----------------------------------------------------
+
+SNAPSHOT = sa.text(
+    """
+    WITH c AS (
+        SELECT id, plan_id FROM budget_cycles WHERE account_id = :account_id AND starts_at = :start
+    ), p AS (
+        SELECT id, credits_per_cycle, overflow_policy, overflow_cap_credits FROM budget_plans
+         WHERE account_id = :account_id
+           AND (id = (SELECT plan_id FROM c) OR (NOT EXISTS (SELECT 1 FROM c) AND effective_from <= :start))
+         ORDER BY effective_from DESC, version DESC
+         LIMIT 1
+    ), s AS (
+        SELECT * FROM unnest(CAST(:levels AS text[]), CAST(:ids AS uuid[])) AS s(level, id)
+    )
+    SELECT (SELECT id FROM c) AS cycle_id,
+           (SELECT credits_per_cycle::text FROM p) AS credits_per_cycle,
+           (SELECT overflow_policy FROM p) AS overflow_policy,
+           (SELECT overflow_cap_credits::text FROM p) AS overflow_cap,
+           (SELECT coalesce(sum(l.amount), 0)::text FROM ledger_entries l JOIN c ON l.cycle_id = c.id
+             WHERE l.account_id = :account_id
+               AND (l.kind IN ('GRANT', 'ADJUSTMENT') OR (l.kind = 'ROLLOVER' AND l.amount > 0))) AS pool,
+           (SELECT coalesce(jsonb_agg(jsonb_build_array(b.scope_level, b.scope_id, b.cap::text,
+                                                        b.default_user_cap::text)), '[]'::jsonb)
+              FROM budget_caps b JOIN s ON b.scope_level = s.level AND b.scope_id = s.id
+             WHERE b.account_id = :account_id) AS caps,
+           (SELECT coalesce(jsonb_agg(jsonb_build_array(k.scope_level, k.scope_id, k.spent::text,
+                                                        k.reserved::text)), '[]'::jsonb)
+              FROM budget_counters k JOIN c ON k.cycle_id = c.id JOIN s ON k.scope_level = s.level AND k.scope_id = s.id
+             WHERE k.account_id = :account_id) AS counters
+    """
+).columns(
+    sa.column("cycle_id", sa.Uuid),
+    sa.column("credits_per_cycle", sa.Text),
+    sa.column("overflow_policy", sa.Text),
+    sa.column("overflow_cap", sa.Text),
+    sa.column("pool", sa.Text),
+    sa.column("caps", JSONB),
+    sa.column("counters", JSONB),
+)
+
+
+@dataclass(frozen=True)
+class BudgetSnapshot:
+    """What effective allocations read, as of one cycle start: the plan's ceiling (the cycle's own
+    plan when the cycle is open, else the plan that would govern it), the scopes' settings and
+    counters. `ceiling` is None without a plan; counters are empty when no write opened the cycle."""
+
+    ceiling: PlanCeiling | None
+    settings: dict[Scope, ScopeSettings]
+    spent: dict[Scope, Decimal]
+    reserved: dict[Scope, Decimal]
+
+
+def _amount(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+async def snapshot(
+    session: AsyncSession, account_id: uuid.UUID, start: datetime, scopes: Iterable[Scope]
+) -> BudgetSnapshot:
+    """ONE statement for every read of an effective allocation (exact: amounts travel as text)."""
+    wanted = list(set(scopes))
+    params = {
+        "account_id": account_id,
+        "start": start,
+        "levels": [s.level.value for s in wanted],
+        "ids": [s.id for s in wanted],
+    }
+    row = (await session.execute(SNAPSHOT, params)).one()
+    settings = {
+        Scope(ScopeLevel(level), uuid.UUID(ident)): ScopeSettings(_amount(cap), _amount(default))
+        for level, ident, cap, default in row.caps
+    }
+    spent: dict[Scope, Decimal] = {}
+    reserved: dict[Scope, Decimal] = {}
+    for level, ident, used, held in row.counters:
+        scope = Scope(ScopeLevel(level), uuid.UUID(ident))
+        spent[scope], reserved[scope] = Decimal(used), Decimal(held)
+    ceiling = None
+    if row.credits_per_cycle is not None:
+        pool = Decimal(row.pool) if row.cycle_id is not None else Decimal(row.credits_per_cycle)
+        ceiling = PlanCeiling(pool, row.overflow_policy == "ALLOW", _amount(row.overflow_cap))
+    return BudgetSnapshot(ceiling, settings, spent, reserved)
