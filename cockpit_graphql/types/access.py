@@ -43,6 +43,8 @@ ModelChoiceEnum = strawberry.enum(
 
 @strawberry.type(description="May this user make a model call now, and with what.")
 class EffectiveAccess:
+    """Shaped lazily from one answer: a field nobody selected costs nothing."""
+
     allowed: bool = strawberry.field(description="True when no reason denies access.")
     reasons: list[AccessDenialEnum] = strawberry.field(  # type: ignore[valid-type]
         description="Every reason access is denied, in a stable order; empty when allowed."
@@ -51,23 +53,37 @@ class EffectiveAccess:
     model_choice: ModelChoiceEnum | None = strawberry.field(  # type: ignore[valid-type]
         description="Why `model` was chosen; null when none was."
     )
-    models: EffectiveModels = strawberry.field(description="The allowed models, the default model, and the trace.")
-    flags: list[EffectiveFlag] = strawberry.field(description="Every feature flag's value for the user.")
-    guardrails: list[EffectiveGuardrail] = strawberry.field(
-        description="Every guardrail of the account and whether it applies to the call."
-    )
-    connection_mode: EffectiveConnectionMode = strawberry.field(description="The user's connection mode.")
-    budget: EffectiveAllocation = strawberry.field(
-        description="The user's effective allocation: remaining credits and the binding scope."
-    )
-    binding_scope: BudgetScope | None = strawberry.field(
-        description="The scope whose cap limits the user most (same as budget.bindingScope)."
-    )
     agent_id: strawberry.ID | None = strawberry.field(description="The agent asked about, if any.")
+    answer: strawberry.Private[AccessAnswer]
     model_id: strawberry.Private[uuid.UUID | None]
     account_id: strawberry.Private[uuid.UUID]
     chain: strawberry.Private[tuple[Scope, ...]]
     connection_ids: strawberry.Private[tuple[uuid.UUID, ...] | None]
+
+    @strawberry.field(description="The allowed models, the default model, and the trace.")
+    def models(self) -> EffectiveModels:
+        return EffectiveModels.of(self.account_id, self.answer.view)
+
+    @strawberry.field(description="Every feature flag's value for the user.")
+    def flags(self) -> list[EffectiveFlag]:
+        return effective_flags(self.account_id, self.answer.view)
+
+    @strawberry.field(description="Every guardrail of the account and whether it applies to the call.")
+    def guardrails(self) -> list[EffectiveGuardrail]:
+        return effective_guardrails(self.account_id, self.answer.view)
+
+    @strawberry.field(description="The user's connection mode.")
+    def connection_mode(self) -> EffectiveConnectionMode:
+        return EffectiveConnectionMode.of(self.account_id, self.answer.view.policy.connection_mode)
+
+    @strawberry.field(description="The user's effective allocation: remaining credits and the binding scope.")
+    def budget(self) -> EffectiveAllocation:
+        return EffectiveAllocation.of(self.account_id, self.answer.allocation)
+
+    @strawberry.field(description="The scope whose cap limits the user most (same as budget.bindingScope).")
+    def binding_scope(self) -> BudgetScope | None:
+        binding = self.answer.allocation.binding
+        return BudgetScope.of(self.account_id, binding) if binding else None
 
     @strawberry.field(description="The model to call; null when none is allowed.")
     async def model(self, info: Info) -> Model | None:
@@ -92,18 +108,13 @@ class EffectiveAccess:
 
     @classmethod
     def of(cls, account_id: uuid.UUID, answer: AccessAnswer) -> EffectiveAccess:
-        decision, view, allocation = answer.decision, answer.view, answer.allocation
+        decision = answer.decision
         return cls(
             allowed=decision.allowed,
             reasons=list(decision.reasons),
             user_id=strawberry.ID(encode_id("User", account_id, answer.placement.user_id)),
             model_choice=decision.model_choice,
-            models=EffectiveModels.of(account_id, view),
-            flags=effective_flags(account_id, view),
-            guardrails=effective_guardrails(account_id, view),
-            connection_mode=EffectiveConnectionMode.of(account_id, view.policy.connection_mode),
-            budget=EffectiveAllocation.of(account_id, allocation),
-            binding_scope=BudgetScope.of(account_id, allocation.binding) if allocation.binding else None,
+            answer=answer,
             agent_id=strawberry.ID(encode_id("Agent", account_id, answer.agent_id)) if answer.agent_id else None,
             model_id=decision.model,
             account_id=account_id,
