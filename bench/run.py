@@ -1,21 +1,24 @@
 """`make bench`: seed a 10,000-user tenant, start the real server, load it, print and save a table.
 
-    .venv/bin/python -m bench.run [--keep] [--only policies] [--requests 200] [--seconds 30] [--concurrency 16] …
+    .venv/bin/python -m bench.run [--keep] [--only policies|marketplace] [--requests 200] [--seconds 30] …
 
-Uses the PostgreSQL server of DATABASE_URL (else the embedded one), in a fresh database that is
-dropped at the end unless --keep is passed. Against a one-worker server: the directory cases first;
-then the budget setup (plan, default user cap and caps through the API) and the budget cases
-(bench/budgets.py): the members page with effective allocations, recordUsage, recordUsageBatch,
-authorizeUsage, with the ledger reconciled exactly after the usage cases and at the end; then the
-policy setup (bench/policies.py: catalog, entitlements, model access, flags, guardrails, connection
-mode). That server is stopped, and the effectiveAccess cases run against a new one with
---access-workers uvicorn workers (2: the target of issue #4 is stated for 2 workers), on keep-alive
-connections spread evenly over its workers (bench.server.pin_connections). Servers run as deployed:
-`cockpit serve` (with its TCP_NODELAY fix for uvicorn's multi-worker supervisor). `--only policies` skips the
-directory and budget cases (the budget setup still runs: effectiveAccess needs a plan). Exits
-non-zero when any response is not a clean HTTP 200 with the expected data (userErrors included),
-when a ledger check fails, or when the SQL statement count differs between requests of a case
-(recordUsage cases excepted: they are reported as VARIES with the counts, and a warning is printed).
+Uses the PostgreSQL server of DATABASE_URL (else the embedded one), in a fresh database that is dropped
+at the end unless --keep is passed. Against a one-worker server: the directory cases first; then the
+budget setup (plan, default user cap and caps through the API) and the budget cases (bench/budgets.py):
+the members page with effective allocations, recordUsage, recordUsageBatch, authorizeUsage, with the
+ledger reconciled exactly after the usage cases and at the end; then the policy setup
+(bench/policies.py: catalog, entitlements, model access, flags, guardrails, connection mode); then the
+marketplace setup (bench/marketplace.py: models, connections, 120 agents, assignments, a member's
+installs) and the member's marketplace page cases. That server is stopped, and the effectiveAccess cases
+run against a new one with --access-workers uvicorn workers (2: the target of issue #4 is stated for 2
+workers), on keep-alive connections spread evenly over its workers (bench.server.pin_connections).
+Servers run as deployed: `cockpit serve` (with its TCP_NODELAY fix for uvicorn's multi-worker
+supervisor). `--only policies` skips the directory, budget and marketplace cases (the budget setup still
+runs: effectiveAccess needs a plan). `--only marketplace` runs the marketplace setup and cases only (on
+the one-worker server). Exits non-zero when any response is not a clean HTTP 200 with the expected data
+(userErrors included), when a ledger check fails, or when the SQL statement count differs between
+requests of a case (recordUsage cases excepted: they are reported as VARIES with the counts, and a
+warning is printed).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import budgets, database, policies
+from bench import budgets, database, marketplace, policies
 from bench.database import BENCH_DB, BenchServer
 from bench.load import BenchFailure, Case, CaseResult, DirectoryCase, query_once, run_case, warm_up
 from bench.report import machine_facts, render
@@ -49,6 +52,18 @@ KEEPALIVE_PROBES = 20
 NAGLE_SUSPECT_MS = 20.0  # a keep-alive /healthz slower than this on loopback: TCP_NODELAY is off
 
 
+@dataclass(frozen=True)
+class Tokens:
+    """The account admin's and the platform operator's tokens; `user(email)` mints one for a seeded user."""
+
+    admin: str
+    super_admin: str
+    settings: Settings
+
+    def user(self, email: str) -> str:
+        return mint_dev_token(self.settings, subject=f"dev|{email}", organization=BENCH_ORG, email=email)
+
+
 @dataclass
 class Prepared:
     owner_url: str
@@ -61,8 +76,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database afterwards")
     parser.add_argument(
         "--only",
-        choices=("policies",),
-        help="policies: only the effectiveAccess cases (seeding, budget and policy setup still run)",
+        choices=("policies", "marketplace"),
+        help="policies: only the effectiveAccess cases (seeding, budget and policy setup still run); "
+        "marketplace: only the marketplace setup and the member's marketplace page cases",
     )
     parser.add_argument("--requests", type=int, default=200, help="requests per 1,000-user case (default 200)")
     parser.add_argument("--large-requests", type=int, default=20, help="requests of the 10,000-user case")
@@ -76,6 +92,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--access-requests", type=int, default=5_000, help="requests per effectiveAccess case")
     parser.add_argument("--access-seconds", type=float, default=20.0, help="time budget per effectiveAccess case")
     parser.add_argument("--access-workers", type=int, default=2, help="uvicorn workers for effectiveAccess (2)")
+    parser.add_argument("--market-requests", type=int, default=200, help="requests per marketplace page case")
+    parser.add_argument("--market-seconds", type=float, default=20.0, help="time budget per marketplace case")
     parser.add_argument(
         "--no-budget-analyze",
         action="store_true",
@@ -130,7 +148,7 @@ async def prepare(server: BenchServer, dev_secret: str) -> Prepared:
 
 
 def admin_token(settings: Settings) -> str:
-    return mint_dev_token(settings, subject=f"dev|{ADMIN_EMAIL}", organization=BENCH_ORG, email=ADMIN_EMAIL)
+    return Tokens("", "", settings).user(ADMIN_EMAIL)
 
 
 def super_token(settings: Settings) -> str:
@@ -158,12 +176,17 @@ async def analyze_budget_tables(owner_url: str, args: argparse.Namespace) -> Non
 
 
 async def measure(
-    base_url: str, tokens: tuple[str, str], owner_url: str, args: argparse.Namespace
-) -> tuple[list[CaseResult], list[str], policies.PolicyWorld]:
+    server: ServerProcess, tokens: Tokens, owner_url: str, args: argparse.Namespace
+) -> tuple[list[CaseResult], list[str], policies.PolicyWorld | None]:
     """Everything on the one-worker server: directory and budget cases (unless --only), the budget and
-    policy setups. Returns the results, the notes and the world of the effectiveAccess cases."""
-    token, super_admin = tokens
+    policy setups, the marketplace setup and cases (unless --only policies); with --only marketplace,
+    only those. Returns the results, the notes and the world of the effectiveAccess cases (None with
+    --only marketplace)."""
+    base_url, token, super_admin = server.base_url, tokens.admin, tokens.super_admin
     results: list[CaseResult] = []
+    if args.only == "marketplace":
+        notes = await measure_marketplace(server, tokens, None, args, results)
+        return results, notes, None
     if not args.only:
         cases = build_cases(args)
         await warm_up(base_url, token, cases[0], 1)  # the first request links the identity by email
@@ -180,7 +203,33 @@ async def measure(
     access = await policies.setup(base_url, token, super_admin, world)
     print(f"policy setup through the API in {time.perf_counter() - started:.1f} s", flush=True)
     notes.append(access.summary)
+    if not args.only:
+        guardrails = [(g["id"], name) for g, (name, *_) in zip(access.guardrails, policies.GUARDRAILS, strict=True)]
+        notes += await measure_marketplace(server, tokens, guardrails[:2], args, results)
     return results, notes, access
+
+
+async def measure_marketplace(
+    server: ServerProcess,
+    tokens: Tokens,
+    guardrails: list[tuple[str, str]] | None,
+    args: argparse.Namespace,
+    results: list[CaseResult],
+) -> list[str]:
+    """The marketplace setup, then the member's page at c=1 and c=--concurrency on this (one-worker)
+    server, each with the CPU split of run_pinned. `guardrails`: the policy setup's PII and injection
+    guardrails (None: the marketplace setup creates them)."""
+    started = time.perf_counter()
+    world = await marketplace.setup(server.base_url, tokens.admin, tokens.super_admin, tokens.user, guardrails)
+    print(f"marketplace setup through the API in {time.perf_counter() - started:.1f} s", flush=True)
+    notes = [world.summary]
+    print(world.summary, flush=True)
+    for case in marketplace.marketplace_cases(world, args.market_requests, args.market_seconds, args.concurrency):
+        result, note = await run_pinned(server, world.member_token, case, args.warmup)
+        results.append(result)
+        notes.append(note)
+        print(note, flush=True)
+    return notes
 
 
 async def measure_budgets(
@@ -309,17 +358,18 @@ def bench(args: argparse.Namespace, server: BenchServer, cleanup: list[ServerPro
     process = ServerProcess(env, RESULTS_DIR / "server.log")
     cleanup.append(process)
     process.start()
-    tokens = (admin_token(settings), super_token(settings))
-    results, notes, access = asyncio.run(measure(process.base_url, tokens, prepared.owner_url, args))
-    single_ms = asyncio.run(keepalive_ms(process.base_url))
-    process.stop()  # the effectiveAccess server gets the cores to itself
-    workers = args.access_workers
-    multi = ServerProcess(env, RESULTS_DIR / f"server-{workers}-workers.log", workers)
-    cleanup.append(multi)
-    multi.start()
-    access_results, access_notes = asyncio.run(measure_access(multi, tokens[0], access, args, single_ms))
-    results += access_results
-    notes += access_notes
+    tokens = Tokens(admin_token(settings), super_token(settings), settings)
+    results, notes, access = asyncio.run(measure(process, tokens, prepared.owner_url, args))
+    if access is not None:
+        single_ms = asyncio.run(keepalive_ms(process.base_url))
+        process.stop()  # the effectiveAccess server gets the cores to itself
+        workers = args.access_workers
+        multi = ServerProcess(env, RESULTS_DIR / f"server-{workers}-workers.log", workers)
+        cleanup.append(multi)
+        multi.start()
+        access_results, access_notes = asyncio.run(measure_access(multi, tokens.admin, access, args, single_ms))
+        results += access_results
+        notes += access_notes
     publish(prepared, server, results, notes)
     if tolerated := varying(results, allowed=True):
         print("WARNING: SQL statements per request varied within a usage case:", *tolerated, sep="\n  ")
