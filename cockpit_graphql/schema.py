@@ -11,9 +11,12 @@ from strawberry.federation import Schema as FederationSchema
 from cockpit_graphql.limits.extension import CachedValidation, ErrorShaping, QueryLimits
 from cockpit_graphql.resolvers.accounts import AccountMutations, AccountQueries
 from cockpit_graphql.resolvers.agents import AgentMutations, AgentQueries
+from cockpit_graphql.resolvers.audit import AuditQueries
 from cockpit_graphql.resolvers.budgets import BudgetMutations, BudgetQueries
 from cockpit_graphql.resolvers.connections import ConnectionMutations, ConnectionQueries
+from cockpit_graphql.resolvers.costs import CostQueries
 from cockpit_graphql.resolvers.directory import DirectoryMutations
+from cockpit_graphql.resolvers.identity import IdentityMutations
 from cockpit_graphql.resolvers.models import ModelMutations, ModelQueries
 from cockpit_graphql.resolvers.node import NodeQueries
 from cockpit_graphql.resolvers.policies import PolicyMutations, PolicyQueries
@@ -27,7 +30,17 @@ FEDERATION_VERSION = "2.7"
 
 
 @strawberry.type(description="Read the directory and everything it governs.")
-class Query(NodeQueries, AccountQueries, BudgetQueries, ModelQueries, PolicyQueries, ConnectionQueries, AgentQueries):
+class Query(
+    NodeQueries,
+    AccountQueries,
+    BudgetQueries,
+    ModelQueries,
+    PolicyQueries,
+    ConnectionQueries,
+    AgentQueries,
+    AuditQueries,
+    CostQueries,
+):
     pass
 
 
@@ -40,6 +53,7 @@ class Mutation(
     PolicyMutations,
     ConnectionMutations,
     AgentMutations,
+    IdentityMutations,
 ):
     pass
 

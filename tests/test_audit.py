@@ -710,6 +710,17 @@ CASES |= {
 }
 
 
+CASES |= {
+    "reconcileIdentities": Case(
+        "ReconcileIdentitiesInput",
+        "dryRun",
+        _static({}),
+        _static({"accountId": "garbage"}),
+        AuditAction.IDENTITY_RECONCILED,
+    ),
+}
+
+
 async def _platform_events(world: World) -> list[PlatformAuditEvent]:
     async with world.db.platform() as s:
         stmt = sa.select(PlatformAuditEvent).order_by(PlatformAuditEvent.occurred_at, PlatformAuditEvent.id)

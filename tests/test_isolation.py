@@ -228,6 +228,7 @@ def _mutation_cases(a: Tenant, b: Tenant) -> dict[str, tuple[str, dict[str, obje
             "FORBIDDEN",
         ),
         "deleteModel": ("deletedModelId", {"id": encode_id("Model", NO_ACCOUNT, uuid.uuid4())}, "FORBIDDEN"),
+        "reconcileIdentities": ("dryRun", {"accountId": b.account_gid}, "NOT_FOUND"),
         # Connections: B's connection (a forged id in B's account) is not found; A's admin has no
         # CREATE_CONNECTIONS, so a personal connection is refused before anything is written.
         "createConnection": (

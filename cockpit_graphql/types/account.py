@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -46,6 +46,9 @@ from cockpit_graphql.types.node import Node
 from cockpit_graphql.types.pagination import After, Before, Connection, First, Last
 from cockpit_graphql.types.policies import Guardrail
 from cockpit_graphql.types.policy_scope import PolicyScope
+
+if TYPE_CHECKING:
+    from cockpit_graphql.types.quality import DirectoryQuality
 
 AccountStatusEnum = strawberry.enum(
     AccountStatus,
@@ -220,6 +223,14 @@ class Account(Node, PolicyScope):
             flt=filter.to_domain() if filter else None,
             to_node=lambda r: User.from_row(r),
         )
+
+    @strawberry.field(description="Directory (SCIM) data quality: counts plus up to 10 samples per check (admins).")
+    async def directory_quality(
+        self, info: Info
+    ) -> Annotated[DirectoryQuality, strawberry.lazy("cockpit_graphql.types.quality")]:
+        from cockpit_graphql.resolvers.observability import directory_quality_of
+
+        return await directory_quality_of(info, self.row.id)
 
     @strawberry.field(description="What the whole account may still spend this cycle (admins).")
     async def effective_allocation(self, info: Info) -> EffectiveAllocation | None:

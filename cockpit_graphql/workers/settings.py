@@ -9,7 +9,7 @@ from arq.connections import RedisSettings
 
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.settings import get_settings
-from cockpit_graphql.workers import budgets
+from cockpit_graphql.workers import budgets, observability
 from cockpit_graphql.workers.heartbeat import heartbeat
 
 
@@ -29,7 +29,7 @@ def redis_settings() -> RedisSettings:
 
 
 class WorkerSettings:
-    functions = [heartbeat, *budgets.FUNCTIONS]
+    functions = [heartbeat, *budgets.FUNCTIONS, *observability.FUNCTIONS]
     cron_jobs = [
         cron(heartbeat, name="worker.heartbeat", second={0, 15, 30, 45}, run_at_startup=False),
         *budgets.CRON_JOBS,  # renewal sweep every 5 minutes, reservation expiry every minute

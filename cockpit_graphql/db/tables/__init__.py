@@ -14,7 +14,7 @@ from cockpit_graphql.db.tables.budgets import (
     UsageEvent,
 )
 from cockpit_graphql.db.tables.directory import Organization, Team, User
-from cockpit_graphql.db.tables.identity import IdentityBinding, OidcIdentity, PlatformOperator
+from cockpit_graphql.db.tables.identity import IdentityBinding, OidcIdentity, PlatformOperator, UnlinkedIdentity
 from cockpit_graphql.db.tables.marketplace import (
     Agent,
     AgentAssignment,
@@ -23,6 +23,7 @@ from cockpit_graphql.db.tables.marketplace import (
     Connection,
     ConnectionAssignment,
 )
+from cockpit_graphql.db.tables.observability import UsageDaily, UsageDailyTag
 from cockpit_graphql.db.tables.platform import Account
 from cockpit_graphql.db.tables.policies import CatalogModel, GuardrailDefinition, PlatformAuditEvent, PolicySetting
 
@@ -44,12 +45,15 @@ TENANT_TABLES: tuple[str, ...] = (
     "billing_notices",
     "guardrails",
     "policy_settings",
+    "unlinked_identities",
     "connections",
     "connection_assignments",
     "agents",
     "agent_versions",
     "agent_assignments",
     "agent_installs",
+    "usage_daily",
+    "usage_daily_tags",
 )
 """Every table that carries account_id and is guarded by a FORCEd row-level-security policy."""
 
@@ -71,12 +75,15 @@ TENANT_MODELS: tuple[type, ...] = (
     BillingNotice,
     GuardrailDefinition,
     PolicySetting,
+    UnlinkedIdentity,
     Connection,
     ConnectionAssignment,
     Agent,
     AgentVersion,
     AgentAssignment,
     AgentInstall,
+    UsageDaily,
+    UsageDailyTag,
 )
 
 PLATFORM_TABLES: tuple[str, ...] = (
@@ -117,6 +124,9 @@ __all__ = [
     "Settlement",
     "SettlementTransition",
     "Team",
+    "UnlinkedIdentity",
+    "UsageDaily",
+    "UsageDailyTag",
     "UsageEvent",
     "User",
 ]

@@ -56,3 +56,21 @@ class OidcIdentity(SQLModel, table=True):
     subject: str
     email: str | None = None
     linked_at: datetime = timestamptz()
+
+
+class UnlinkedIdentity(SQLModel, table=True):
+    """An identity that signed in to this account but could not be linked to a user (no user with
+    its email yet, email not verified, domain not allowed, ambiguous). Kept so that an admin can
+    reconcile it later (`reconcileIdentities`) instead of the sign-in being forgotten."""
+
+    __tablename__ = "unlinked_identities"
+
+    account_id: uuid.UUID = Field(primary_key=True)
+    issuer: str = Field(primary_key=True)
+    subject: str = Field(primary_key=True)
+    email: str | None = None
+    email_verified: bool = False
+    reason: str
+    attempts: int = 1
+    first_seen_at: datetime = timestamptz()
+    last_seen_at: datetime = timestamptz()

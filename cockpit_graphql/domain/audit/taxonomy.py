@@ -78,6 +78,7 @@ class AuditAction(StrEnum):
     AGENT_UNINSTALLED = "marketplace.install.deleted"
     IDENTITY_LINKED = "identity.user.linked"
     IDENTITY_PROVISIONED = "identity.user.provisioned"
+    IDENTITY_RECONCILED = "identity.user.reconciled"
     IDENTITY_ACCOUNT_MISMATCH = "identity.token.account_mismatch"
 
     @property

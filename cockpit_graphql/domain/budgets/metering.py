@@ -35,6 +35,7 @@ from cockpit_graphql.domain.budgets.validation import clean_amount
 from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
 from cockpit_graphql.domain.models.catalog import models_by_ids
 from cockpit_graphql.domain.models.prices import usd_for_tokens
+from cockpit_graphql.domain.observability.rollups import add_events as add_to_rollups
 
 MAX_BATCH = 1000
 MAX_KEY = 200
@@ -466,6 +467,7 @@ async def record_usage(
     if new_events:
         # Core insert of plain rows: ORM instances cost ~0.2 ms each, most of a batch's Python time.
         await session.execute(sa.insert(UsageEvent.__table__), [e.as_row() for e in new_events])
+        await add_to_rollups(session, tenant, [e.id for e in new_events])  # daily rollups, same transaction
         await repo.append_ledger(session, tenant, ledger)
     for r in release:
         r.status, r.resolved_at = "SETTLED", now

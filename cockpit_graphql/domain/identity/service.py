@@ -21,7 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId, mint_for_system
 from cockpit_graphql.db.engine import Database
-from cockpit_graphql.db.tables import Account, IdentityBinding, OidcIdentity, PlatformOperator, User
+from cockpit_graphql.db.tables import (
+    Account,
+    IdentityBinding,
+    OidcIdentity,
+    PlatformOperator,
+    UnlinkedIdentity,
+    User,
+)
 from cockpit_graphql.domain.actor import Actor, ActorType, Operation
 from cockpit_graphql.domain.audit.repository import record
 from cockpit_graphql.domain.audit.taxonomy import AuditAction
@@ -61,11 +68,19 @@ class Identity:
 
 
 class IdentityRefused(CockpitError):
-    pass
+    unlinked_reason: str | None = None  # set when the identity is kept for reconciliation
 
 
 def _refuse(code: ErrorCode, message: str) -> IdentityRefused:
     return IdentityRefused(message, code)
+
+
+def _unlinked(reason: str, message: str) -> IdentityRefused:
+    """A sign-in that found no user to link: refused, and the identity is kept (unlinked_identities)
+    so that an admin can reconcile it later."""
+    refused = IdentityRefused(message, ErrorCode.UNAUTHENTICATED)
+    refused.unlinked_reason = reason
+    return refused
 
 
 async def resolve_identity(
@@ -92,10 +107,16 @@ async def resolve_identity(
         raise _refuse(ErrorCode.ACCOUNT_MISMATCH, "This identity is linked to a different account.")
     if account.status == "SUSPENDED":
         raise _refuse(ErrorCode.ACCOUNT_SUSPENDED, "This account is suspended.")
-    async with db.tenant(tenant) as session:
-        user = await _linked_user(session, claims)
-        if user is None:
-            user = await _link_or_provision(session, tenant, account, claims, request_id)
+    try:
+        async with db.tenant(tenant) as session:
+            user = await _linked_user(session, claims)
+            if user is None:
+                user = await _link_or_provision(session, tenant, account, claims, request_id)
+    except IdentityRefused as refused:
+        if refused.unlinked_reason is not None:
+            async with db.tenant(tenant) as session:  # the failed transaction rolled back: a fresh one
+                await _keep_unlinked(session, tenant, claims, refused.unlinked_reason)
+        raise
     label = user.display_name or user.email
     return Identity(
         role=Role(user.role),
@@ -168,11 +189,11 @@ async def _link_or_provision(
         user = await directory_repo.user_by_email(session, email)
         if user is not None:
             if await _has_identity_for_issuer(session, user.id, claims.issuer):
-                raise _refuse(
-                    ErrorCode.UNAUTHENTICATED,
+                raise _unlinked(
+                    "USER_ALREADY_LINKED",
                     "The user with this email is already linked to another subject of this issuer.",
                 )
-            await _store_link(session, tenant, user, claims, email)
+            await store_link(session, tenant, user, claims.issuer, claims.subject, email)
             await record(
                 session,
                 tenant,
@@ -190,7 +211,7 @@ async def _link_or_provision(
         and (domain_allowed or not account.sso_allowed_email_domains)
     ):
         if await directory_repo.user_by_email(session, email) is not None:
-            raise _refuse(ErrorCode.UNAUTHENTICATED, "A user with this email exists but cannot be linked.")
+            raise _unlinked("DOMAIN_NOT_ALLOWED", "A user with this email exists but cannot be linked.")
         try:
             user = await create_user(
                 session,
@@ -203,9 +224,41 @@ async def _link_or_provision(
             )
         except UserInputError as exc:
             raise _refuse(ErrorCode.UNAUTHENTICATED, f"Cannot provision this identity: {exc}") from exc
-        await _store_link(session, tenant, user, claims, email)
+        await store_link(session, tenant, user, claims.issuer, claims.subject, email)
         return user
-    raise _refuse(ErrorCode.UNAUTHENTICATED, "No user of this account is linked to this identity.")
+    if not email:
+        reason = "NO_EMAIL"
+    elif not claims.email_verified:
+        reason = "EMAIL_NOT_VERIFIED"
+    elif not domain_allowed:
+        reason = "DOMAIN_NOT_ALLOWED"
+    else:
+        reason = "NO_USER"
+    raise _unlinked(reason, "No user of this account is linked to this identity.")
+
+
+async def _keep_unlinked(session: AsyncSession, tenant: TenantId, claims: VerifiedClaims, reason: str) -> None:
+    email = (claims.email or "").strip().lower() or None
+    stmt = pg_insert(UnlinkedIdentity).values(
+        account_id=tenant.value,
+        issuer=claims.issuer,
+        subject=claims.subject,
+        email=email,
+        email_verified=claims.email_verified,
+        reason=reason,
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["account_id", "issuer", "subject"],
+            set_={
+                "email": stmt.excluded.email,
+                "email_verified": stmt.excluded.email_verified,
+                "reason": stmt.excluded.reason,
+                "attempts": UnlinkedIdentity.attempts + 1,
+                "last_seen_at": sa.func.now(),
+            },
+        )
+    )
 
 
 async def _has_identity_for_issuer(session: AsyncSession, user_id: uuid.UUID, issuer: str) -> bool:
@@ -213,27 +266,30 @@ async def _has_identity_for_issuer(session: AsyncSession, user_id: uuid.UUID, is
     return (await session.scalar(stmt)) is not None
 
 
-async def _store_link(
-    session: AsyncSession, tenant: TenantId, user: User, claims: VerifiedClaims, email: str | None
+async def store_link(
+    session: AsyncSession, tenant: TenantId, user: User, issuer: str, subject: str, email: str | None
 ) -> None:
+    """Link (issuer, subject) to `user`: the platform routing row, then the tenant identity."""
     inserted = await session.scalar(
         pg_insert(IdentityBinding)
-        .values(issuer=claims.issuer, subject=claims.subject, account_id=tenant.value)
+        .values(issuer=issuer, subject=subject, account_id=tenant.value)
         .on_conflict_do_nothing()
         .returning(IdentityBinding.account_id)
     )
     if inserted is None:  # a concurrent request linked it first: it must be this account
         bound = await session.scalar(
             sa.select(IdentityBinding.account_id).where(
-                IdentityBinding.issuer == claims.issuer, IdentityBinding.subject == claims.subject
+                IdentityBinding.issuer == issuer, IdentityBinding.subject == subject
             )
         )
         if bound != tenant.value:
             raise _refuse(ErrorCode.ACCOUNT_MISMATCH, "This identity is linked to a different account.")
-        return
-    session.add(
-        OidcIdentity(
-            account_id=tenant.value, user_id=user.id, issuer=claims.issuer, subject=claims.subject, email=email
-        )
-    )
+        existing = sa.select(OidcIdentity.id).where(OidcIdentity.issuer == issuer, OidcIdentity.subject == subject)
+        if await session.scalar(existing) is not None:  # linked by the concurrent request
+            return
+        # else: bound here before, but its user was deleted since (the identity went with it): link anew
+    session.add(OidcIdentity(account_id=tenant.value, user_id=user.id, issuer=issuer, subject=subject, email=email))
     await session.flush()
+    await session.execute(
+        sa.delete(UnlinkedIdentity).where(UnlinkedIdentity.issuer == issuer, UnlinkedIdentity.subject == subject)
+    )

@@ -1,0 +1,1 @@
+"""Observability (domain.md §5): cost attribution from daily rollups, anomalies, audit and SCIM quality."""
