@@ -1,6 +1,6 @@
 """`make bench`: seed a 10,000-user tenant, start the real server, load it, print and save a table.
 
-    .venv/bin/python -m bench.run [--keep] [--only policies|marketplace] [--requests 200] [--seconds 30] …
+    .venv/bin/python -m bench.run [--keep] [--only policies|marketplace|costs] [--requests 200] [--seconds 30] …
 
 Uses the PostgreSQL server of DATABASE_URL (else the embedded one), in a fresh database that is dropped
 at the end unless --keep is passed. Against a one-worker server: the directory cases first; then the
@@ -15,10 +15,13 @@ workers), on keep-alive connections spread evenly over its workers (bench.server
 Servers run as deployed: `cockpit serve` (with its TCP_NODELAY fix for uvicorn's multi-worker
 supervisor). `--only policies` skips the directory, budget and marketplace cases (the budget setup still
 runs: effectiveAccess needs a plan). `--only marketplace` runs the marketplace setup and cases only (on
-the one-worker server). Exits non-zero when any response is not a clean HTTP 200 with the expected data
-(userErrors included), when a ledger check fails, or when the SQL statement count differs between
-requests of a case (recordUsage cases excepted: they are reported as VARIES with the counts, and a
-warning is printed).
+the one-worker server). Last, the cost breakdown (bench/costs.py, issue #6): 10 M usage events and their
+daily rollups seeded set-based as the owner, then costBreakdown of the last 30 days by team and by model
+(top 20) at c=1 and c=--cost-concurrency on a new one-worker server, every answer compared exactly with
+sums computed from the raw events; `--only costs` runs only that (after the tenant seeding). Exits
+non-zero when any response is not a clean HTTP 200 with the expected data (userErrors included), when a
+ledger check fails, or when the SQL statement count differs between requests of a case (recordUsage
+cases excepted: they are reported as VARIES with the counts, and a warning is printed).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import budgets, database, marketplace, policies
+from bench import budgets, costs, database, marketplace, policies
 from bench.database import BENCH_DB, BenchServer
 from bench.load import BenchFailure, Case, CaseResult, DirectoryCase, query_once, run_case, warm_up
 from bench.report import machine_facts, render
@@ -76,9 +79,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database afterwards")
     parser.add_argument(
         "--only",
-        choices=("policies", "marketplace"),
+        choices=("policies", "marketplace", "costs"),
         help="policies: only the effectiveAccess cases (seeding, budget and policy setup still run); "
-        "marketplace: only the marketplace setup and the member's marketplace page cases",
+        "marketplace: only the marketplace setup and the member's marketplace page cases; "
+        "costs: only the 10 M-event seeding and the cost breakdown cases",
     )
     parser.add_argument("--requests", type=int, default=200, help="requests per 1,000-user case (default 200)")
     parser.add_argument("--large-requests", type=int, default=20, help="requests of the 10,000-user case")
@@ -94,6 +98,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--access-workers", type=int, default=2, help="uvicorn workers for effectiveAccess (2)")
     parser.add_argument("--market-requests", type=int, default=200, help="requests per marketplace page case")
     parser.add_argument("--market-seconds", type=float, default=20.0, help="time budget per marketplace case")
+    parser.add_argument("--cost-events", type=int, default=costs.COST_EVENTS, help="usage events seeded (10 M)")
+    parser.add_argument("--cost-days", type=int, default=costs.COST_DAYS, help="days they span, up to now (90)")
+    parser.add_argument("--cost-requests", type=int, default=100, help="requests per cost breakdown case")
+    parser.add_argument("--cost-seconds", type=float, default=30.0, help="time budget per cost breakdown case")
+    parser.add_argument("--cost-concurrency", type=int, default=4, help="concurrency of the parallel cost cases")
     parser.add_argument(
         "--no-budget-analyze",
         action="store_true",
@@ -260,6 +269,47 @@ async def measure_budgets(
     return notes
 
 
+async def measure_costs(
+    server: ServerProcess, tokens: Tokens, owner_url: str, args: argparse.Namespace
+) -> tuple[list[CaseResult], list[str], str]:
+    """Seed the cost tenant (bench/costs.py), then the costBreakdown cases on this one-worker server, each
+    with the CPU split (run_unpinned). Returns the results, the notes and the seeding line."""
+    world, seeding = await costs.seed_costs(owner_url, args.cost_events, args.cost_days)
+    print(seeding, flush=True)
+    print(world.summary, flush=True)
+    notes = [world.summary]
+    await warm_up(server.base_url, tokens.admin, costs.cost_cases(world, 1, 1.0, (1,))[0], 1)  # links the admin
+    results = []
+    concurrencies = tuple(dict.fromkeys((1, args.cost_concurrency)))
+    for case in costs.cost_cases(world, args.cost_requests, args.cost_seconds, concurrencies):
+        result, note = await run_unpinned(server, tokens.admin, case, args.warmup)
+        results.append(result)
+        notes.append(note)
+        print(note, flush=True)
+    return results, notes, seeding
+
+
+async def run_unpinned(server: ServerProcess, token: str, case: Case, warmup: int) -> tuple[CaseResult, str]:
+    """A case on a one-worker server with the CPU split of run_pinned, on the client's own connections:
+    pinning has nothing to spread there, and its one-at-a-time opening of connections lets the first
+    ones pass the keep-alive timeout when each request takes seconds."""
+    if server.workers != 1:
+        raise BenchFailure("run_unpinned is for a one-worker server")
+    print(f"running: {case.name}, concurrency {case.concurrency}, 1 worker …", end=" ", flush=True)
+    await warm_up(server.base_url, token, case, warmup)
+    before, machine, client = server.worker_cpu_seconds(), machine_busy_seconds(), time.process_time()
+    result = await run_case(server.base_url, token, case)
+    after, machine, client = server.worker_cpu_seconds(), machine_busy_seconds() - machine, time.process_time() - client
+    print(f"{result.requests} requests in {result.wall_s:.1f} s", flush=True)
+    worker = sum(after.values()) - sum(before.get(pid, 0.0) for pid in after)
+    note = (
+        f"{case.name} @ {case.concurrency}: in its {result.wall_s:.1f} s the machine's {os.cpu_count()} cores were "
+        f"busy {machine:.1f} s: server worker {worker:.1f} s, bench client {client:.1f} s, everything else "
+        f"(PostgreSQL, other jobs) {machine - worker - client:.1f} s"
+    )
+    return result, note
+
+
 async def keepalive_ms(base_url: str) -> float:
     """Median latency of GET /healthz (no database) on one keep-alive connection: the server's floor."""
     async with httpx.AsyncClient(base_url=base_url, timeout=10.0) as client:
@@ -359,7 +409,11 @@ def bench(args: argparse.Namespace, server: BenchServer, cleanup: list[ServerPro
     cleanup.append(process)
     process.start()
     tokens = Tokens(admin_token(settings), super_token(settings), settings)
-    results, notes, access = asyncio.run(measure(process, tokens, prepared.owner_url, args))
+    results: list[CaseResult] = []
+    notes: list[str] = []
+    access = None
+    if args.only != "costs":
+        results, notes, access = asyncio.run(measure(process, tokens, prepared.owner_url, args))
     if access is not None:
         single_ms = asyncio.run(keepalive_ms(process.base_url))
         process.stop()  # the effectiveAccess server gets the cores to itself
@@ -370,6 +424,16 @@ def bench(args: argparse.Namespace, server: BenchServer, cleanup: list[ServerPro
         access_results, access_notes = asyncio.run(measure_access(multi, tokens.admin, access, args, single_ms))
         results += access_results
         notes += access_notes
+        multi.stop()
+    if args.only in (None, "costs"):
+        if access is not None:  # the one-worker server was stopped for the effectiveAccess cases
+            process = ServerProcess(env, RESULTS_DIR / "server-costs.log")
+            cleanup.append(process)
+            process.start()
+        cost_results, cost_notes, cost_seeding = asyncio.run(measure_costs(process, tokens, prepared.owner_url, args))
+        results += cost_results
+        notes += cost_notes
+        prepared.seeding += f"\n- {cost_seeding}"
     publish(prepared, server, results, notes)
     if tolerated := varying(results, allowed=True):
         print("WARNING: SQL statements per request varied within a usage case:", *tolerated, sep="\n  ")
