@@ -11,6 +11,7 @@ from strawberry.federation import Schema as FederationSchema
 from cockpit_graphql.limits.extension import CachedValidation, ErrorShaping, QueryLimits
 from cockpit_graphql.resolvers.accounts import AccountMutations, AccountQueries
 from cockpit_graphql.resolvers.agents import AgentMutations, AgentQueries
+from cockpit_graphql.resolvers.anomalies import AnomalyMutations, AnomalyQueries
 from cockpit_graphql.resolvers.audit import AuditQueries
 from cockpit_graphql.resolvers.budgets import BudgetMutations, BudgetQueries
 from cockpit_graphql.resolvers.connections import ConnectionMutations, ConnectionQueries
@@ -40,6 +41,7 @@ class Query(
     AgentQueries,
     AuditQueries,
     CostQueries,
+    AnomalyQueries,
 ):
     pass
 
@@ -54,6 +56,7 @@ class Mutation(
     ConnectionMutations,
     AgentMutations,
     IdentityMutations,
+    AnomalyMutations,
 ):
     pass
 

@@ -721,6 +721,43 @@ CASES |= {
 }
 
 
+def _anomaly(*, acknowledged: bool) -> Callable[[World, Tenant], Awaitable[dict[str, Any]]]:
+    """A recorded cost anomaly of the tenant, planted as the daily job would write it."""
+
+    async def build(world: World, t: Tenant) -> dict[str, Any]:
+        from datetime import UTC, date, datetime
+        from decimal import Decimal
+
+        from cockpit_graphql.db.tables import CostAnomaly
+
+        row = CostAnomaly(
+            account_id=t.account_id,
+            kind="SPIKE",
+            day=date(2026, 11, 19),
+            dimension="MODEL",
+            dimension_key=f"m-{uuid.uuid4().hex[:6]}",
+            observed=Decimal(500),
+            detected_at=datetime.now(UTC),
+            acknowledged_at=datetime.now(UTC) if acknowledged else None,
+        )
+        async with world.db.tenant(mint_for_system(t.account_id)) as s:
+            s.add(row)
+        return {"id": encode_id("CostAnomaly", t.account_id, row.id), "note": "seen"}
+
+    return build
+
+
+CASES |= {
+    "acknowledgeAnomaly": Case(
+        "AcknowledgeAnomalyInput",
+        "anomaly { acknowledged }",
+        _anomaly(acknowledged=False),
+        _anomaly(acknowledged=True),  # acknowledged already: NOTHING_TO_CHANGE
+        AuditAction.ANOMALY_ACKNOWLEDGED,
+    ),
+}
+
+
 async def _platform_events(world: World) -> list[PlatformAuditEvent]:
     async with world.db.platform() as s:
         stmt = sa.select(PlatformAuditEvent).order_by(PlatformAuditEvent.occurred_at, PlatformAuditEvent.id)

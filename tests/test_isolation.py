@@ -283,6 +283,11 @@ def _mutation_cases(a: Tenant, b: Tenant) -> dict[str, tuple[str, dict[str, obje
         ),
         "installAgent": ("agent { id }", {"agentId": encode_id("Agent", b.account_id, uuid.uuid4())}, "NOT_FOUND"),
         "uninstallAgent": ("agent { id }", {"agentId": encode_id("Agent", b.account_id, uuid.uuid4())}, "NOT_FOUND"),
+        "acknowledgeAnomaly": (
+            "anomaly { id }",
+            {"id": encode_id("CostAnomaly", b.account_id, uuid.uuid4())},
+            "NOT_FOUND",
+        ),
     }
 
 

@@ -22,6 +22,7 @@ ACCOUNT_SCOPED = frozenset(
         "Guardrail",
         "Connection",
         "Agent",
+        "CostAnomaly",
     }
 )
 PLATFORM_SCOPED = frozenset({"Model"})

@@ -33,6 +33,7 @@ class WorkerSettings:
     cron_jobs = [
         cron(heartbeat, name="worker.heartbeat", second={0, 15, 30, 45}, run_at_startup=False),
         *budgets.CRON_JOBS,  # renewal sweep every 5 minutes, reservation expiry every minute
+        *observability.CRON_JOBS,  # anomaly recording daily at 00:20 UTC
     ]
     on_startup = startup
     on_shutdown = shutdown

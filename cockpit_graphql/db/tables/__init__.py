@@ -23,7 +23,7 @@ from cockpit_graphql.db.tables.marketplace import (
     Connection,
     ConnectionAssignment,
 )
-from cockpit_graphql.db.tables.observability import UsageDaily, UsageDailyTag
+from cockpit_graphql.db.tables.observability import CostAnomaly, UsageDaily, UsageDailyTag
 from cockpit_graphql.db.tables.platform import Account
 from cockpit_graphql.db.tables.policies import CatalogModel, GuardrailDefinition, PlatformAuditEvent, PolicySetting
 
@@ -54,6 +54,7 @@ TENANT_TABLES: tuple[str, ...] = (
     "agent_installs",
     "usage_daily",
     "usage_daily_tags",
+    "cost_anomalies",
 )
 """Every table that carries account_id and is guarded by a FORCEd row-level-security policy."""
 
@@ -84,6 +85,7 @@ TENANT_MODELS: tuple[type, ...] = (
     AgentInstall,
     UsageDaily,
     UsageDailyTag,
+    CostAnomaly,
 )
 
 PLATFORM_TABLES: tuple[str, ...] = (
@@ -112,6 +114,7 @@ __all__ = [
     "CatalogModel",
     "Connection",
     "ConnectionAssignment",
+    "CostAnomaly",
     "GuardrailDefinition",
     "IdentityBinding",
     "LedgerEntry",

@@ -4,10 +4,12 @@ and rebuildable from the raw usage events (domain/observability/rollups.py). Key
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import Field, SQLModel
 
 from cockpit_graphql.db.tables.budgets import CREDITS, USD
@@ -44,3 +46,33 @@ class UsageDailyTag(SQLModel, table=True):
     events: int = Field(default=0, sa_type=sa.BigInteger)
     credits: Decimal = Field(default=Decimal(0), sa_type=CREDITS)
     cost_usd: Decimal = Field(default=Decimal(0), sa_type=USD)
+
+
+class CostAnomaly(SQLModel, table=True):
+    """A recorded cost anomaly (kind SPIKE | PACE) of one UTC day, written once by the daily job (the
+    unique key makes recording idempotent) and acknowledged in place by an admin."""
+
+    __tablename__ = "cost_anomalies"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "account_id", "kind", "day", "dimension", "dimension_key", name="uq_cost_anomalies_natural"
+        ),
+        sa.Index("ix_cost_anomalies_time", "account_id", "detected_at", "id"),
+    )
+
+    account_id: uuid.UUID = Field(primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    kind: str
+    day: date
+    dimension: str
+    dimension_key: str
+    scope_level: str | None = None
+    scope_id: uuid.UUID | None = None
+    observed: Decimal = Field(sa_type=CREDITS)
+    baseline: Decimal | None = Field(default=None, sa_type=CREDITS)
+    deviation: Decimal | None = Field(default=None, sa_type=sa.Numeric)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=pg.JSONB, sa_column_kwargs={"nullable": False})
+    detected_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    acknowledged_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    acknowledged_by: str | None = None
+    note: str | None = None

@@ -80,6 +80,7 @@ class AuditAction(StrEnum):
     IDENTITY_PROVISIONED = "identity.user.provisioned"
     IDENTITY_RECONCILED = "identity.user.reconciled"
     IDENTITY_ACCOUNT_MISMATCH = "identity.token.account_mismatch"
+    ANOMALY_ACKNOWLEDGED = "observability.anomaly.acknowledged"
 
     @property
     def module(self) -> str:
