@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.db.tables import PlatformAuditEvent
 from cockpit_graphql.domain.actor import Operation
-from cockpit_graphql.domain.audit.diff import diff
+from cockpit_graphql.domain.audit.repository import event_fields
 from cockpit_graphql.domain.audit.taxonomy import AuditAction
 
 
@@ -27,16 +27,7 @@ async def record_platform(
     after: dict[str, Any] | None = None,
 ) -> PlatformAuditEvent:
     """Write one platform audit event in the caller's transaction."""
-    event = PlatformAuditEvent(
-        action=action.value,
-        actor_type=operation.actor.type.value,
-        actor_id=operation.actor.audit_id,
-        actor_label=operation.actor.label,
-        target_type=target_type,
-        target_id=str(target_id) if target_id is not None else None,
-        diff=diff(before, after),
-        request_id=operation.request_id,
-    )
+    event = PlatformAuditEvent(**event_fields(operation, action, target_type, target_id, before, after))
     session.add(event)
     await session.flush()
     return event

@@ -13,6 +13,27 @@ from cockpit_graphql.domain.audit.diff import diff
 from cockpit_graphql.domain.audit.taxonomy import AuditAction
 
 
+def event_fields(
+    operation: Operation,
+    action: AuditAction,
+    target_type: str,
+    target_id: Any,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The columns every audit event has, tenant or platform: actor, target, diff, request id."""
+    return {
+        "action": action.value,
+        "actor_type": operation.actor.type.value,
+        "actor_id": operation.actor.audit_id,
+        "actor_label": operation.actor.label,
+        "target_type": target_type,
+        "target_id": str(target_id) if target_id is not None else None,
+        "diff": diff(before, after),
+        "request_id": operation.request_id,
+    }
+
+
 async def record(
     session: AsyncSession,
     tenant: TenantId,
@@ -26,15 +47,7 @@ async def record(
 ) -> AuditEvent:
     """Write one audit event in the caller's transaction, so it lands with the change or not at all."""
     event = AuditEvent(
-        account_id=tenant.value,
-        action=action.value,
-        actor_type=operation.actor.type.value,
-        actor_id=operation.actor.audit_id,
-        actor_label=operation.actor.label,
-        target_type=target_type,
-        target_id=str(target_id) if target_id is not None else None,
-        diff=diff(before, after),
-        request_id=operation.request_id,
+        account_id=tenant.value, **event_fields(operation, action, target_type, target_id, before, after)
     )
     session.add(event)
     await session.flush()
