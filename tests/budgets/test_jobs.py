@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from arq import create_pool
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import ArqRedis
 from arq.jobs import Job
 from arq.worker import Worker
 
 from cockpit_graphql.db.tables import BudgetCounter, LedgerEntry, Reservation
 from cockpit_graphql.settings import Settings
 from cockpit_graphql.workers import budgets as jobs
-from cockpit_graphql.workers.settings import WorkerSettings, shutdown, startup
+from cockpit_graphql.workers.settings import WorkerSettings
 from tests.budgets.test_renewal import FEB, JAN, MID_JAN, RENEW_FEB, balance, budget, cycles, entries
 from tests.support.budgets import Budget
+from tests.support.workers import queue_pool, run_burst_worker
 from tests.support.world import World
 
 QUEUE = f"cockpit:test:budgets:{uuid.uuid4().hex}"
@@ -31,28 +31,12 @@ HELD_AT = datetime(2026, 1, 31, 20, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def queue(settings: Settings) -> AsyncIterator[ArqRedis]:
-    pool = await create_pool(RedisSettings.from_dsn(settings.redis_url), default_queue_name=QUEUE)
-    yield pool
-    await pool.aclose()
+    async for pool in queue_pool(settings, QUEUE):
+        yield pool
 
 
 async def run_worker(settings: Settings) -> Worker:
-    """A burst worker with the production startup (its own Database from the settings) on our queue."""
-    worker = Worker(
-        functions=jobs.FUNCTIONS,
-        redis_settings=RedisSettings.from_dsn(settings.redis_url),
-        queue_name=QUEUE,
-        burst=True,
-        poll_delay=0.1,
-        on_startup=startup,
-        on_shutdown=shutdown,
-        handle_signals=False,
-    )
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
-    return worker
+    return await run_burst_worker(settings, QUEUE, jobs.FUNCTIONS)
 
 
 async def reservation(b: Budget, rid: uuid.UUID) -> Reservation:

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from arq import create_pool
-from arq.connections import ArqRedis, RedisSettings
+from arq.connections import ArqRedis
 from arq.jobs import Job
 from arq.worker import Worker
 
@@ -25,10 +24,11 @@ from cockpit_graphql.domain.observability.anomaly_records import record_anomalie
 from cockpit_graphql.settings import Settings
 from cockpit_graphql.types.ids import encode_id
 from cockpit_graphql.workers import observability as jobs
-from cockpit_graphql.workers.settings import WorkerSettings, shutdown, startup
+from cockpit_graphql.workers.settings import WorkerSettings
 from tests.observability.test_costs_anomalies import DAY, history, spend
 from tests.support.budget_scenarios import tree
 from tests.support.budgets import NOW, Budget, new_budget
+from tests.support.workers import queue_pool, run_burst_worker
 from tests.support.world import World
 
 QUEUE = f"cockpit:test:anomalies:{uuid.uuid4().hex}"
@@ -184,27 +184,12 @@ async def test_list_filter_paginate_and_acknowledge(world: World, b: Budget) -> 
 
 @pytest.fixture
 async def queue(settings: Settings) -> AsyncIterator[ArqRedis]:
-    pool = await create_pool(RedisSettings.from_dsn(settings.redis_url), default_queue_name=QUEUE)
-    yield pool
-    await pool.aclose()
+    async for pool in queue_pool(settings, QUEUE):
+        yield pool
 
 
 async def run_worker(settings: Settings) -> Worker:
-    worker = Worker(
-        functions=jobs.FUNCTIONS,
-        redis_settings=RedisSettings.from_dsn(settings.redis_url),
-        queue_name=QUEUE,
-        burst=True,
-        poll_delay=0.1,
-        on_startup=startup,
-        on_shutdown=shutdown,
-        handle_signals=False,
-    )
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
-    return worker
+    return await run_burst_worker(settings, QUEUE, jobs.FUNCTIONS)
 
 
 def test_the_job_is_registered_daily() -> None:
