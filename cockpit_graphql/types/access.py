@@ -15,7 +15,7 @@ from cockpit_graphql.domain.policies.runtime import AccessAnswer
 from cockpit_graphql.types.budgets import BudgetScope, EffectiveAllocation
 from cockpit_graphql.types.connections import ConnectionNode
 from cockpit_graphql.types.ids import encode_id
-from cockpit_graphql.types.models import Model
+from cockpit_graphql.types.models import Model, model_of
 from cockpit_graphql.types.policies import (
     EffectiveConnectionMode,
     EffectiveFlag,
@@ -23,7 +23,6 @@ from cockpit_graphql.types.policies import (
     EffectiveModels,
     effective_flags,
     effective_guardrails,
-    model_of,
 )
 
 AccessDenialEnum = strawberry.enum(

@@ -24,7 +24,7 @@ from cockpit_graphql.types.budgets import BudgetScope
 from cockpit_graphql.types.connections import ConnectionNode
 from cockpit_graphql.types.directory import User, page_request
 from cockpit_graphql.types.ids import decode_id, encode_id
-from cockpit_graphql.types.models import Model
+from cockpit_graphql.types.models import Model, model_of
 from cockpit_graphql.types.node import Node
 from cockpit_graphql.types.pagination import After, Before, Connection, First, Last
 from cockpit_graphql.types.policies import Guardrail, GuardrailStateEnum
@@ -82,13 +82,6 @@ async def overrides_of(info: Info, account_id: uuid.UUID, overrides: dict[str, s
     return sorted(out, key=lambda o: (o.guardrail.name, o.guardrail.id))
 
 
-async def model_or_none(info: Info, model_id: uuid.UUID | None) -> Model | None:
-    if model_id is None:
-        return None
-    row = await info.context.models.by_id.load(model_id)
-    return Model.from_row(row) if row else None
-
-
 @strawberry.type(description="A scope an agent is assigned to, and how.")
 class AgentAssignment:
     scope: BudgetScope = strawberry.field(description="The account, organization, team or user.")
@@ -138,7 +131,7 @@ class AgentVersion:
 
     @strawberry.field(description="The model at this version (null when none, or removed from the catalog).")
     async def model(self, info: Info) -> Model | None:
-        return await model_or_none(info, self._model_id)
+        return await model_of(info, self._model_id)
 
     @strawberry.field(description="The guardrail overrides at this version (of guardrails that still exist).")
     async def guardrail_overrides(self, info: Info) -> list[AgentGuardrailOverride]:
@@ -277,7 +270,7 @@ class Agent(Node):
         description="Its model (used when allowed for whoever runs it, else the default model); null when none."
     )
     async def model(self, info: Info) -> Model | None:
-        return await model_or_none(info, self.row.model_id)
+        return await model_of(info, self.row.model_id)
 
     @strawberry.field(description="Global ids of the connections it may call (limited at run time to the user's).")
     def connection_ids(self) -> list[strawberry.ID]:

@@ -102,6 +102,20 @@ async def models_in_order(info: Info, ids: Iterable[uuid.UUID]) -> list[Model]:
     return [Model.from_row(r) for r in rows if r is not None]
 
 
+async def models_by_name(info: Info, ids: Iterable[uuid.UUID]) -> list[Model]:
+    """The catalog models among `ids`, by display name (a stable order for sets of ids)."""
+    found = await models_in_order(info, sorted(set(ids)))
+    return sorted(found, key=lambda m: (m.display_name, m.id))
+
+
+async def model_of(info: Info, ident: uuid.UUID | None) -> Model | None:
+    """One catalog model by uuid (batched); None for no id or a model no longer in the catalog."""
+    if ident is None:
+        return None
+    row = await info.context.models.by_id.load(ident)
+    return Model.from_row(row) if row else None
+
+
 @strawberry.input(description="Narrow the model catalog.")
 class ModelFilter:
     provider: ModelProviderEnum | None = strawberry.field(  # type: ignore[valid-type]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import datetime
 
 import strawberry
@@ -20,7 +19,7 @@ from cockpit_graphql.domain.policies.settings import ConnectionMode, GuardrailSt
 from cockpit_graphql.domain.roles import Permission
 from cockpit_graphql.types.budgets import BudgetScope
 from cockpit_graphql.types.ids import decode_id, encode_id
-from cockpit_graphql.types.models import Model
+from cockpit_graphql.types.models import Model, model_of, models_by_name
 from cockpit_graphql.types.node import Node
 
 PolicyOutcomeEnum = strawberry.enum(
@@ -57,19 +56,6 @@ GuardrailModeEnum = strawberry.enum(
 
 def _scope(account_id: uuid.UUID, scope: Scope | None) -> BudgetScope | None:
     return BudgetScope.of(account_id, scope) if scope is not None else None
-
-
-async def models_of(info: Info, ids: Iterable[uuid.UUID]) -> list[Model]:
-    """Catalog models by id, in a stable order (display name); deleted ones drop out."""
-    rows = await info.context.models.by_id.load_many(sorted(set(ids)))
-    return sorted((Model.from_row(r) for r in rows if r is not None), key=lambda m: (m.display_name, m.id))
-
-
-async def model_of(info: Info, ident: uuid.UUID | None) -> Model | None:
-    if ident is None:
-        return None
-    row = await info.context.models.by_id.load(ident)
-    return Model.from_row(row) if row is not None else None
 
 
 @strawberry.federation.type(keys=["id"], description="A guardrail of an account; off until a scope enables it.")
@@ -132,11 +118,11 @@ class ModelAccessSetting:
 
     @strawberry.field(description="Only these models (of those allowed above); null when the scope has no allow list.")
     async def allow_list(self, info: Info) -> list[Model] | None:
-        return None if self.allow_ids is None else await models_of(info, self.allow_ids)
+        return None if self.allow_ids is None else await models_by_name(info, self.allow_ids)
 
     @strawberry.field(description="Models removed at this scope.")
     async def deny_list(self, info: Info) -> list[Model]:
-        return await models_of(info, self.deny_ids)
+        return await models_by_name(info, self.deny_ids)
 
     @strawberry.field(description="The default model this scope proposes (the nearest one still allowed wins).")
     async def default_model(self, info: Info) -> Model | None:
@@ -324,15 +310,15 @@ class ModelAccessTraceStep:
 
     @strawberry.field(description="Its allow list; null when it has none (allows everything allowed above).")
     async def allow_list(self, info: Info) -> list[Model] | None:
-        return None if self.step.allow is None else await models_of(info, self.step.allow)
+        return None if self.step.allow is None else await models_by_name(info, self.step.allow)
 
     @strawberry.field(description="Its deny list.")
     async def deny_list(self, info: Info) -> list[Model]:
-        return await models_of(info, self.step.deny)
+        return await models_by_name(info, self.step.deny)
 
     @strawberry.field(description="The models this step removed from those allowed above.")
     async def removed(self, info: Info) -> list[Model]:
-        return await models_of(info, self.step.removed)
+        return await models_by_name(info, self.step.removed)
 
     @strawberry.field(description="The default model it proposes, if any.")
     async def default_model(self, info: Info) -> Model | None:
@@ -354,7 +340,7 @@ class EffectiveModels:
 
     @strawberry.field(description="The allowed models, by display name.")
     async def allowed(self, info: Info) -> list[Model]:
-        return await models_of(info, self.allowed_ids)
+        return await models_by_name(info, self.allowed_ids)
 
     @strawberry.field(description="The nearest default model that is still allowed; null when none is.")
     async def default_model(self, info: Info) -> Model | None:
