@@ -16,16 +16,11 @@ from cockpit_graphql.domain.audit.repository import record
 from cockpit_graphql.domain.audit.taxonomy import AuditAction
 from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
 from cockpit_graphql.domain.budgets.validation import clean_amount
-from cockpit_graphql.domain.directory.repository import scope_exists
+from cockpit_graphql.domain.directory.scopes import ensure_scope_exists
 from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
 
 CAP_LEVELS = frozenset({ScopeLevel.ORGANIZATION, ScopeLevel.TEAM, ScopeLevel.USER})
 DEFAULT_LEVELS = frozenset({ScopeLevel.ACCOUNT, ScopeLevel.ORGANIZATION, ScopeLevel.TEAM})
-
-
-async def ensure_scope_exists(session: AsyncSession, tenant: TenantId, scope: Scope, field: str) -> None:
-    if not await scope_exists(session, tenant.value, scope.level.value, scope.id):
-        raise UserInputError.single(field, UserErrorCode.NOT_FOUND, "No such scope in this account.")
 
 
 async def _current(session: AsyncSession, scope: Scope) -> BudgetCap | None:

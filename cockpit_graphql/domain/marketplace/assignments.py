@@ -16,8 +16,8 @@ from cockpit_graphql.domain.actor import Operation
 from cockpit_graphql.domain.audit.repository import record
 from cockpit_graphql.domain.audit.taxonomy import AuditAction
 from cockpit_graphql.domain.budgets import repository as budget_repo
-from cockpit_graphql.domain.budgets.caps import ensure_scope_exists
 from cockpit_graphql.domain.budgets.scopes import Scope
+from cockpit_graphql.domain.directory.scopes import ensure_scope_exists
 from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
 from cockpit_graphql.domain.marketplace import agents_repository as repo
 from cockpit_graphql.domain.marketplace.audience import AgentStatus, AssignmentMode, Membership, Via, membership

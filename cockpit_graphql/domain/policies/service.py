@@ -18,8 +18,8 @@ from cockpit_graphql.db.tables import GuardrailDefinition, PolicySetting
 from cockpit_graphql.domain.actor import Operation
 from cockpit_graphql.domain.audit.repository import record
 from cockpit_graphql.domain.audit.taxonomy import AuditAction
-from cockpit_graphql.domain.budgets.caps import ensure_scope_exists
 from cockpit_graphql.domain.budgets.scopes import Scope
+from cockpit_graphql.domain.directory.scopes import ensure_scope_exists
 from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
 from cockpit_graphql.domain.policies import repository as repo
 from cockpit_graphql.domain.policies.flags import FlagDefinition
