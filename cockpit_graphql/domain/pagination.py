@@ -192,5 +192,28 @@ async def count_children(
     return counts
 
 
+def page_in_memory(rows: list[Any], request: PageRequest, ordering: Ordering) -> Page:
+    """Keyset paging of a short list already loaded, in `ordering` (the rows must be sorted that way,
+    ties by id): the same cursors and page semantics as page_children, without SQL."""
+
+    def key(row: Any) -> tuple[Any, uuid.UUID]:
+        return getattr(row, ordering.column), row.id
+
+    ascending = ordering.direction is SortDirection.ASC
+    kept = rows
+    if request.after:
+        c = Cursor.decode(request.after, sort_is_time=ordering.is_time)
+        bound = (c.sort_value, c.id)
+        kept = [r for r in kept if (key(r) > bound if ascending else key(r) < bound)]
+    if request.before:
+        c = Cursor.decode(request.before, sort_is_time=ordering.is_time)
+        bound = (c.sort_value, c.id)
+        kept = [r for r in kept if (key(r) < bound if ascending else key(r) > bound)]
+    n = request.limit
+    if request.backwards:
+        return Page(kept[len(kept) - n :] if n else [], request.before is not None, len(kept) > n)
+    return Page(kept[:n], len(kept) > n, request.after is not None)
+
+
 def cursor_of(row: Any, ordering: Ordering) -> str:
     return Cursor(getattr(row, ordering.column), row.id).encode()

@@ -16,7 +16,15 @@ from cockpit_graphql.domain.marketplace import connections as service
 from cockpit_graphql.domain.marketplace import connections_repository as repo
 from cockpit_graphql.domain.marketplace.connection_types import ConnectionType
 from cockpit_graphql.domain.marketplace.secrets import SecretBox
-from cockpit_graphql.domain.pagination import ROOT, Ordering, Page, SortDirection, count_children, page_children
+from cockpit_graphql.domain.pagination import (
+    ROOT,
+    Ordering,
+    Page,
+    SortDirection,
+    count_children,
+    page_children,
+    page_in_memory,
+)
 from cockpit_graphql.domain.roles import Permission
 from cockpit_graphql.resolvers.budgets import parse_scope
 from cockpit_graphql.resolvers.mutation import Plan, default_account, mutate, parse_optional_ref, parse_ref
@@ -106,20 +114,27 @@ class ConnectionQueries:
 
     @strawberry.field(
         description="The connections the signed-in user may use now, by name: admin connections assigned to a "
-        "scope of their chain (account, organization, team, themself) and their own personal ones."
+        "scope of their chain (account, organization, team, themself) and their own personal ones (a page)."
     )
-    async def my_connections(self, info: Info) -> list[ConnectionNode]:
+    async def my_connections(
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[ConnectionNode]:
         ctx = info.context
         principal = ctx.require_principal()
-        if principal.user_id is None or principal.account_id is None:
-            return []  # super admins belong to no account
-        tenant = ctx.tenant_for(principal.account_id)
-        if tenant is None:
-            return []
-        async with ctx.db.tenant(tenant) as session:
-            placement = (await budget_repo.placements(session, tenant, [principal.user_id])).get(principal.user_id)
-            rows = await repo.usable_for(session, placement.chain()) if placement else []
-        return [ConnectionNode.from_row(r) for r in rows]
+        request = page_request(info, first, after, last, before)
+        rows: list[ConnectionRow] = []
+        tenant = ctx.tenant_for(principal.account_id) if principal.account_id else None
+        if principal.user_id is not None and tenant is not None:  # super admins belong to no account
+            async with ctx.db.tenant(tenant) as session:
+                placement = (await budget_repo.placements(session, tenant, [principal.user_id])).get(principal.user_id)
+                rows = await repo.usable_for(session, placement.chain()) if placement else []
+        rows.sort(key=lambda r: (r.name, r.id))  # the cursor order (usable_for sorts case-insensitively)
+        total = len(rows)
+
+        async def count() -> int:
+            return total
+
+        return build_connection(page_in_memory(rows, request, ORDERING), ORDERING, ConnectionNode.from_row, count)
 
 
 @strawberry.type

@@ -17,7 +17,7 @@ from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
 from cockpit_graphql.domain.errors import Forbidden
 from cockpit_graphql.domain.marketplace import marketplace
 from cockpit_graphql.domain.marketplace.audience import AgentStatus, AssignmentMode, Membership, Via
-from cockpit_graphql.domain.pagination import Cursor, Ordering, Page, PageRequest, SortDirection
+from cockpit_graphql.domain.pagination import Ordering, SortDirection, page_in_memory
 from cockpit_graphql.domain.policies.settings import GuardrailState
 from cockpit_graphql.domain.roles import Permission, has_permission
 from cockpit_graphql.types.budgets import BudgetScope
@@ -136,22 +136,6 @@ class AgentVersion:
     @strawberry.field(description="The guardrail overrides at this version (of guardrails that still exist).")
     async def guardrail_overrides(self, info: Info) -> list[AgentGuardrailOverride]:
         return await overrides_of(info, self._account_id, self._overrides)
-
-
-def page_in_memory(entries: list[_VersionEntry], request: PageRequest) -> Page:
-    """Keyset paging of a history already in memory, newest first (cursors: version, agent id)."""
-    rows = entries
-    if request.after:
-        after = Cursor.decode(request.after, sort_is_time=False).sort_value
-        rows = [r for r in rows if r.version < after]
-    if request.before:
-        before = Cursor.decode(request.before, sort_is_time=False).sort_value
-        rows = [r for r in rows if r.version > before]
-    n = request.limit
-    if request.backwards:
-        kept = rows[len(rows) - n :] if n else []
-        return Page(kept, has_next_page=request.before is not None, has_previous_page=len(rows) > n)
-    return Page(rows[:n], has_next_page=len(rows) > n, has_previous_page=request.after is not None)
 
 
 @strawberry.type(description="A user of an agent's audience, and how the agent reaches them.")
@@ -302,7 +286,7 @@ class Agent(Node):
         request = page_request(info, first, after, last, before)
         rows = await info.context.agents.versions.load((self.row.account_id, self.row.id))
         entries = [_VersionEntry(self.row.id, r.version, r) for r in rows]
-        page = page_in_memory(entries, request)
+        page = page_in_memory(entries, request, VERSIONS)
 
         async def count() -> int:
             return len(entries)

@@ -29,7 +29,7 @@ TENANTS: list[Tenant] = []
 
 CONN = "id name type config hasSecret secretUpdatedAt personal owner { email } assignedTo { level id } createdAt"
 PAYLOAD = f"connection {{ {CONN} }} userErrors {{ field code message }}"
-MY = f"{{ myConnections {{ {CONN} }} }}"
+MY = f"{{ myConnections {{ totalCount nodes {{ {CONN} }} }} }}"
 SLACK = {"workspace": "acme", "defaultChannel": "#ops"}
 
 
@@ -241,7 +241,7 @@ async def test_personal_connections_need_the_flag_and_the_mode(world: World) -> 
     assert (await create_mine()).codes == ["FORBIDDEN"]  # a lock above wins
 
     r = await gql(world, MY, None, world.member(t))
-    assert [c["name"] for c in r.data["myConnections"]] == ["My GitHub"]  # an existing one stays usable
+    assert [c["name"] for c in r.data["myConnections"]["nodes"]] == ["My GitHub"]  # an existing one stays usable
     r = await mutate(
         world, "updateConnection", "UpdateConnectionInput", {"id": mine["id"], "secret": OTHER_SECRET}, world.member(t)
     )
@@ -272,7 +272,7 @@ async def test_personal_connections_need_the_flag_and_the_mode(world: World) -> 
         "deletedConnectionId userErrors { code }",
     )
     assert r.data["deleteConnection"]["deletedConnectionId"] == mine["id"]
-    assert (await gql(world, MY, None, world.member(t))).data["myConnections"] == []
+    assert (await gql(world, MY, None, world.member(t))).data["myConnections"] == {"totalCount": 0, "nodes": []}
 
 
 async def test_assignments_and_my_connections_follow_the_chain(world: World) -> None:
@@ -289,7 +289,7 @@ async def test_assignments_and_my_connections_follow_the_chain(world: World) -> 
     async def mine() -> list[str]:
         r = await gql(world, MY, None, world.member(t))
         assert r.errors == [], r.body
-        return [n["name"] for n in r.data["myConnections"]]
+        return [n["name"] for n in r.data["myConnections"]["nodes"]]
 
     assert await mine() == ["A team", "B org", "E account"]
     assign = {"connectionId": c["id"], "scopeId": user}
@@ -400,7 +400,7 @@ async def test_members_cannot_touch_admin_or_other_members_connections(world: Wo
     assert (await gql(world, node, {"id": others["id"]}, member)).data["node"] is None
     assert (await gql(world, "{ connections { totalCount } }", None, member)).codes == ["FORBIDDEN"]
     r = await gql(world, MY, None, other_token)
-    assert [c["name"] for c in r.data["myConnections"]] == ["Admin's", "Other's"]
+    assert [c["name"] for c in r.data["myConnections"]["nodes"]] == ["Admin's", "Other's"]
 
     # federation: _entities checks access like node
     ents = """query($r: [_Any!]!) { _entities(representations: $r) { ... on Connection { name } } }"""
@@ -474,3 +474,29 @@ async def test_zz_sql_debug_logs_hide_ciphertexts(world: World) -> None:
     blob = "\n".join(text for text in SQL_LOGS if not text.startswith("Row "))
     assert not [c for c in ciphertexts if c in blob]
     assert any(text.startswith("Row ") for text in SQL_LOGS)  # the filter above is not vacuous
+
+
+async def test_my_connections_is_a_cursor_page(world: World) -> None:
+    t = await world.tenant()
+    names = ["delta", "Alpha", "charlie", "Bravo", "echo"]
+    for name in names:
+        await create(world, t, name, scopeId=t.account_gid)
+    seen: list[str] = []
+    after = None
+    while True:
+        r = await gql(
+            world,
+            "query($a: String) { myConnections(first: 2, after: $a) { totalCount pageInfo { hasNextPage endCursor } "
+            "nodes { name } } }",
+            {"a": after},
+            world.member(t),
+        )
+        page = r.data["myConnections"]
+        assert page["totalCount"] == len(names)
+        seen += [n["name"] for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == sorted(names)  # every connection once, in the cursor's order
+    r = await gql(world, "{ myConnections(last: 2) { nodes { name } } }", None, world.member(t))
+    assert [n["name"] for n in r.data["myConnections"]["nodes"]] == sorted(names)[-2:]
