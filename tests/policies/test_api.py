@@ -490,3 +490,20 @@ async def test_effective_access_for_many_users_is_batched(world: World) -> None:
     assert one == many, (one, many)
     assert len(data) == len(users)
     assert all(v["reasons"] == ["NO_MODEL_AVAILABLE", "NO_PLAN"] for v in data.values())  # no default, no plan
+
+
+async def test_an_account_has_at_most_max_guardrails(world: World, monkeypatch: Any) -> None:
+    from cockpit_graphql.domain.policies import service
+
+    monkeypatch.setattr(service, "MAX_GUARDRAILS", 2)
+    t = await world.tenant()
+    await _guardrail(world, t, "One")
+    await _guardrail(world, t, "Two")
+    errors = await _errors(
+        world,
+        t,
+        "createGuardrail",
+        "CreateGuardrailInput",
+        {"name": "Three", "type": "PROMPT_INJECTION", "mode": "BLOCK"},
+    )
+    assert errors == [(["input", "name"], "INVALID")]

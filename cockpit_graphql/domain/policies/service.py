@@ -28,6 +28,7 @@ from cockpit_graphql.domain.policies.settings import ConnectionMode, GuardrailSt
 from cockpit_graphql.domain.validation import clean_name
 
 MAX_MODEL_LIST = 500
+MAX_GUARDRAILS = 100  # every effective answer lists them all (a plain list, docs/rules.md)
 NO_KEY = ""
 
 
@@ -240,6 +241,11 @@ async def create_guardrail(
     clean = clean_name(name, "name")
     document = clean_config(kind, mode, config)
     await _unique_name(session, clean)
+    existing = await session.scalar(sa.select(sa.func.count()).select_from(GuardrailDefinition))
+    if (existing or 0) >= MAX_GUARDRAILS:
+        raise UserInputError.single(
+            "name", UserErrorCode.INVALID, f"An account has at most {MAX_GUARDRAILS} guardrails; delete one first."
+        )
     row = GuardrailDefinition(account_id=tenant.value, name=clean, type=kind.value, mode=mode.value, config=document)
     session.add(row)
     await session.flush()
