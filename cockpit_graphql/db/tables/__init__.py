@@ -26,6 +26,7 @@ from cockpit_graphql.db.tables.marketplace import (
 from cockpit_graphql.db.tables.observability import CostAnomaly, UsageDaily, UsageDailyTag
 from cockpit_graphql.db.tables.platform import Account
 from cockpit_graphql.db.tables.policies import CatalogModel, GuardrailDefinition, PlatformAuditEvent, PolicySetting
+from cockpit_graphql.db.tables.scim import ScimGroup, ScimGroupMember, ScimToken, ScimTokenRoute, ScimUser
 
 TENANT_TABLES: tuple[str, ...] = (
     "organizations",
@@ -55,6 +56,10 @@ TENANT_TABLES: tuple[str, ...] = (
     "usage_daily",
     "usage_daily_tags",
     "cost_anomalies",
+    "scim_tokens",
+    "scim_users",
+    "scim_groups",
+    "scim_group_members",
 )
 """Every table that carries account_id and is guarded by a FORCEd row-level-security policy."""
 
@@ -86,6 +91,10 @@ TENANT_MODELS: tuple[type, ...] = (
     UsageDaily,
     UsageDailyTag,
     CostAnomaly,
+    ScimToken,
+    ScimUser,
+    ScimGroup,
+    ScimGroupMember,
 )
 
 PLATFORM_TABLES: tuple[str, ...] = (
@@ -94,6 +103,7 @@ PLATFORM_TABLES: tuple[str, ...] = (
     "identity_bindings",
     "models",
     "platform_audit_events",
+    "scim_token_routes",
 )
 
 __all__ = [
@@ -124,6 +134,11 @@ __all__ = [
     "PlatformOperator",
     "PolicySetting",
     "Reservation",
+    "ScimGroup",
+    "ScimGroupMember",
+    "ScimToken",
+    "ScimTokenRoute",
+    "ScimUser",
     "Settlement",
     "SettlementTransition",
     "Team",

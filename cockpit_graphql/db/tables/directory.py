@@ -46,7 +46,8 @@ class Team(SQLModel, table=True):
 class User(SQLModel, table=True):
     __tablename__ = "users"
     __table_args__ = (
-        sa.UniqueConstraint("account_id", "email", name="uq_users_email"),
+        # Unique per account except the empty email of a SCIM user sent without one (migration 0008).
+        sa.Index("uq_users_email", "account_id", "email", unique=True, postgresql_where=sa.text("email <> ''")),
         sa.Index(
             "uq_users_external_id",
             "account_id",
@@ -66,6 +67,10 @@ class User(SQLModel, table=True):
     role: str = "MEMBER"
     external_id: str | None = None
     last_seen_in_idp_at: datetime | None = Field(
+        default=None,
+        sa_type=sa.DateTime(timezone=True),  # type: ignore[call-overload]
+    )
+    deactivated_at: datetime | None = Field(
         default=None,
         sa_type=sa.DateTime(timezone=True),  # type: ignore[call-overload]
     )
