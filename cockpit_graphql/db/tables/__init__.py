@@ -23,7 +23,13 @@ from cockpit_graphql.db.tables.marketplace import (
     Connection,
     ConnectionAssignment,
 )
-from cockpit_graphql.db.tables.observability import CostAnomaly, UsageDaily, UsageDailyTag
+from cockpit_graphql.db.tables.observability import (
+    CostAnomaly,
+    UsageDaily,
+    UsageDailyModel,
+    UsageDailyTag,
+    UsageDailyTeam,
+)
 from cockpit_graphql.db.tables.platform import Account
 from cockpit_graphql.db.tables.policies import CatalogModel, GuardrailDefinition, PlatformAuditEvent, PolicySetting
 from cockpit_graphql.db.tables.scim import ScimGroup, ScimGroupMember, ScimToken, ScimTokenRoute, ScimUser
@@ -54,6 +60,8 @@ TENANT_TABLES: tuple[str, ...] = (
     "agent_assignments",
     "agent_installs",
     "usage_daily",
+    "usage_daily_teams",
+    "usage_daily_models",
     "usage_daily_tags",
     "cost_anomalies",
     "scim_tokens",
@@ -89,6 +97,8 @@ TENANT_MODELS: tuple[type, ...] = (
     AgentAssignment,
     AgentInstall,
     UsageDaily,
+    UsageDailyTeam,
+    UsageDailyModel,
     UsageDailyTag,
     CostAnomaly,
     ScimToken,
@@ -144,7 +154,9 @@ __all__ = [
     "Team",
     "UnlinkedIdentity",
     "UsageDaily",
+    "UsageDailyModel",
     "UsageDailyTag",
+    "UsageDailyTeam",
     "UsageEvent",
     "User",
 ]

@@ -33,6 +33,36 @@ class UsageDaily(SQLModel, table=True):
     cost_usd: Decimal = Field(default=Decimal(0), sa_type=USD)
 
 
+class UsageDailyTeam(SQLModel, table=True):
+    """`usage_daily` summed over user, agent and model: one row per UTC day and organization × team
+    (a coarse grain for breakdowns and filters that name only the placement)."""
+
+    __tablename__ = "usage_daily_teams"
+
+    account_id: uuid.UUID = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    organization_id: uuid.UUID = Field(primary_key=True)
+    team_id: uuid.UUID = Field(primary_key=True)
+    events: int = Field(default=0, sa_type=sa.BigInteger)
+    credits: Decimal = Field(default=Decimal(0), sa_type=CREDITS)
+    cost_usd: Decimal = Field(default=Decimal(0), sa_type=USD)
+
+
+class UsageDailyModel(SQLModel, table=True):
+    """`usage_daily` summed over the placement: one row per UTC day and agent × model (a coarse grain
+    for breakdowns and filters that name only agents and models)."""
+
+    __tablename__ = "usage_daily_models"
+
+    account_id: uuid.UUID = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    agent_key: str = Field(default="", primary_key=True)
+    model_key: str = Field(default="", primary_key=True)
+    events: int = Field(default=0, sa_type=sa.BigInteger)
+    credits: Decimal = Field(default=Decimal(0), sa_type=CREDITS)
+    cost_usd: Decimal = Field(default=Decimal(0), sa_type=USD)
+
+
 class UsageDailyTag(SQLModel, table=True):
     """Usage of one UTC day per connection or guardrail (kind CONNECTION | GUARDRAIL): an event counts
     whole under every tag it names, so these rows are not additive."""
