@@ -47,5 +47,15 @@ lint: install
 bench: install
 	$(BIN)/python -m bench.run
 
+## The directory page through PostGraphile v4 (the peer, a bench tool only: bench/peer/, its node_modules
+## ignored and installed from its lock file) and through ours, same data, same run (bench/peer.py).
+.PHONY: bench-peer
+bench/peer/node_modules/.installed: bench/peer/package.json bench/peer/package-lock.json
+	cd bench/peer && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+bench-peer: install bench/peer/node_modules/.installed
+	$(BIN)/python -m bench.peer
+
 clean:
 	rm -rf $(VENV) .data
