@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 export XDG_RUNTIME_DIR ?= /tmp
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: install run test worker migrate schema schema-check lint bench doctor clean
+.PHONY: install run test worker migrate schema schema-check lint bench doctor clean graphiql-assets chromium
 
 $(BIN)/.installed: pyproject.toml uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,11 +19,27 @@ install: $(BIN)/.installed
 ## Run the product: embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set, migrate,
 ## seed the demo tenant, print dev tokens, serve GraphiQL on :8000 and run the worker.
 run: install
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory graphiql-assets \
+	  || echo "GraphiQL assets not installed: GraphiQL loads them from the CDN"; \
+	  else echo "npm not found: GraphiQL loads its assets from the CDN (docs/graphiql.md)"; fi
 	$(BIN)/cockpit dev
 
 ## Run the test suite (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set).
-test: install
+test: install graphiql-assets chromium
 	$(BIN)/pytest
+
+## GraphiQL without a CDN: the exact builds strawberry's page pins, from npm (graphiql/package-lock.json),
+## copied into cockpit_graphql/static/graphiql/ (ignored) and checked against strawberry's SRI hashes.
+graphiql/node_modules/.installed: graphiql/package.json graphiql/package-lock.json
+	cd graphiql && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+graphiql-assets: install graphiql/node_modules/.installed
+	$(BIN)/python -m cockpit_graphql.ide install graphiql/node_modules
+
+## Debian's chromium for the browser test (tests/browser); no browser download.
+chromium:
+	test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 worker: install
 	$(BIN)/cockpit worker

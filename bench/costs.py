@@ -18,10 +18,10 @@ bench/seed.py exists:
   account, all included); connection tags on 12% of the events (one of 4, or two), guardrail tags on 24%
   (one of 2, or both).
 - the rollups of the seeded events of the days before today, with ONE statement per table from the write
-  path's own SQL (cockpit_graphql.domain.observability.rollups `_DAILY` / `_TAGS`, same key columns and
-  coalesce of a missing agent or model to ''), over the seeded events instead of a batch: usage_daily as
-  its INSERT … SELECT … GROUP BY without ON CONFLICT, its primary key dropped around it; usage_daily_tags
-  as the upsert.
+  path's own SQL (cockpit_graphql.domain.observability.rollups `events_sql` / `tags_sql` / `upsert_sql`,
+  same key columns and coalesce of a missing agent or model to ''), over the seeded events instead of a
+  batch: usage_daily as its INSERT … SELECT … GROUP BY without ON CONFLICT, its primary key dropped around
+  it; the coarse grains summed from usage_daily; usage_daily_tags as the upsert.
   Today's events stay raw, as the write path leaves them to the raw part of the breakdown.
 - ANALYZE of the tables written.
 
@@ -133,17 +133,23 @@ JOIN cost_users u ON u.n = e.un
 JOIN cost_days d ON d.d = ((e.at AT TIME ZONE 'UTC')::date - $8::date)
 """
 
-# The write path's rollup statements (rollups.py), over the seeded events of the days before today.
-# usage_daily: its INSERT … SELECT … GROUP BY without the ON CONFLICT clause, into the table with its
-# primary key dropped and rebuilt after (the seeded keys — agent-NN, model-N, past days — are new: the
-# rebuilt primary key proves it); an upsert of millions of groups costs a speculative insertion each.
-# usage_daily_tags (a few hundred groups): the upsert as is.
+# The write path's rollup SQL (rollups.py: the same input rows, keys and coalesce of a missing agent or
+# model to ''), over the seeded events of the days before today instead of a batch:
+# - usage_daily: its INSERT … SELECT … GROUP BY without the ON CONFLICT clause, into the table with its
+#   primary key dropped and rebuilt after (the seeded keys — agent-NN, model-N, past days — are new: the
+#   rebuilt primary key proves it); an upsert of millions of groups costs a speculative insertion each;
+# - the coarse grains (usage_daily_teams, usage_daily_models): the upsert, summed from usage_daily (what
+#   they are by definition; a few thousand groups);
+# - usage_daily_tags (a few hundred groups): the upsert.
 _SEEDED_BEFORE = f"e.occurred_at < $2 AND e.idempotency_key LIKE '{SEED_MARK}%'"
-_DAILY_INSERT = rollups._DAILY.split("ON CONFLICT")[0]
-ROLLUP_DAILY = _DAILY_INSERT.format(where=_SEEDED_BEFORE).replace(":account", "$1")
+_SEEDED = f"({rollups.events_sql(_SEEDED_BEFORE)}) s".replace(":account", "$1")
+ROLLUP_DAILY = rollups.upsert_sql(rollups.FULL, _SEEDED).split(" ON CONFLICT")[0]
+_SEEDED_DAYS = "(SELECT * FROM usage_daily WHERE account_id = $1 AND day < $2::date) f"
+ROLLUP_COARSE = {g.table: rollups.upsert_sql(g, _SEEDED_DAYS) for g in rollups.GRAINS if g is not rollups.FULL}
 # (an event naming no connection and no guardrail has no tag row: skip it before the LATERAL unnest)
 _TAGGED = " AND (e.connection_ids <> '{}' OR e.guardrails <> '{}')"
-ROLLUP_TAGS = rollups._TAGS.format(where=_SEEDED_BEFORE + _TAGGED).replace(":account", "$1")
+_SEEDED_TAGGED = f"({rollups.events_sql(_SEEDED_BEFORE + _TAGGED)})".replace(":account", "$1")
+ROLLUP_TAGS = rollups.upsert_sql(rollups.TAGS, f"({rollups.tags_sql(_SEEDED_TAGGED)}) t")
 
 DROPPABLE = """
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
@@ -165,7 +171,15 @@ WHERE account_id = $1 AND occurred_at >= $2 AND occurred_at < $3
 GROUP BY GROUPING SETS ((team_id), (model_id), ())
 """
 
-ANALYZED = ("usage_events", "usage_daily", "usage_daily_tags", "budget_cycles", "budget_plans")
+ANALYZED = (
+    "usage_events",
+    "usage_daily",
+    "usage_daily_teams",
+    "usage_daily_models",
+    "usage_daily_tags",
+    "budget_cycles",
+    "budget_plans",
+)
 
 
 @dataclass(frozen=True)
@@ -285,6 +299,8 @@ async def seed_costs(owner_url: str, events: int, days: int) -> tuple[CostWorld,
         keys = await _drop_keys(conn, "usage_daily")
         daily = await _timed("usage_daily", timings, conn.execute(ROLLUP_DAILY, account_id, today_start))
         await _timed("usage_daily primary key rebuilt", timings, _restore_keys(conn, "usage_daily", keys))
+        for table, statement in ROLLUP_COARSE.items():
+            await _timed(table, timings, conn.execute(statement, account_id, today))
         tags = await _timed("usage_daily_tags", timings, conn.execute(ROLLUP_TAGS, account_id, today_start))
         await _timed("ANALYZE", timings, conn.execute(f"ANALYZE {', '.join(ANALYZED)}"))
         seconds = time.perf_counter() - started

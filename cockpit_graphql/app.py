@@ -21,6 +21,7 @@ from cockpit_graphql.auth.tokens import TokenVerifier, key_source_from_settings
 from cockpit_graphql.context import Context, build_context
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.domain.policies.flags import flag_registry
+from cockpit_graphql.ide import GraphiQLPage
 from cockpit_graphql.logging_setup import configure_logging
 from cockpit_graphql.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from cockpit_graphql.schema import build_schema
@@ -28,10 +29,17 @@ from cockpit_graphql.settings import Settings, get_settings
 
 
 class CockpitGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, db_holder: dict[str, Database], **kwargs: Any) -> None:
+    def __init__(
+        self, settings: Settings, db_holder: dict[str, Database], ide: GraphiQLPage | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.db_holder = db_holder
+        self.ide = ide
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        # self-hosted assets + CSP when installed (make graphiql-assets), else strawberry's CDN page
+        return self.ide.response() if self.ide else await super().render_graphql_ide(request)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:  # type: ignore[override]
         return build_context(request, self.settings, self.db_holder["db"])
@@ -88,9 +96,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                 await holder.pop("db").dispose()
 
     schema = build_schema(introspection=settings.introspection_enabled)
+    ide = GraphiQLPage.build(settings.graphiql_assets_dir) if settings.graphiql_enabled else None
     graphql_app = CockpitGraphQL(
         settings,
         holder,
+        ide,
         schema=schema,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=False,
@@ -110,6 +120,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     routes = [
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         Route("/healthz", healthz),
+        *(ide.routes() if ide else []),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.settings = settings

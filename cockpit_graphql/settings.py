@@ -50,6 +50,11 @@ class Settings(BaseSettings):
 
     # --- GraphQL and limits ---------------------------------------------------------------
     graphiql_enabled: bool = True
+    graphiql_assets_dir: str | None = Field(
+        None,
+        description="Self-hosted GraphiQL assets (default cockpit_graphql/static/graphiql, filled by "
+        "`make graphiql-assets`); when incomplete, GraphiQL loads them from the CDN. See docs/graphiql.md.",
+    )
     introspection_enabled: bool = True
     max_body_bytes: int = 1024 * 1024  # a recordUsageBatch of 1,000 full events is ~320 KiB
     max_query_depth: int = 12

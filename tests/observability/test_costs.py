@@ -25,7 +25,9 @@ from cockpit_graphql.domain.observability.costs import (
     CostFilter,
     CostQuery,
     cost_breakdown,
+    grain_for,
 )
+from cockpit_graphql.domain.observability.rollups import FULL, MODELS, TEAMS, Grain
 from tests.observability.test_rollups import DAYS, FIRST, LAST, populate
 from tests.support.budget_scenarios import move_user, tree
 from tests.support.budgets import NOW, Budget, new_budget
@@ -61,10 +63,12 @@ async def b(world: World) -> Budget:
     return budget
 
 
-async def breakdown(b: Budget, group_by: list[CostDimension], now: datetime = NOW, **kw: Any) -> CostBreakdown:
+async def breakdown(
+    b: Budget, group_by: list[CostDimension], now: datetime = NOW, grain: Grain | None = None, **kw: Any
+) -> CostBreakdown:
     q = CostQuery(kw.pop("from_day", FIRST), kw.pop("to_day", LAST), group_by, **kw)
     async with b.db.tenant(b.tid) as s:
-        return await cost_breakdown(s, b.tid, q, now)
+        return await cost_breakdown(s, b.tid, q, now, grain)
 
 
 async def raw_events(b: Budget, a: date = FIRST, z: date = LAST) -> list[UsageEvent]:
@@ -157,6 +161,55 @@ async def test_today_raw_and_past_rollups_equal_all_raw_and_all_rollups(b: Budge
     assert (mixed.raw_from, all_raw.raw_from, all_rollups.raw_from) == (LAST, FIRST, date(2027, 1, 1))
     assert amounts(mixed) == amounts(all_raw) == amounts(all_rollups)
     assert mixed.totals.events > 0
+
+
+@pytest.mark.parametrize(
+    ("dims", "f", "grain"),
+    [
+        ([], CostFilter(), TEAMS),
+        ([D.ORGANIZATION], CostFilter(), TEAMS),
+        ([D.TEAM], CostFilter(organization_ids=[uuid.uuid4()]), TEAMS),
+        ([D.AGENT], CostFilter(), MODELS),
+        ([D.MODEL], CostFilter(agent_ids=["a"]), MODELS),
+        ([D.AGENT, D.MODEL], CostFilter(), MODELS),
+        ([D.USER], CostFilter(), FULL),
+        ([D.TEAM], CostFilter(model_ids=["m"]), FULL),
+        ([D.MODEL], CostFilter(user_ids=[uuid.uuid4()]), FULL),
+        ([D.ORGANIZATION, D.AGENT], CostFilter(), FULL),
+        ([D.CONNECTION], CostFilter(), TEAMS),  # the tags' own table; TEAMS only serves the totals
+    ],
+)
+def test_the_smallest_grain_that_keeps_every_grouped_and_filtered_dimension(
+    dims: list[CostDimension], f: CostFilter, grain: Grain
+) -> None:
+    assert grain_for(dims, f) is grain
+
+
+@pytest.mark.parametrize(
+    ("dims", "filters"),
+    [
+        ([D.ORGANIZATION, D.TEAM], [CostFilter(), CostFilter(organization_ids=["o2"]), CostFilter(team_ids=["t1"])]),
+        ([D.TEAM], [CostFilter(), CostFilter(team_ids=["t1", "t3"])]),
+        ([D.AGENT, D.MODEL], [CostFilter(), CostFilter(model_ids=["gpt-x", "m3"]), CostFilter(agent_ids=["agent-b"])]),
+        ([D.MODEL], [CostFilter(), CostFilter(agent_ids=["agent-a"])]),
+        ([], [CostFilter()]),
+        ([D.GUARDRAIL], [CostFilter(), CostFilter(guardrails=["pii"])]),
+    ],
+    ids=["org+team", "team", "agent+model", "model", "none", "guardrail"],
+)
+async def test_every_grain_that_keeps_the_dimensions_gives_the_same_answer(
+    b: Budget, dims: list[CostDimension], filters: list[CostFilter]
+) -> None:
+    """The coarse grains are exact sums of the full grain: same rows, order, other, totals and daily series,
+    with today raw or all from the rollups."""
+    for f in filters:
+        f = CostFilter(**{k: [b.ids.get(x, x) for x in v] if v else v for k, v in vars(f).items()})
+        chosen = grain_for(dims, f)
+        assert chosen is not FULL
+        for now in (NOW, datetime(2027, 1, 1, tzinfo=UTC)):
+            answers = [await breakdown(b, dims, now, g, filter=f, top=3, daily=True) for g in (chosen, FULL)]
+            assert amounts(answers[0]) == amounts(answers[1])
+            assert answers[0].totals.events > 0
 
 
 async def test_sub_ranges_and_a_single_day(b: Budget) -> None:

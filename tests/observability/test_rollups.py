@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cockpit_graphql.db.tables import UsageDaily, UsageDailyTag, UsageEvent
+from cockpit_graphql.db.tables import UsageDaily, UsageDailyModel, UsageDailyTag, UsageDailyTeam, UsageEvent
 from cockpit_graphql.domain.budgets.metering import UsageInput
 from cockpit_graphql.domain.observability.rollups import rebuild_rollups
 from cockpit_graphql.workers import observability as jobs
@@ -58,34 +58,46 @@ def random_usage(b: Budget, rng: random.Random, n: int, keys: list[str]) -> list
     return out
 
 
-async def rollups(b: Budget) -> tuple[dict[tuple[Any, ...], tuple[int, Decimal, Decimal]], ...]:
-    """Both rollup tables, rows with events only (a rebuild leaves zeros where a group vanished)."""
+Sums = dict[tuple[Any, ...], tuple[int, Decimal, Decimal]]
+NO_ROLLUPS: tuple[Sums, ...] = ({}, {}, {}, {})
+
+
+async def rollups(b: Budget) -> tuple[Sums, ...]:
+    """The rollup tables (full grain, tags, teams, agent×model), rows with events only (a rebuild leaves
+    zeros where a group vanished)."""
     async with b.db.tenant(b.tid) as s:
         daily = (await s.scalars(sa.select(UsageDaily).where(UsageDaily.events > 0))).all()
         tags = (await s.scalars(sa.select(UsageDailyTag).where(UsageDailyTag.events > 0))).all()
+        teams = (await s.scalars(sa.select(UsageDailyTeam).where(UsageDailyTeam.events > 0))).all()
+        models = (await s.scalars(sa.select(UsageDailyModel).where(UsageDailyModel.events > 0))).all()
     return (
-        {
-            (r.day, r.organization_id, r.team_id, r.user_id, r.agent_key, r.model_key): (
-                r.events,
-                r.credits,
-                r.cost_usd,
-            )
-            for r in daily
-        },
-        {(r.day, r.kind, r.tag): (r.events, r.credits, r.cost_usd) for r in tags},
+        {(r.day, r.organization_id, r.team_id, r.user_id, r.agent_key, r.model_key): _sums(r) for r in daily},
+        {(r.day, r.kind, r.tag): _sums(r) for r in tags},
+        {(r.day, r.organization_id, r.team_id): _sums(r) for r in teams},
+        {(r.day, r.agent_key, r.model_key): _sums(r) for r in models},
     )
 
 
-async def from_events(b: Budget) -> tuple[dict[tuple[Any, ...], tuple[int, Decimal, Decimal]], ...]:
+def _sums(row: Any) -> tuple[int, Decimal, Decimal]:
+    return (row.events, row.credits, row.cost_usd)
+
+
+async def from_events(b: Budget) -> tuple[Sums, ...]:
     """The rollups computed in Python from the raw events (the rule, independently of the SQL)."""
     async with b.db.tenant(b.tid) as s:
         events = (await s.scalars(sa.select(UsageEvent))).all()
-    daily: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
-    tags: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
+    tables: tuple[dict[tuple[Any, ...], list[Any]], ...] = tuple(
+        defaultdict(lambda: [0, Decimal(0), Decimal(0)]) for _ in NO_ROLLUPS
+    )
+    daily, tags, teams, models = tables
     for e in events:
         day = e.occurred_at.astimezone(NOW.tzinfo).date()
-        keys = [(day, e.organization_id, e.team_id, e.user_id, e.agent_id or "", e.model_id or "")]
-        for target, key in [(daily, keys[0])] + [
+        agent, model = e.agent_id or "", e.model_id or ""
+        for target, key in [
+            (daily, (day, e.organization_id, e.team_id, e.user_id, agent, model)),
+            (teams, (day, e.organization_id, e.team_id)),
+            (models, (day, agent, model)),
+        ] + [
             (tags, (day, kind, tag))
             for kind, values in (("CONNECTION", e.connection_ids), ("GUARDRAIL", e.guardrails))
             for tag in set(values)
@@ -94,7 +106,7 @@ async def from_events(b: Budget) -> tuple[dict[tuple[Any, ...], tuple[int, Decim
             acc[0] += 1
             acc[1] += e.credits
             acc[2] += e.cost_usd
-    return ({k: tuple(v) for k, v in daily.items()}, {k: tuple(v) for k, v in tags.items()})  # type: ignore[misc]
+    return tuple({k: (v[0], v[1], v[2]) for k, v in t.items()} for t in tables)
 
 
 async def rebuild(b: Budget, a: date = FIRST, z: date = LAST) -> None:
@@ -146,8 +158,8 @@ async def test_late_events_land_on_the_day_they_happened(world: World) -> None:
     at = datetime(2026, 10, 30, 8, tzinfo=NOW.tzinfo)
     (outcome,) = await record(b, [UsageInput("late-1", b.ids["u1"], Decimal("0.002"), at, connection_ids=("c1",))])
     assert outcome.event.late
-    daily, tags = await rollups(b)
-    assert [k[0] for k in daily] == [date(2026, 10, 30)]
+    daily, tags, teams, models = await rollups(b)
+    assert [k[0] for k in daily] == [k[0] for k in teams] == [k[0] for k in models] == [date(2026, 10, 30)]
     assert tags == {(date(2026, 10, 30), "CONNECTION", "c1"): (1, Decimal("2.000000"), Decimal("0.002"))}
 
 
@@ -159,8 +171,15 @@ async def test_a_rebuild_repairs_drift_and_only_touches_its_range(world: World) 
 
     await owner_execute(b, "UPDATE usage_daily SET credits = credits + 1 WHERE account_id = $1", b.tenant.account_id)
     await owner_execute(b, "DELETE FROM usage_daily_tags WHERE account_id = $1", b.tenant.account_id)
+    drift = "UPDATE usage_daily_models SET events = events + 5 WHERE account_id = $1"
+    await owner_execute(b, drift, b.tenant.account_id)
     await rebuild(b, DAYS[1], DAYS[2])  # only two days repaired
-    daily, tags = await rollups(b)
+    daily, tags, teams, models = await rollups(b)
+    assert teams == good[2]  # untouched
+    assert {k: v for k, v in models.items() if DAYS[1] <= k[0] <= DAYS[2]} == {
+        k: v for k, v in good[3].items() if DAYS[1] <= k[0] <= DAYS[2]
+    }
+    assert all(v[0] == good[3][k][0] + 5 for k, v in models.items() if not DAYS[1] <= k[0] <= DAYS[2])
     assert {k: v for k, v in daily.items() if DAYS[1] <= k[0] <= DAYS[2]} == {
         k: v for k, v in good[0].items() if DAYS[1] <= k[0] <= DAYS[2]
     }
@@ -176,10 +195,11 @@ async def test_rollups_are_isolated_per_account(world: World) -> None:
     a = await tree(await new_budget(world), "1000")
     other = await tree(await new_budget(world), "1000")
     await populate(a, 3, batches=1)
-    assert await rollups(other) == ({}, {})
+    assert await rollups(other) == NO_ROLLUPS
     await rebuild(other)
-    assert (await rollups(a))[0]
-    assert await rollups(other) == ({}, {})
+    full, _, teams, models = await rollups(a)
+    assert full and teams and models
+    assert await rollups(other) == NO_ROLLUPS
 
 
 def test_days_cover_more_than_one_cycle() -> None:

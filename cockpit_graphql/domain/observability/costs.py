@@ -3,8 +3,10 @@ combination of organization, team, user, agent and model (additive), or by conne
 (not additive), with top-N rows, an "other" row, totals and an optional daily series.
 
 Where the numbers come from, in ONE statement (one snapshot):
-- whole past days (before today, UTC) from the daily rollups (`usage_daily`, `usage_daily_tags`),
-  which the usage write path keeps in the same transaction as the events (rollups.py);
+- whole past days (before today, UTC) from the daily rollups, which the usage write path keeps in the
+  same transaction as the events (rollups.py): the smallest grain that keeps every dimension grouped or
+  filtered by (`usage_daily_teams` for organizations and teams, `usage_daily_models` for agents and
+  models, else the full `usage_daily`; `grain_for`), and `usage_daily_tags` for tags;
 - today (and any later day: `occurredAt` may run a few minutes ahead) from the raw `usage_events`.
 Attribution is the placement snapshot stored on each event (a user who moved teams counts under the old
 team before the move and the new one after it). Days are UTC days of `occurred_at`, late events included.
@@ -34,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
 from cockpit_graphql.domain.errors import BadUserInput
-from cockpit_graphql.domain.observability.rollups import DAY_SQL, day_start
+from cockpit_graphql.domain.observability.rollups import DAY_SQL, FULL, GRAINS, Grain, day_start
 
 DEFAULT_TOP = 20
 MAX_TOP = 100
@@ -156,11 +158,16 @@ def _check(q: CostQuery) -> list[CostDimension]:
 
 # --- SQL ----------------------------------------------------------------------------------------
 
-# The additive source: rollups for [from, rollup_until), raw events for [raw_since, until).
-_ADDITIVE_SRC = f"""
-    SELECT d.day, d.organization_id, d.team_id, d.user_id, d.agent_key, d.model_key,
-        d.events, d.credits, d.cost_usd
-    FROM usage_daily d
+_SQL_TYPES = {"organization_id": "uuid", "team_id": "uuid", "user_id": "uuid", "agent_key": "text", "model_key": "text"}
+
+
+def _additive_src(grain: Grain) -> str:
+    """The additive source: the rollups of `grain` for [from, rollup_until) (NULL in the columns the grain
+    does not keep: no filter or grouping asks for them), the raw events for [raw_since, until)."""
+    cols = ", ".join(f"d.{c}" if c in grain.keys else f"NULL::{_SQL_TYPES[c]} AS {c}" for c in FULL.keys)
+    return f"""
+    SELECT d.day, {cols}, d.events, d.credits, d.cost_usd
+    FROM {grain.table} d
     WHERE d.account_id = :account AND d.day >= :from_day AND d.day < :rollup_until
     UNION ALL
     SELECT {DAY_SQL}, e.organization_id, e.team_id, e.user_id,
@@ -168,6 +175,20 @@ _ADDITIVE_SRC = f"""
     FROM usage_events e
     WHERE e.account_id = :account AND e.occurred_at >= :raw_since AND e.occurred_at < :until
 """
+
+
+def grain_for(dims: list[CostDimension], f: CostFilter) -> Grain:
+    """The smallest rollup grain that keeps every dimension the breakdown groups or filters by."""
+    filtered = {
+        "organization_id": f.organization_ids,
+        "team_id": f.team_ids,
+        "user_id": f.user_ids,
+        "agent_key": f.agent_ids,
+        "model_key": f.model_ids,
+    }
+    needed = {ADDITIVE[d][0] for d in dims if d in ADDITIVE} | {c for c, v in filtered.items() if v is not None}
+    return next(g for g in GRAINS if needed <= set(g.keys))
+
 
 _ADDITIVE_FILTER = """
     (CAST(:orgs AS uuid[]) IS NULL OR organization_id = ANY(CAST(:orgs AS uuid[])))
@@ -192,7 +213,7 @@ _TAG_SRC = f"""
 """
 
 
-def _statement(dims: list[CostDimension], daily: bool) -> str:
+def _statement(dims: list[CostDimension], daily: bool, grain: Grain) -> str:
     """Parts: ROW (top N, ranked by credits, then USD, then the keys), OTHER (the rest, when any),
     TOTAL (tags only: every event once), DAY (the daily series, when asked)."""
     tag = bool(dims) and dims[0] in TAGS
@@ -207,7 +228,7 @@ def _statement(dims: list[CostDimension], daily: bool) -> str:
     nulls = "".join(f"NULL::{t}, " for _, t in cols)
     group = f"GROUP BY {', '.join(names)}" if names else ""
     order = "".join(f", {c}" for c in names)
-    ctes = [f"src AS (SELECT * FROM ({_ADDITIVE_SRC}) a WHERE {_ADDITIVE_FILTER})"]
+    ctes = [f"src AS (SELECT * FROM ({_additive_src(grain)}) a WHERE {_ADDITIVE_FILTER})"]
     if tag:
         tags = "CAST(:tags AS text[]) IS NULL OR tag = ANY(CAST(:tags AS text[]))"
         ctes.append(f"tsrc AS (SELECT * FROM ({_TAG_SRC}) b WHERE {tags})")
@@ -233,10 +254,14 @@ def _statement(dims: list[CostDimension], daily: bool) -> str:
     return "WITH " + ",\n".join(ctes) + "\n" + "\nUNION ALL\n".join(parts) + "\nORDER BY 1, 2"
 
 
-async def cost_breakdown(session: AsyncSession, tenant: TenantId, q: CostQuery, now: datetime) -> CostBreakdown:
+async def cost_breakdown(
+    session: AsyncSession, tenant: TenantId, q: CostQuery, now: datetime, grain: Grain | None = None
+) -> CostBreakdown:
     """The breakdown of `q` in the tenant's account; `now` decides which days are read raw (today
-    and later, UTC) and which from the rollups (the whole days before)."""
+    and later, UTC) and which from the rollups (the whole days before), `grain_for` which rollup table
+    (`grain` overrides it: tests prove every grain gives the same answer)."""
     dims = _check(q)
+    grain = grain or grain_for(dims, q.filter)
     today = now.astimezone(UTC).date()
     raw_from = max(q.from_day, today)
     after = q.to_day + timedelta(days=1)
@@ -258,7 +283,7 @@ async def cost_breakdown(session: AsyncSession, tenant: TenantId, q: CostQuery, 
     if tag_dim is not None:
         values["kind"] = tag_dim.value
         values["tags"] = f.connection_ids if tag_dim is CostDimension.CONNECTION else f.guardrails
-    result = await session.execute(sa.text(_statement(dims, q.daily)), values)
+    result = await session.execute(sa.text(_statement(dims, q.daily, grain)), values)
     key_dims = [tag_dim] if tag_dim is not None else dims
     rows: list[CostRow] = []
     other: CostAmount | None = None

@@ -1,17 +1,26 @@
-"""Daily usage rollups (tables usage_daily and usage_daily_tags), kept in step with the usage events.
+"""Daily usage rollups, kept in step with the usage events, at three grains of the additive groupings
+plus the connection/guardrail tags:
+
+- `usage_daily` (the full grain): day × placement snapshot (organization, team, user) × agent × model;
+- `usage_daily_teams`: day × organization × team — exactly `usage_daily` summed over user, agent, model;
+- `usage_daily_models`: day × agent × model — exactly `usage_daily` summed over the placement;
+- `usage_daily_tags`: day × CONNECTION or GUARDRAIL × tag (an event counts whole under every tag it
+  names: not additive).
+
+The coarse grains exist for reads (costs.py picks the smallest grain that holds every dimension a
+breakdown groups or filters by): a month of a large tenant is ~1.3 M full-grain rows but a few
+thousand team or agent×model rows. They add nothing the full grain does not know.
 
 - Incremental: `add_events` runs in `metering.record_usage`, in the same transaction and under the
-  account's budget mutex, right after the batch's new events are inserted: ONE upsert statement per
-  table adds those events (replays are not new events, so they add nothing), grouped by the rollup
-  key. An event's day is the UTC day of its `occurred_at` (a late event lands in its own day, not
-  the day it was recorded); its placement is the snapshot stored on it.
-- Rebuild: `rebuild_rollups` recomputes whole days from the raw events, idempotently: under the same
-  mutex (no usage write of the account interleaves), it zeroes every rollup row of the range, then
-  upserts the recomputed sums, in one transaction. The app role has no DELETE on these tables, so a
-  group that no longer exists keeps a row of zeros; readers ignore groups with no events.
-
-The CONNECTION and GUARDRAIL rows attribute an event's whole cost to each distinct connection or
-guardrail it names: they are not additive.
+  account's budget mutex, right after the batch's new events are inserted: ONE statement (data-modifying
+  CTEs) reads those events once and upserts their sums into all four tables (replays are not new
+  events, so they add nothing). An event's day is the UTC day of its `occurred_at` (a late event lands
+  in its own day, not the day it was recorded); its placement is the snapshot stored on it.
+- Rebuild: `rebuild_rollups` recomputes whole days idempotently: under the same mutex (no usage write of
+  the account interleaves), it zeroes every rollup row of the range, then runs the write path's
+  statement over the raw events of the range instead of a batch, in one transaction. The app role has
+  no DELETE on these tables, so a group that no longer exists keeps a row of zeros; readers ignore
+  groups with no events.
 """
 
 from __future__ import annotations
@@ -29,64 +38,81 @@ from cockpit_graphql.domain.budgets import repository as budget_repo
 
 DAY_SQL = "(e.occurred_at AT TIME ZONE 'UTC')::date"
 
-# `{where}` is one of two constant fragments below (never user text).
-_DAILY = f"""
-INSERT INTO usage_daily AS d
-    (account_id, day, organization_id, team_id, user_id, agent_key, model_key, events, credits, cost_usd)
-SELECT e.account_id, {DAY_SQL}, e.organization_id, e.team_id, e.user_id,
-    coalesce(e.agent_id, ''), coalesce(e.model_id, ''), count(*), sum(e.credits), sum(e.cost_usd)
-FROM usage_events e
-WHERE e.account_id = :account AND {{where}}
-GROUP BY 1, 2, 3, 4, 5, 6, 7
-ON CONFLICT (account_id, day, organization_id, team_id, user_id, agent_key, model_key) DO UPDATE
-SET events = d.events + EXCLUDED.events,
-    credits = d.credits + EXCLUDED.credits,
-    cost_usd = d.cost_usd + EXCLUDED.cost_usd
-"""
-
-_TAGS = f"""
-INSERT INTO usage_daily_tags AS d (account_id, day, kind, tag, events, credits, cost_usd)
-SELECT e.account_id, {DAY_SQL}, t.kind, t.tag, count(*), sum(e.credits), sum(e.cost_usd)
-FROM usage_events e
-CROSS JOIN LATERAL (
-    SELECT 'CONNECTION' AS kind, c AS tag FROM unnest(e.connection_ids) AS c
-    UNION
-    SELECT 'GUARDRAIL', g FROM unnest(e.guardrails) AS g
-) t
-WHERE e.account_id = :account AND {{where}}
-GROUP BY 1, 2, 3, 4
-ON CONFLICT (account_id, day, kind, tag) DO UPDATE
-SET events = d.events + EXCLUDED.events,
-    credits = d.credits + EXCLUDED.credits,
-    cost_usd = d.cost_usd + EXCLUDED.cost_usd
-"""
-
 _BY_IDS = "e.id = ANY(:ids)"
 _BY_TIME = "e.occurred_at >= :since AND e.occurred_at < :until"
+
+
+@dataclass(frozen=True)
+class Grain:
+    """One rollup table: its name and key columns (after account_id and day)."""
+
+    table: str
+    keys: tuple[str, ...]
+
+
+FULL = Grain("usage_daily", ("organization_id", "team_id", "user_id", "agent_key", "model_key"))
+TEAMS = Grain("usage_daily_teams", ("organization_id", "team_id"))
+MODELS = Grain("usage_daily_models", ("agent_key", "model_key"))
+GRAINS = (TEAMS, MODELS, FULL)  # the additive ones, smallest first: readers take the first that fits
+TAGS = Grain("usage_daily_tags", ("kind", "tag"))
+
+
+def upsert_sql(grain: Grain, source: str) -> str:
+    """INSERT the sums of `source` (columns account_id, day, the grain's keys, events, credits, cost_usd)
+    grouped by the grain's key, adding to the row already there."""
+    cols = ", ".join(("account_id", "day", *grain.keys))
+    return (
+        f"INSERT INTO {grain.table} AS d ({cols}, events, credits, cost_usd) "
+        f"SELECT {cols}, sum(events), sum(credits), sum(cost_usd) FROM {source} GROUP BY {cols} "
+        f"ON CONFLICT ({cols}) DO UPDATE SET events = d.events + EXCLUDED.events, "
+        "credits = d.credits + EXCLUDED.credits, cost_usd = d.cost_usd + EXCLUDED.cost_usd"
+    )
+
+
+def events_sql(where: str) -> str:
+    """The usage events matching `where` (a constant fragment, never user text) as rollup input rows:
+    account_id, day, the full grain's keys ('' for a missing agent or model), events (1), credits, cost_usd,
+    connection_ids, guardrails."""
+    return f"""SELECT e.account_id, {DAY_SQL} AS day, e.organization_id, e.team_id, e.user_id,
+        coalesce(e.agent_id, '') AS agent_key, coalesce(e.model_id, '') AS model_key,
+        1 AS events, e.credits, e.cost_usd, e.connection_ids, e.guardrails
+    FROM usage_events e
+    WHERE e.account_id = :account AND {where}"""
+
+
+def tags_sql(rows: str) -> str:
+    """The tag rows of rollup input `rows` (a table or CTE name): one per distinct connection or guardrail
+    an event names."""
+    return f"""SELECT f.account_id, f.day, t.kind, t.tag, f.events, f.credits, f.cost_usd
+    FROM {rows} f
+    CROSS JOIN LATERAL (
+        SELECT 'CONNECTION' AS kind, c AS tag FROM unnest(f.connection_ids) AS c
+        UNION
+        SELECT 'GUARDRAIL', g FROM unnest(f.guardrails) AS g
+    ) t"""
+
+
+def _add_sql(where: str) -> str:
+    """ONE statement: the events matching `where` are read once, then every rollup table is upserted
+    from them; it answers the rows upserted per table."""
+    fresh = f"fresh AS MATERIALIZED ({events_sql(where)}),\nfresh_tags AS ({tags_sql('fresh')})"
+    sources = [(g, "fresh") for g in GRAINS] + [(TAGS, "fresh_tags")]
+    adds = [f"add_{g.table} AS ({upsert_sql(g, src)} RETURNING 1)" for g, src in sources]
+    counts = ", ".join(f"(SELECT count(*) FROM add_{g.table}) AS {g.table}" for g, _ in sources)
+    return "WITH " + ",\n".join([fresh, *adds]) + f"\nSELECT {counts}"
+
 
 _UUIDS = pg.ARRAY(pg.UUID(as_uuid=True))
 _ACCOUNT = sa.bindparam("account", type_=pg.UUID(as_uuid=True))
 
-
-def _by_ids(sql: str) -> sa.TextClause:
-    return sa.text(sql.format(where=_BY_IDS)).bindparams(_ACCOUNT, sa.bindparam("ids", type_=_UUIDS))
-
-
-def _by_time(sql: str) -> sa.TextClause:
-    return sa.text(sql.format(where=_BY_TIME)).bindparams(
-        _ACCOUNT,
-        sa.bindparam("since", type_=sa.DateTime(timezone=True)),
-        sa.bindparam("until", type_=sa.DateTime(timezone=True)),
-    )
-
-
-ADD_DAILY = _by_ids(_DAILY)
-ADD_TAGS = _by_ids(_TAGS)
-REBUILD_DAILY = _by_time(_DAILY)
-REBUILD_TAGS = _by_time(_TAGS)
+ADD_EVENTS = sa.text(_add_sql(_BY_IDS)).bindparams(_ACCOUNT, sa.bindparam("ids", type_=_UUIDS))
+REBUILD = sa.text(_add_sql(_BY_TIME)).bindparams(
+    _ACCOUNT,
+    sa.bindparam("since", type_=sa.DateTime(timezone=True)),
+    sa.bindparam("until", type_=sa.DateTime(timezone=True)),
+)
 _ZERO = "UPDATE {table} SET events = 0, credits = 0, cost_usd = 0 WHERE account_id = :account AND day BETWEEN :a AND :b"
-ZERO_DAILY = sa.text(_ZERO.format(table="usage_daily"))
-ZERO_TAGS = sa.text(_ZERO.format(table="usage_daily_tags"))
+ZERO = [sa.text(_ZERO.format(table=g.table)) for g in (*GRAINS, TAGS)]
 
 
 def day_start(day: date) -> datetime:
@@ -95,13 +121,11 @@ def day_start(day: date) -> datetime:
 
 
 async def add_events(session: AsyncSession, tenant: TenantId, event_ids: list[uuid.UUID]) -> None:
-    """Add freshly inserted usage events to the rollups (two statements). The caller holds the
+    """Add freshly inserted usage events to every rollup table (one statement). The caller holds the
     account's budget mutex and passes only events it has just written (never replays)."""
     if not event_ids:
         return
-    values = {"account": tenant.value, "ids": event_ids}
-    await session.execute(ADD_DAILY, values)
-    await session.execute(ADD_TAGS, values)
+    await session.execute(ADD_EVENTS, {"account": tenant.value, "ids": event_ids})
 
 
 @dataclass(frozen=True)
@@ -110,6 +134,7 @@ class RebuildResult:
     to_day: date
     daily_rows: int
     tag_rows: int
+    coarse_rows: int
 
 
 async def rebuild_rollups(session: AsyncSession, tenant: TenantId, from_day: date, to_day: date) -> RebuildResult:
@@ -120,9 +145,9 @@ async def rebuild_rollups(session: AsyncSession, tenant: TenantId, from_day: dat
         raise ValueError("from_day must not be after to_day")
     await budget_repo.lock_account_budget(session, tenant)
     bounds = {"account": tenant.value, "a": from_day, "b": to_day}
-    await session.execute(ZERO_DAILY, bounds)
-    await session.execute(ZERO_TAGS, bounds)
+    for zero in ZERO:
+        await session.execute(zero, bounds)
     window = {"account": tenant.value, "since": day_start(from_day), "until": day_start(to_day + timedelta(days=1))}
-    daily = await session.execute(REBUILD_DAILY, window)
-    tags = await session.execute(REBUILD_TAGS, window)
-    return RebuildResult(from_day, to_day, daily.rowcount or 0, tags.rowcount or 0)  # type: ignore[attr-defined]
+    rows = (await session.execute(REBUILD, window)).one()._mapping
+    coarse = sum(rows[g.table] for g in GRAINS if g is not FULL)
+    return RebuildResult(from_day, to_day, rows[FULL.table], rows[TAGS.table], coarse)
