@@ -110,6 +110,7 @@ query MembersPage($org: ID!, $teams: Int!, $users: Int!) {
                 bindingScope { level }
                 trace { cap spent headroom }
               }
+              effectiveModels { allowed { providerModelId } defaultModel { providerModelId } }
             }
           }
         }
@@ -332,7 +333,8 @@ async def verify_ledger(base_url: str, token: str, world: BudgetWorld, when: str
 
 @dataclass(kw_only=True)
 class MembersPageCase(Case):
-    """One organization's first 2 teams × 50 users, each with its effective allocation and trace."""
+    """One organization's first 2 teams × 50 users, each with its effective allocation and trace and its
+    effective models."""
 
     world: BudgetWorld
 
@@ -361,6 +363,8 @@ class MembersPageCase(Case):
             ):
                 raise BenchFailure(f"members page: unexpected allocation of {user['email']}: {a}")
             overrides += a["capSource"] == "OVERRIDE"
+            if not isinstance(user["effectiveModels"]["allowed"], list):
+                raise BenchFailure(f"members page: no effective models for {user['email']}")
         if overrides != 1:  # USER_CAP is on the first user of the second team; the others get the default
             raise BenchFailure(f"members page: {overrides} users with an OVERRIDE cap, expected 1")
 
@@ -446,7 +450,7 @@ class AuthorizeUsageCase(Case):
 
 
 def members_cases(world: BudgetWorld, requests: int, seconds: float, concurrency: int) -> list[Case]:
-    name = f"members page + effectiveAllocation, {MEMBERS_TEAMS * MEMBERS_USERS} users (1 org: 2x50)"
+    name = f"members page + effectiveAllocation + effectiveModels, {MEMBERS_TEAMS * MEMBERS_USERS} users (1 org: 2x50)"
     return [
         MembersPageCase(name=name, concurrency=c, max_requests=requests, max_seconds=seconds, world=world)
         for c in (1, concurrency)

@@ -107,6 +107,7 @@ class CaseResult:
     latencies_s: list[float] = field(default_factory=list)
     statements: list[int] = field(default_factory=list)
     wall_s: float = 0.0
+    server_rss_mb: float | None = None  # the server's peak RSS so far (VmHWM, largest worker), after the case
 
     @property
     def requests(self) -> int:

@@ -21,6 +21,7 @@ COLUMNS = (
     "p50 ms",
     "p99 ms",
     "SQL statements/request",
+    "server peak RSS MB",
 )
 
 
@@ -86,7 +87,25 @@ def _row(result: CaseResult) -> list[str]:
         f"{result.percentile_ms(50):.1f}",
         f"{result.percentile_ms(99):.1f}",
         _statements_cell(result),
+        "–" if result.server_rss_mb is None else f"{result.server_rss_mb:.0f}",
     ]
+
+
+def as_json(result: CaseResult) -> dict[str, object]:
+    """One case for bench/results/latest.json."""
+    return {
+        "case": result.case.name,
+        "concurrency": result.case.concurrency,
+        "workers": result.case.workers,
+        "requests": result.requests,
+        "wall_s": round(result.wall_s, 3),
+        "req_per_s": round(result.throughput, 2),
+        "events_per_s": None if result.events_per_s is None else round(result.events_per_s, 1),
+        "p50_ms": round(result.percentile_ms(50), 2),
+        "p99_ms": round(result.percentile_ms(99), 2),
+        "sql_statements": sorted(set(result.statements)),
+        "server_peak_rss_mb": None if result.server_rss_mb is None else round(result.server_rss_mb, 1),
+    }
 
 
 def markdown_table(results: list[CaseResult]) -> str:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import statistics
@@ -42,7 +43,7 @@ import httpx
 from bench import budgets, costs, database, marketplace, policies
 from bench.database import BENCH_DB, BenchServer
 from bench.load import BenchFailure, Case, CaseResult, DirectoryCase, query_once, run_case, warm_up
-from bench.report import machine_facts, render
+from bench.report import as_json, machine_facts, render
 from bench.seed import ADMIN_EMAIL, BENCH_ORG, TenantShape
 from bench.server import ServerProcess, machine_busy_seconds, pin_connections, server_environment
 from cockpit_graphql.auth.dev_tokens import SUPER_ADMIN_SUBJECT, mint_dev_token
@@ -165,10 +166,11 @@ def super_token(settings: Settings) -> str:
     return mint_dev_token(settings, subject=SUPER_ADMIN_SUBJECT)
 
 
-async def run_one(base_url: str, token: str, case: Case, warmup: int) -> CaseResult:
+async def run_one(server: ServerProcess, token: str, case: Case, warmup: int) -> CaseResult:
     print(f"running: {case.name}, concurrency {case.concurrency} …", end=" ", flush=True)
-    await warm_up(base_url, token, case, warmup)
-    result = await run_case(base_url, token, case)
+    await warm_up(server.base_url, token, case, warmup)
+    result = await run_case(server.base_url, token, case)
+    result.server_rss_mb = server.peak_rss_mb()
     print(f"{result.requests} requests in {result.wall_s:.1f} s", flush=True)
     return result
 
@@ -199,14 +201,14 @@ async def measure(
     if not args.only:
         cases = build_cases(args)
         await warm_up(base_url, token, cases[0], 1)  # the first request links the identity by email
-        results += [await run_one(base_url, token, case, args.warmup) for case in cases]
+        results += [await run_one(server, token, case, args.warmup) for case in cases]
 
     started = time.perf_counter()
     world = await budgets.setup(base_url, token, SHAPE)
     print(f"budget setup through the API in {time.perf_counter() - started:.1f} s", flush=True)
     notes = [world.summary]
     if not args.only:
-        notes += await measure_budgets(base_url, token, owner_url, world, args, results)
+        notes += await measure_budgets(server, token, owner_url, world, args, results)
 
     started = time.perf_counter()
     access = await policies.setup(base_url, token, super_admin, world)
@@ -242,7 +244,7 @@ async def measure_marketplace(
 
 
 async def measure_budgets(
-    base_url: str,
+    server: ServerProcess,
     token: str,
     owner_url: str,
     world: budgets.BudgetWorld,
@@ -250,19 +252,20 @@ async def measure_budgets(
     results: list[CaseResult],
 ) -> list[str]:
     notes = []
+    base_url = server.base_url
     n, s, c = args.budget_requests, args.budget_seconds, args.concurrency
     for case in budgets.members_cases(world, n, s, c):
-        results.append(await run_one(base_url, token, case, args.warmup))
+        results.append(await run_one(server, token, case, args.warmup))
     for case in budgets.usage_cases(world, n, s, c, args.batch_requests, args.batch_concurrency):
         warmup = 1 if case.events_per_request and case.events_per_request > 1 else args.warmup
-        results.append(await run_one(base_url, token, case, warmup))
+        results.append(await run_one(server, token, case, warmup))
     await analyze_budget_tables(owner_url, args)
     notes.append(await budgets.verify_ledger(base_url, token, world, "after the usage cases"))
     print(notes[-1], flush=True)
     # The holds live 60 s; both authorize cases stay well within that (--budget-seconds) so that no hold
     # expires during them (an expiry adds a statement to the authorization that releases it).
     for case in budgets.authorize_cases(world, n, s, c):
-        results.append(await run_one(base_url, token, case, args.warmup))
+        results.append(await run_one(server, token, case, args.warmup))
     await analyze_budget_tables(owner_url, args)
     notes.append(await budgets.verify_ledger(base_url, token, world, "at the end"))
     print(notes[-1], flush=True)
@@ -300,6 +303,7 @@ async def run_unpinned(server: ServerProcess, token: str, case: Case, warmup: in
     before, machine, client = server.worker_cpu_seconds(), machine_busy_seconds(), time.process_time()
     result = await run_case(server.base_url, token, case)
     after, machine, client = server.worker_cpu_seconds(), machine_busy_seconds() - machine, time.process_time() - client
+    result.server_rss_mb = server.peak_rss_mb()
     print(f"{result.requests} requests in {result.wall_s:.1f} s", flush=True)
     worker = sum(after.values()) - sum(before.get(pid, 0.0) for pid in after)
     note = (
@@ -338,6 +342,7 @@ async def run_pinned(server: ServerProcess, token: str, case: Case, warmup: int)
             time.process_time() - client,
         )
         pinned.check_unchanged(server)
+        result.server_rss_mb = server.peak_rss_mb()
     finally:
         await pinned.aclose()
     print(f"{result.requests} requests in {result.wall_s:.1f} s", flush=True)
@@ -387,9 +392,11 @@ def publish(prepared: Prepared, server: BenchServer, results: list[CaseResult], 
     text = render(facts, prepared.seeding, results, notes)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "latest.md").write_text(text)
+    document = {"facts": facts, "seeding": prepared.seeding, "results": [as_json(r) for r in results], "notes": notes}
+    (RESULTS_DIR / "latest.json").write_text(json.dumps(document, indent=2) + "\n")
     print()
     print(text)
-    print(f"written to {(RESULTS_DIR / 'latest.md').relative_to(ROOT)}")
+    print(f"written to {(RESULTS_DIR / 'latest.md').relative_to(ROOT)} and latest.json")
 
 
 def varying(results: list[CaseResult], *, allowed: bool) -> list[str]:

@@ -107,6 +107,10 @@ class ServerProcess:
             return []
         return [int(pid) for pid in children if b"resource_tracker" not in _cmdline(int(pid))]
 
+    def peak_rss_mb(self) -> float:
+        """The largest worker's peak resident set since it started (VmHWM), in MiB."""
+        return max((peak_rss_kib(pid) for pid in self.worker_pids()), default=0) / 1024
+
     def worker_cpu_seconds(self) -> dict[int, float]:
         return {pid: cpu_seconds(pid) for pid in self.worker_pids()}
 
@@ -158,6 +162,16 @@ class ServerProcess:
             return "(no server output)"
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:]) or "(no server output)"
+
+
+def peak_rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def _cmdline(pid: int) -> bytes:
