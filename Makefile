@@ -25,7 +25,7 @@ run: install
 	$(BIN)/cockpit dev
 
 ## Run the test suite (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set).
-test: install graphiql-assets chromium
+test: install graphiql-assets chromium ecosystem codegen-venv
 	$(BIN)/pytest
 
 ## GraphiQL without a CDN: the exact builds strawberry's page pins, from npm (graphiql/package-lock.json),
@@ -40,6 +40,38 @@ graphiql-assets: install graphiql/node_modules/.installed
 ## Debian's chromium for the browser test (tests/browser); no browser download.
 chromium:
 	test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+## The GraphQL ecosystem tools of tests/ecosystem (docs/federation.md, docs/clients.md): Apollo
+## composition, gateway, server and subgraph, GraphQL Code Generator and TypeScript, from
+## ecosystem/package-lock.json (exact versions; engine-strict, so Node 20 is checked on install).
+.PHONY: ecosystem codegen-venv clients
+ecosystem/node_modules/.installed: ecosystem/package.json ecosystem/package-lock.json
+	cd ecosystem && npm ci --no-audit --no-fund --ignore-scripts
+	touch $@
+
+ecosystem: ecosystem/node_modules/.installed
+
+## ariadne-codegen in its own venv: its graphql-core and ruff pins conflict with the project's.
+## Installed from a hashed lock (clients/python/requirements.lock; how to refresh it: requirements.in).
+CODEGEN_VENV := .venv-codegen
+$(CODEGEN_VENV)/.installed: clients/python/requirements.lock
+	rm -rf $(CODEGEN_VENV)
+	$(PYTHON) -m venv $(CODEGEN_VENV)
+	$(CODEGEN_VENV)/bin/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps \
+	  -r clients/python/requirements.lock
+	touch $@
+
+codegen-venv: $(CODEGEN_VENV)/.installed
+
+## Typed clients for clients/operations/*.graphql from schema.graphql, into build/clients (ignored):
+## a Python client (ariadne-codegen) and TypeScript types (graphql-codegen), checked by tsc --noEmit.
+clients: ecosystem codegen-venv
+	rm -rf build/clients/python build/clients/typescript
+	mkdir -p build/clients/python build/clients/typescript
+	$(CODEGEN_VENV)/bin/ariadne-codegen client --config clients/python/ariadne-codegen.toml
+	NODE_PATH=$(CURDIR)/ecosystem/node_modules ecosystem/node_modules/.bin/graphql-codegen --silent \
+	  --config clients/typescript/codegen.yml
+	ecosystem/node_modules/.bin/tsc --project clients/typescript/tsconfig.json
 
 worker: install
 	$(BIN)/cockpit worker

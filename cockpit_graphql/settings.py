@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     default_page_size: int = 20
     max_nodes_ids: int = 100
 
+    # --- SCIM provisioning (docs/scim.md) ----------------------------------------------------
+    scim_group_separator: str = Field(
+        " / ",
+        description="A SCIM group named `Org<separator>Team` maps to team Team of organization Org; other "
+        "names map to a team of that name in the Global organization. Empty: never split.",
+    )
+
     # --- budgets --------------------------------------------------------------------------
     usage_grace_seconds: int = Field(
         3600, description="A cycle closes this long after its end; later events go to the open cycle, flagged late."

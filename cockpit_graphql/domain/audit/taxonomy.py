@@ -37,6 +37,8 @@ class AuditAction(StrEnum):
     USER_UPDATED = "directory.user.updated"
     USER_MOVED = "directory.user.moved"
     USER_DELETED = "directory.user.deleted"
+    USER_DEACTIVATED = "directory.user.deactivated"
+    USER_REACTIVATED = "directory.user.reactivated"
     PLAN_CREATED = "budgets.plan.created"
     PLAN_UPDATED = "budgets.plan.updated"
     CAP_UPDATED = "budgets.cap.updated"
@@ -80,6 +82,14 @@ class AuditAction(StrEnum):
     IDENTITY_PROVISIONED = "identity.user.provisioned"
     IDENTITY_RECONCILED = "identity.user.reconciled"
     IDENTITY_ACCOUNT_MISMATCH = "identity.token.account_mismatch"
+    SCIM_TOKEN_CREATED = "identity.scim_token.created"
+    SCIM_TOKEN_REVOKED = "identity.scim_token.revoked"
+    SCIM_USER_CREATED = "identity.scim_user.created"
+    SCIM_USER_UPDATED = "identity.scim_user.updated"
+    SCIM_USER_DELETED = "identity.scim_user.deleted"
+    SCIM_GROUP_CREATED = "identity.scim_group.created"
+    SCIM_GROUP_UPDATED = "identity.scim_group.updated"
+    SCIM_GROUP_DELETED = "identity.scim_group.deleted"
     ANOMALY_ACKNOWLEDGED = "observability.anomaly.acknowledged"
 
     @property
