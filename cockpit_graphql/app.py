@@ -9,9 +9,10 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.authentication import AuthCredentials, BaseUser
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
@@ -25,6 +26,8 @@ from cockpit_graphql.ide import GraphiQLPage
 from cockpit_graphql.logging_setup import configure_logging
 from cockpit_graphql.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from cockpit_graphql.schema import build_schema
+from cockpit_graphql.scim.app import PREFIX as SCIM_PREFIX
+from cockpit_graphql.scim.app import scim_mount
 from cockpit_graphql.settings import Settings, get_settings
 
 
@@ -73,6 +76,11 @@ class LazyBackend(JWTBackend):
     def db(self) -> Database:
         return self.db_holder["db"]
 
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        if conn.url.path.startswith(SCIM_PREFIX + "/"):  # SCIM tokens are not JWTs: the SCIM app checks them
+            return None
+        return await super().authenticate(conn)
+
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Starlette:
     settings = settings or get_settings()
@@ -120,6 +128,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     routes = [
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         Route("/healthz", healthz),
+        scim_mount(lambda: holder["db"], settings.scim_group_separator),  # docs/scim.md
         *(ide.routes() if ide else []),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -13,6 +13,7 @@ class ActorType(StrEnum):
     USER = "USER"
     SUPER_ADMIN = "SUPER_ADMIN"
     SYSTEM = "SYSTEM"
+    SCIM = "SCIM"
 
 
 @dataclass(frozen=True)
@@ -22,14 +23,20 @@ class Actor:
     label: str
     user_id: uuid.UUID | None = None
     operator_id: uuid.UUID | None = None
+    token_id: uuid.UUID | None = None
 
     @property
     def audit_id(self) -> str | None:
-        ident = self.user_id or self.operator_id
+        ident = self.user_id or self.operator_id or self.token_id
         return str(ident) if ident else None
 
 
 SYSTEM_ACTOR = Actor(type=ActorType.SYSTEM, role=Role.SUPER_ADMIN, label="system")
+
+
+def scim_actor(token_id: uuid.UUID) -> Actor:
+    """An identity provider provisioning over SCIM with one of the account's SCIM tokens (audited as `scim`)."""
+    return Actor(type=ActorType.SCIM, role=Role.ACCOUNT_ADMIN, label="scim", token_id=token_id)
 
 
 @dataclass(frozen=True)

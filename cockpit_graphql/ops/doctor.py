@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 from cockpit_graphql.auth.tenant import mint_for_system
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.db.migrate import current_revision, head_revision
-from cockpit_graphql.db.tables import TENANT_TABLES, Account, Organization, Team
+from cockpit_graphql.db.tables import PLATFORM_TABLES, TENANT_TABLES, Account, Organization, Team
 from cockpit_graphql.ops.database import owner_connection
 from cockpit_graphql.settings import Settings
 from cockpit_graphql.workers.heartbeat import heartbeat_age
@@ -61,7 +61,7 @@ async def _rls(settings: Settings) -> Check:
         await conn.close()
     tables = {r["relname"]: r for r in rows}
     problems = []
-    for name in sorted(set(TENANT_TABLES) | (set(tables) - {"identity_bindings"})):
+    for name in sorted(set(TENANT_TABLES) | (set(tables) - set(PLATFORM_TABLES))):
         row = tables.get(name)
         if row is None:
             problems.append(f"{name}: missing")

@@ -23,7 +23,8 @@ AuditActionEnum = strawberry.enum(
 AuditActorTypeEnum = strawberry.enum(
     ActorType,
     name="AuditActorType",
-    description="Who performed an audited change: a user of the account, a super admin, or the system.",
+    description="Who performed an audited change: a user of the account, a super admin, the system, or the "
+    "account's identity provider over SCIM (the actor id is then the SCIM token's id).",
 )
 
 

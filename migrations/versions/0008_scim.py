@@ -102,6 +102,7 @@ def upgrade() -> None:
         sa.Column("group_id", UUID, primary_key=True),
         sa.Column("user_id", UUID, primary_key=True),
         sa.Column("joined_at", TS, nullable=False, server_default=NOW),
+        sa.Column("display", sa.Text, nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id", "group_id"], ["scim_groups.account_id", "scim_groups.id"], ondelete="CASCADE"
         ),

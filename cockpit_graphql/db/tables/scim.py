@@ -101,3 +101,4 @@ class ScimGroupMember(SQLModel, table=True):
     group_id: uuid.UUID = Field(primary_key=True)
     user_id: uuid.UUID = Field(primary_key=True)
     joined_at: datetime = timestamptz()
+    display: str | None = None

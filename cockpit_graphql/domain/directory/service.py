@@ -347,8 +347,10 @@ async def create_user(
     home_team_id: uuid.UUID | None = None,
     external_id: str | None = None,
     audit_action: AuditAction = AuditAction.USER_CREATED,
+    allow_missing_email: bool = False,
 ) -> User:
-    clean_mail = clean_email(email)
+    # SCIM may provision a user whose identity provider sent no email: stored empty (docs/scim.md).
+    clean_mail = "" if allow_missing_email and not email.strip() else clean_email(email)
     name = clean_optional_text(display_name, "displayName", 200) or ""
     ext = clean_optional_text(external_id, "externalId", MAX_EXTERNAL_ID)
     chosen_role = _clean_role(role) or Role.MEMBER
@@ -360,7 +362,7 @@ async def create_user(
         team = await repo.get_team(session, home_team_id)
         if team is None:
             raise _not_found("homeTeamId", "team")
-    await _check_unique_user(session, clean_mail, ext)
+    await _check_unique_user(session, clean_mail or None, ext)
     user = User(
         account_id=tenant.value,
         home_team_id=team.id,
@@ -385,14 +387,17 @@ async def update_user(
     display_name: str | None = None,
     role: Role | None = None,
     external_id: str | None = None,
+    allow_missing_email: bool = False,
 ) -> User:
     user = await repo.get_user(session, user_id, lock=True)
     if user is None:
         raise _not_found("id", "user")
     before = user_snapshot(user)
-    new_email = clean_email(email) if email is not None else None
+    new_email = None
+    if email is not None:
+        new_email = "" if allow_missing_email and not email.strip() else clean_email(email)
     new_ext = clean_optional_text(external_id, "externalId", MAX_EXTERNAL_ID) if external_id is not None else None
-    await _check_unique_user(session, new_email, new_ext, exclude=user.id)
+    await _check_unique_user(session, new_email or None, new_ext, exclude=user.id)
     new_role = _clean_role(role)
     if new_role is not None and new_role.value != user.role:
         if user.role == Role.ACCOUNT_ADMIN.value and await repo.count_admins(session, lock=True) <= 1:
@@ -448,6 +453,34 @@ async def move_user(
         target_id=user.id,
         before=before,
         after=user_snapshot(user),
+    )
+    return user
+
+
+async def set_user_active(
+    session: AsyncSession, tenant: TenantId, op: Operation, user_id: uuid.UUID, active: bool
+) -> User:
+    """Deactivate a user (kept with all its history, refused at sign-in) or reactivate one. Idempotent:
+    no change, no audit event."""
+    user = await repo.get_user(session, user_id, lock=True)
+    if user is None:
+        raise _not_found("id", "user")
+    if (user.deactivated_at is None) == active:
+        return user
+    before = {"deactivatedAt": user.deactivated_at}
+    user.deactivated_at = None if active else sa.func.now()  # type: ignore[assignment]
+    user.updated_at = sa.func.now()  # type: ignore[assignment]
+    await session.flush()
+    await session.refresh(user)
+    await record(
+        session,
+        tenant,
+        op,
+        AuditAction.USER_REACTIVATED if active else AuditAction.USER_DEACTIVATED,
+        target_type="User",
+        target_id=user.id,
+        before=before,
+        after={"deactivatedAt": user.deactivated_at},
     )
     return user
 
