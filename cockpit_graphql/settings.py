@@ -29,6 +29,11 @@ class Settings(BaseSettings):
 
     # --- redis / worker -------------------------------------------------------------------
     redis_url: str = "redis://127.0.0.1:6379/0"
+    worker_queue_name: str = Field(
+        "arq:queue",
+        description="The arq queue the worker consumes (arq's default name); deployments or test runs that share "
+        "one Redis each use their own.",
+    )
     worker_heartbeat_seconds: int = 30
     worker_heartbeat_max_age_seconds: int = 120
 

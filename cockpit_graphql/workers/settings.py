@@ -38,4 +38,5 @@ class WorkerSettings:
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = redis_settings()
+    queue_name = get_settings().worker_queue_name
     health_check_interval = 30
