@@ -31,8 +31,8 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     worker_queue_name: str = Field(
         "arq:queue",
-        description="The arq queue the worker consumes (arq's default name); deployments or test runs that share "
-        "one Redis each use their own.",
+        description="The arq queue the worker consumes (default: arq's own). Test runs sharing one Redis use their "
+        "own; separate deployments need separate Redis databases (arq job ids, cron runs' too, span a database).",
     )
     worker_heartbeat_seconds: int = 30
     worker_heartbeat_max_age_seconds: int = 120
