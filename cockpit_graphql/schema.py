@@ -21,6 +21,7 @@ from cockpit_graphql.resolvers.identity import IdentityMutations
 from cockpit_graphql.resolvers.models import ModelMutations, ModelQueries
 from cockpit_graphql.resolvers.node import NodeQueries
 from cockpit_graphql.resolvers.policies import PolicyMutations, PolicyQueries
+from cockpit_graphql.resolvers.scim import ScimMutations, ScimQueries
 from cockpit_graphql.types.account import Account
 from cockpit_graphql.types.agents import Agent
 from cockpit_graphql.types.connections import ConnectionNode
@@ -42,6 +43,7 @@ class Query(
     AuditQueries,
     CostQueries,
     AnomalyQueries,
+    ScimQueries,
 ):
     pass
 
@@ -57,6 +59,7 @@ class Mutation(
     AgentMutations,
     IdentityMutations,
     AnomalyMutations,
+    ScimMutations,
 ):
     pass
 

@@ -758,6 +758,45 @@ CASES |= {
 }
 
 
+def _scim_token(*, revoked: bool) -> Callable[[World, Tenant], Awaitable[dict[str, Any]]]:
+    """A SCIM token row of the tenant (revoked already for the refusal), planted without an audit event."""
+
+    async def build(world: World, t: Tenant) -> dict[str, Any]:
+        from datetime import UTC, datetime
+
+        from cockpit_graphql.db.tables import ScimToken
+
+        row = ScimToken(
+            account_id=t.account_id,
+            name=f"idp-{uuid.uuid4().hex[:6]}",
+            token_prefix="cks_test",
+            revoked_at=datetime.now(UTC) if revoked else None,
+        )
+        async with world.db.tenant(mint_for_system(t.account_id)) as s:
+            s.add(row)
+        return {"id": encode_id("ScimToken", t.account_id, row.id)}
+
+    return build
+
+
+CASES |= {
+    "createScimToken": Case(
+        "CreateScimTokenInput",
+        "token { id } secret",
+        _static({"name": "Okta production"}),
+        _static({"name": "   "}),  # blank: REQUIRED
+        AuditAction.SCIM_TOKEN_CREATED,
+    ),
+    "revokeScimToken": Case(
+        "RevokeScimTokenInput",
+        "token { revoked }",
+        _scim_token(revoked=False),
+        _scim_token(revoked=True),  # revoked already: ILLEGAL_TRANSITION
+        AuditAction.SCIM_TOKEN_REVOKED,
+    ),
+}
+
+
 async def _platform_events(world: World) -> list[PlatformAuditEvent]:
     async with world.db.platform() as s:
         stmt = sa.select(PlatformAuditEvent).order_by(PlatformAuditEvent.occurred_at, PlatformAuditEvent.id)

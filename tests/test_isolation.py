@@ -288,6 +288,9 @@ def _mutation_cases(a: Tenant, b: Tenant) -> dict[str, tuple[str, dict[str, obje
             {"id": encode_id("CostAnomaly", b.account_id, uuid.uuid4())},
             "NOT_FOUND",
         ),
+        # SCIM tokens: a token for B's account, and revoking a token id in B's account, are not found
+        "createScimToken": ("token { id }", {"accountId": b.account_gid, "name": "X"}, "NOT_FOUND"),
+        "revokeScimToken": ("token { id }", {"id": encode_id("ScimToken", b.account_id, uuid.uuid4())}, "NOT_FOUND"),
     }
 
 

@@ -23,6 +23,7 @@ ACCOUNT_SCOPED = frozenset(
         "Connection",
         "Agent",
         "CostAnomaly",
+        "ScimToken",
     }
 )
 PLATFORM_SCOPED = frozenset({"Model"})
