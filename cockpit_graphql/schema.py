@@ -9,6 +9,7 @@ from strawberry.extensions import DisableIntrospection
 from strawberry.federation import Schema as FederationSchema
 
 from cockpit_graphql.limits.extension import CachedValidation, ErrorShaping, QueryLimits
+from cockpit_graphql.limits.text import NulFreeText
 from cockpit_graphql.resolvers.accounts import AccountMutations, AccountQueries
 from cockpit_graphql.resolvers.agents import AgentMutations, AgentQueries
 from cockpit_graphql.resolvers.anomalies import AnomalyMutations, AnomalyQueries
@@ -70,7 +71,7 @@ class CockpitSchema(FederationSchema):
 
 
 def build_schema(*, introspection: bool = True) -> CockpitSchema:
-    extensions: list[Any] = [QueryLimits, CachedValidation, ErrorShaping]
+    extensions: list[Any] = [QueryLimits, CachedValidation, NulFreeText, ErrorShaping]
     if not introspection:
         extensions.append(DisableIntrospection)
     return CockpitSchema(
