@@ -69,10 +69,13 @@ from bench.server import (
     machine_busy_seconds,
     server_environment,
 )
+from cockpit_graphql.ops.database import owner_connection
 
 PEER_DB = "cockpit_bench_peer"
 PEER_DIR = ROOT / "bench" / "peer"
 PEER_ROLE = "cockpit_app"
+PEER_APP_NAME = "cockpit-bench-peer"  # the peer's application_name in pg_stat_activity (PGAPPNAME)
+OURS_APP_NAME = "cockpit-graphql"  # ours (db/engine.py); both counted only in the bench database
 USERS_PER_TEAM = 5  # 20 × 10 × 5 = 1,000 user nodes: the issue's directory page
 
 # The same page as bench/load.py's DIRECTORY_PAGE_QUERY, in PostGraphile's schema: its relation fields are
@@ -121,6 +124,7 @@ class Measured:
 
     result: CaseResult
     server_cpu_s: float
+    pg_cpu_s: float | None  # the server's PostgreSQL backends; None when PostgreSQL is not on this machine
     client_cpu_s: float
     machine_busy_s: float
     load_before: tuple[float, float, float]
@@ -137,6 +141,7 @@ class Measured:
             "sql_statements_per_request": sorted(set(r.statements)),
             "cpu_s": {
                 "server": round(self.server_cpu_s, 2),
+                "server_postgresql_backends": None if self.pg_cpu_s is None else round(self.pg_cpu_s, 2),
                 "bench_client": round(self.client_cpu_s, 2),
                 "machine_busy": round(self.machine_busy_s, 2),
                 "everything_else": round(self.machine_busy_s - self.server_cpu_s - self.client_cpu_s, 2),
@@ -145,14 +150,22 @@ class Measured:
             "loadavg_after": list(self.load_after),
         }
 
+    def cpu_ms_per_request(self) -> tuple[float, float | None]:
+        """Server CPU per request, and server + its PostgreSQL backends (None without the latter)."""
+        n = max(self.result.requests, 1)
+        server = self.server_cpu_s * 1000 / n
+        return server, None if self.pg_cpu_s is None else server + self.pg_cpu_s * 1000 / n
+
     def note(self, who: str) -> str:
         r = self.result
-        others = self.machine_busy_s - self.server_cpu_s - self.client_cpu_s
+        pg = self.pg_cpu_s or 0.0
+        others = self.machine_busy_s - self.server_cpu_s - pg - self.client_cpu_s
+        backends = "" if self.pg_cpu_s is None else f", its PostgreSQL backends {pg:.1f} s"
         return (
             f"{who} @ {r.case.concurrency}: {r.requests} requests in {r.wall_s:.1f} s; the machine's {os.cpu_count()} "
-            f"cores were busy {self.machine_busy_s:.1f} s: server {self.server_cpu_s:.1f} s, bench client "
-            f"{self.client_cpu_s:.1f} s, everything else (PostgreSQL, other jobs) {others:.1f} s; load average "
-            f"{self.load_before[0]:.2f} before, {self.load_after[0]:.2f} after"
+            f"cores were busy {self.machine_busy_s:.1f} s: server {self.server_cpu_s:.1f} s{backends}, bench client "
+            f"{self.client_cpu_s:.1f} s, everything else (other jobs{'' if backends else ', PostgreSQL'}) "
+            f"{others:.1f} s; load average {self.load_before[0]:.2f} before, {self.load_after[0]:.2f} after"
         )
 
 
@@ -187,6 +200,7 @@ class PeerProcess:
                 "PEER_PORT": str(self.port),
                 "PEER_ACCOUNT_ID": self.account_id,
                 "PEER_ROLE": PEER_ROLE,
+                "PGAPPNAME": PEER_APP_NAME,
                 "NODE_ENV": "production",
             }
         )
@@ -311,15 +325,59 @@ async def same_data(ours: ServerProcess, peer: PeerProcess, token: str, cases: t
     )
 
 
-async def measure_case(base_url: str, token: str, case: DirectoryCase, pid: int, warmup: int) -> Measured:
+class Backends:
+    """CPU time of the PostgreSQL backends that serve one server (pg_stat_activity: the bench database and
+    the server's application_name), read from /proc: only when PostgreSQL runs on this machine."""
+
+    def __init__(self, owner_url: str) -> None:
+        self.owner_url = owner_url
+
+    async def cpu(self, application_name: str) -> dict[int, float] | None:
+        conn = await owner_connection(self.owner_url)
+        try:
+            pids = await conn.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
+                application_name,
+            )
+        finally:
+            await conn.close()
+        return _local_cpu([row["pid"] for row in pids])
+
+    @staticmethod
+    def spent(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+        if before is None or after is None:
+            return None
+        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def _local_cpu(pids: list[int]) -> dict[int, float] | None:
+    """CPU seconds of these PostgreSQL backends, None when none of them is a process of this machine."""
+    found = {pid: cpu_seconds(pid) for pid in pids if _is_postgres(pid)}
+    return None if pids and not found else found
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        return b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+async def measure_case(
+    base_url: str, token: str, case: DirectoryCase, pid: int, backends: Backends, app_name: str, warmup: int
+) -> Measured:
+    """A case after its warm-up; backends opened and closed during the case are not counted (the pools
+    keep theirs open: 10 connections each, at most 16 requests in flight)."""
     await warm_up(base_url, token, case, warmup)
     load_before = os.getloadavg()
+    pg_before = await backends.cpu(app_name)
     server_before, machine_before, client_before = cpu_seconds(pid), machine_busy_seconds(), time.process_time()
     result = await run_case(base_url, token, case)
     server = cpu_seconds(pid) - server_before
     machine = machine_busy_seconds() - machine_before
     client = time.process_time() - client_before
-    return Measured(result, server, client, machine, load_before, os.getloadavg())
+    pg = Backends.spent(pg_before, await backends.cpu(app_name))
+    return Measured(result, server, pg, client, machine, load_before, os.getloadavg())
 
 
 @dataclass
@@ -332,17 +390,27 @@ class Pair:
         peer = self.peer.result.throughput
         return self.ours.result.throughput / peer if peer else 0.0
 
+    @property
+    def cpu_ratio(self) -> float | None:
+        """PostGraphile's CPU per request / ours (server + its PostgreSQL backends): what the throughput
+        ratio would be if both were CPU-bound on cores of their own. Less sensitive to other jobs."""
+        ours, peer = self.ours.cpu_ms_per_request()[1], self.peer.cpu_ms_per_request()[1]
+        return None if ours is None or peer is None or ours == 0 else peer / ours
+
 
 async def measure(ours: ServerProcess, peer: PeerProcess, token: str, args: argparse.Namespace) -> list[Pair]:
+    backends = Backends(peer.owner_url)
     pairs = []
     for round_ in range(args.rounds):
         for concurrency in dict.fromkeys((1, args.concurrency)):
             mine, theirs = page_cases(args, concurrency, peer.account_id)
             label = f" (round {round_ + 1})" if args.rounds > 1 else ""
             print(f"ours, concurrency {concurrency}{label} …", end=" ", flush=True)
-            a = await measure_case(ours.base_url, token, mine, ours.worker_pids()[0], args.warmup)
+            a = await measure_case(
+                ours.base_url, token, mine, ours.worker_pids()[0], backends, OURS_APP_NAME, args.warmup
+            )
             print(f"{a.result.throughput:.1f} req/s; PostGraphile …", end=" ", flush=True)
-            b = await measure_case(peer.base_url, token, theirs, peer.pid, args.warmup)
+            b = await measure_case(peer.base_url, token, theirs, peer.pid, backends, PEER_APP_NAME, args.warmup)
             print(f"{b.result.throughput:.1f} req/s", flush=True)
             pairs.append(Pair(a, b))
     return pairs
@@ -353,18 +421,26 @@ def statements_cell(result: CaseResult) -> str:
     return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]} (VARIES)"
 
 
+def _cpu_cell(ours: float | None, peer: float | None) -> str:
+    return "–" if ours is None or peer is None else f"{ours:.1f} / {peer:.1f}"
+
+
 def markdown(pairs: list[Pair]) -> str:
     head = (
         "| case | concurrency | requests ours / peer | ours req/s | PostGraphile req/s | ours / PostGraphile "
-        "| p50 ms ours / peer | p99 ms ours / peer | SQL statements/request ours / peer |"
+        "| p50 ms ours / peer | p99 ms ours / peer | SQL statements/request ours / peer "
+        "| server CPU ms/request ours / peer | + its PostgreSQL backends ours / peer | CPU-based ratio |"
     )
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for p in pairs:
         a, b = p.ours.result, p.peer.result
+        (a_server, a_total), (b_server, b_total) = p.ours.cpu_ms_per_request(), p.peer.cpu_ms_per_request()
+        cpu_ratio = "–" if p.cpu_ratio is None else f"{p.cpu_ratio:.2f}×"
         lines.append(
             f"| {a.case.name} | {a.case.concurrency} | {a.requests} / {b.requests} | {a.throughput:.1f} | "
             f"{b.throughput:.1f} | **{p.ratio:.2f}×** | {a.percentile_ms(50):.1f} / {b.percentile_ms(50):.1f} | "
-            f"{a.percentile_ms(99):.1f} / {b.percentile_ms(99):.1f} | {statements_cell(a)} / {statements_cell(b)} |"
+            f"{a.percentile_ms(99):.1f} / {b.percentile_ms(99):.1f} | {statements_cell(a)} / {statements_cell(b)} | "
+            f"{_cpu_cell(a_server, b_server)} | {_cpu_cell(a_total, b_total)} | {cpu_ratio} |"
         )
     return "\n".join(lines)
 
@@ -391,6 +467,7 @@ def publish(facts: list[str], pairs: list[Pair], notes: list[str]) -> None:
                 "case": p.ours.result.case.name,
                 "concurrency": p.ours.result.case.concurrency,
                 "ratio_ours_over_peer": round(p.ratio, 3),
+                "cpu_based_ratio": None if p.cpu_ratio is None else round(p.cpu_ratio, 3),
                 "ours": p.ours.as_json(),
                 "postgraphile": p.peer.as_json(),
             }
