@@ -66,6 +66,9 @@ def server_environment(database_url: str, dev_secret: str, dev_issuer: str) -> d
             "DEV_ISSUER": dev_issuer,
             "PLATFORM_ISSUERS": f'["{dev_issuer}"]',
             "LOG_LEVEL": "WARNING",
+            # the bench is one principal at full speed: the limiter is checked (one EVALSHA) but never trips
+            "RATE_LIMIT_CAPACITY": "1000000000",
+            "RATE_LIMIT_REFILL_PER_SECOND": "1000000000",
         }
     )
     return env

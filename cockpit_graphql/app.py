@@ -23,8 +23,12 @@ from cockpit_graphql.context import Context, build_context
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.domain.policies.flags import flag_registry
 from cockpit_graphql.ide import GraphiQLPage
+from cockpit_graphql.limits.rate_limit import RateLimiter
 from cockpit_graphql.logging_setup import configure_logging
 from cockpit_graphql.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from cockpit_graphql.ops.endpoints import operations_routes
+from cockpit_graphql.ops.metrics import RATE_LIMIT_UNAVAILABLE
+from cockpit_graphql.ops.tracing import build_tracing
 from cockpit_graphql.schema import build_schema
 from cockpit_graphql.scim.app import PREFIX as SCIM_PREFIX
 from cockpit_graphql.scim.app import scim_mount
@@ -89,6 +93,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     holder: dict[str, Database] = {}
     if database is not None:
         holder["db"] = database
+    # rate limits, metrics, traces: docs/operations.md
+    limiter = RateLimiter(
+        settings.redis_url,
+        timeout=settings.rate_limit_timeout_seconds,
+        fail_open=settings.rate_limit_fail_open,
+        breaker_seconds=settings.rate_limit_breaker_seconds,
+        on_unavailable=RATE_LIMIT_UNAVAILABLE.inc,
+    )
+    tracing = build_tracing(settings)  # None unless TRACING_EXPORTER is set
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -100,10 +113,17 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         try:
             yield
         finally:
+            await limiter.close()
+            if tracing is not None:
+                tracing.shutdown()
             if owned:
                 await holder.pop("db").dispose()
 
-    schema = build_schema(introspection=settings.introspection_enabled)
+    schema = build_schema(
+        introspection=settings.introspection_enabled,
+        rate_limiter=limiter,
+        tracing=tracing.extension if tracing is not None else None,
+    )
     ide = GraphiQLPage.build(settings.graphiql_assets_dir) if settings.graphiql_enabled else None
     graphql_app = CockpitGraphQL(
         settings,
@@ -119,7 +139,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     verifier = TokenVerifier(settings, key_source_from_settings(settings))
     middleware = [
-        Middleware(RequestContextMiddleware),
+        Middleware(RequestContextMiddleware, metrics=settings.metrics_enabled),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(
             AuthenticationMiddleware, backend=LazyBackend(settings, verifier, holder), on_error=auth_error_response
@@ -129,9 +149,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         Route("/healthz", healthz),
         scim_mount(lambda: holder["db"], settings.scim_group_separator),  # docs/scim.md
+        *operations_routes(settings, lambda: holder.get("db")),
         *(ide.routes() if ide else []),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.settings = settings
     app.state.db_holder = holder
+    app.state.rate_limiter = limiter
+    app.state.tracing = tracing
     return app

@@ -47,10 +47,32 @@ def _bind_tcp_sockets() -> None:
     uvicorn.config.Config.bind_socket = bind_tcp  # type: ignore[method-assign]
 
 
+def _metrics_multiproc_dir(workers: int) -> str | None:
+    """Several workers: /metrics must merge every worker's samples (prometheus-client's multiprocess
+    mode). Use PROMETHEUS_MULTIPROC_DIR when set, else a fresh temporary directory; either way it is
+    emptied here, before any worker starts (samples of an earlier run would be counted again)."""
+    import tempfile
+
+    from cockpit_graphql.ops.metrics import MULTIPROC_ENV, prepare_multiproc_dir
+
+    directory = os.environ.get(MULTIPROC_ENV)
+    if not directory and workers <= 1:
+        return None
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="cockpit-metrics-")
+        os.environ[MULTIPROC_ENV] = directory  # inherited by uvicorn's worker processes
+    prepare_multiproc_dir(directory)
+    return directory
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from cockpit_graphql.logging_setup import configure_logging
+
     _bind_tcp_sockets()
+    _metrics_multiproc_dir(args.workers)
+    configure_logging(_settings().log_level)  # uvicorn's own lines as JSON too (log_config=None)
     uvicorn.run(
         "cockpit_graphql.app:create_app",
         factory=True,
@@ -58,6 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="warning",
+        log_config=None,
     )
     return 0
 
@@ -65,8 +88,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(_args: argparse.Namespace) -> int:
     from arq.worker import run_worker
 
+    from cockpit_graphql.logging_setup import configure_logging
     from cockpit_graphql.workers.settings import WorkerSettings
 
+    configure_logging(_settings().log_level)
     run_worker(WorkerSettings)  # type: ignore[arg-type]
     return 0
 
@@ -81,9 +106,17 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     from cockpit_graphql.ops.bootstrap import bootstrap
+    from cockpit_graphql.ops.progress import Progress
 
     operators = [tuple(o.split("#", 1)) for o in args.operator or []]
-    report = asyncio.run(bootstrap(_settings(), demo=args.demo, operators=operators))  # type: ignore[arg-type]
+    report = asyncio.run(
+        bootstrap(
+            _settings(),
+            demo=args.demo,
+            operators=operators,  # type: ignore[arg-type]
+            progress=lambda step: Progress(f"bootstrap: {step}"),
+        )
+    )
     print(f"migrations at head; {report.accounts_checked} accounts have their Global defaults")
     for op in report.operators_added:
         print(f"platform operator added: {op}")
@@ -96,6 +129,7 @@ def cmd_seed_models(args: argparse.Namespace) -> int:
     from cockpit_graphql.db.engine import Database
     from cockpit_graphql.domain.actor import SYSTEM_ACTOR, Operation
     from cockpit_graphql.domain.models.seed import seed_models
+    from cockpit_graphql.ops.progress import Progress
 
     if not args.from_env:
         print("Say where the models come from: `cockpit seed-models --from-env`.", file=sys.stderr)
@@ -105,7 +139,9 @@ def cmd_seed_models(args: argparse.Namespace) -> int:
         db = Database.from_settings(_settings())  # the app role: the catalog is a platform table it may write
         try:
             async with db.platform() as session:
-                report = await seed_models(session, Operation(SYSTEM_ACTOR, "cli:seed-models"), os.environ)
+                report = await seed_models(
+                    session, Operation(SYSTEM_ACTOR, "cli:seed-models"), os.environ, Progress("seed-models")
+                )
         finally:
             await db.dispose()
         return report.render()
@@ -118,13 +154,16 @@ def cmd_rotate_secrets(_args: argparse.Namespace) -> int:
     from cockpit_graphql.db.engine import Database
     from cockpit_graphql.domain.marketplace.connections import rotate_all_secrets
     from cockpit_graphql.domain.marketplace.secrets import SecretBox, SecretKeysError
+    from cockpit_graphql.ops.progress import Progress
 
     settings = _settings()
 
     async def run() -> int:
         db = Database.from_settings(settings)
         try:
-            report = await rotate_all_secrets(db, SecretBox(settings.connection_secret_keys))
+            report = await rotate_all_secrets(
+                db, SecretBox(settings.connection_secret_keys), Progress("rotate-secrets")
+            )
         except SecretKeysError as exc:
             print(str(exc), file=sys.stderr)
             return 2

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import strawberry
 from strawberry.extensions import DisableIntrospection
 from strawberry.federation import Schema as FederationSchema
 
-from cockpit_graphql.limits.extension import CachedValidation, ErrorShaping, QueryLimits
+from cockpit_graphql.limits.extension import CachedValidation, ErrorShaping, QueryLimits, RateLimiting
 from cockpit_graphql.limits.text import NulFreeText
+from cockpit_graphql.ops.metrics_graphql import RequestOutcome
 from cockpit_graphql.resolvers.accounts import AccountMutations, AccountQueries
 from cockpit_graphql.resolvers.agents import AgentMutations, AgentQueries
 from cockpit_graphql.resolvers.anomalies import AnomalyMutations, AnomalyQueries
@@ -22,6 +24,7 @@ from cockpit_graphql.resolvers.identity import IdentityMutations
 from cockpit_graphql.resolvers.models import ModelMutations, ModelQueries
 from cockpit_graphql.resolvers.node import NodeQueries
 from cockpit_graphql.resolvers.policies import PolicyMutations, PolicyQueries
+from cockpit_graphql.resolvers.rate_limits import RateLimitMutations
 from cockpit_graphql.resolvers.scim import ScimMutations, ScimQueries
 from cockpit_graphql.types.account import Account
 from cockpit_graphql.types.agents import Agent
@@ -61,6 +64,7 @@ class Mutation(
     IdentityMutations,
     AnomalyMutations,
     ScimMutations,
+    RateLimitMutations,
 ):
     pass
 
@@ -70,8 +74,15 @@ class CockpitSchema(FederationSchema):
         """Errors are logged (with request ids) by ErrorShaping; expected ones are not noise."""
 
 
-def build_schema(*, introspection: bool = True) -> CockpitSchema:
-    extensions: list[Any] = [QueryLimits, CachedValidation, NulFreeText, ErrorShaping]
+def build_schema(*, introspection: bool = True, rate_limiter: Any = None, tracing: Any = None) -> CockpitSchema:
+    """Extensions, outermost first: tracing (when on), request outcome (metrics), limits, validation,
+    the rate limit (after validation: only valid documents are charged), error shaping."""
+    extensions: list[Any] = [RequestOutcome, QueryLimits, CachedValidation, NulFreeText]
+    if rate_limiter is not None:
+        extensions.append(functools.partial(RateLimiting, limiter=rate_limiter))
+    extensions.append(ErrorShaping)
+    if tracing is not None:
+        extensions.insert(0, tracing)
     if not introspection:
         extensions.append(DisableIntrospection)
     return CockpitSchema(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -69,6 +70,34 @@ class Settings(BaseSettings):
     max_page_size: int = 100
     default_page_size: int = 20
     max_nodes_ids: int = 100
+
+    # --- rate limits (docs/operations.md) ---------------------------------------------------
+    rate_limit_enabled: bool = Field(True, description="Token bucket per principal on query cost, in Redis.")
+    rate_limit_capacity: int = Field(
+        100_000, description="Default bucket: cost units a principal may spend at once (accounts may override)."
+    )
+    rate_limit_refill_per_second: float = Field(
+        2_000.0, description="Default bucket: cost units refilled per second (accounts may override)."
+    )
+    rate_limit_fail_open: bool = Field(
+        True, description="Serve requests when Redis cannot be asked (logged and counted); false refuses them."
+    )
+    rate_limit_timeout_seconds: float = Field(0.25, description="How long a request waits for the limiter.")
+    rate_limit_breaker_seconds: float = Field(
+        5.0, description="After a Redis failure, how long requests skip the limiter before the next attempt."
+    )
+    rate_limit_key_prefix: str = "cockpit:ratelimit:"
+
+    # --- metrics, tracing, readiness (docs/operations.md) ----------------------------------
+    metrics_enabled: bool = Field(True, description="Serve /metrics (Prometheus) and record request metrics.")
+    metrics_jobs_key: str = Field("cockpit:metrics:jobs", description="Redis hash of job outcomes (worker).")
+    tracing_exporter: Literal["none", "console", "memory", "otlp"] = Field(
+        "none",
+        description="OpenTelemetry spans: none (off), console (stderr), memory (tests), otlp (needs "
+        "opentelemetry-exporter-otlp-proto-http, not installed by default).",
+    )
+    tracing_service_name: str = "cockpit-graphql"
+    readiness_timeout_seconds: float = Field(2.0, description="/readyz: how long each dependency may take.")
 
     # --- SCIM provisioning (docs/scim.md) ----------------------------------------------------
     scim_group_separator: str = Field(

@@ -45,6 +45,11 @@ def settings(keyring: KeyRing) -> Any:
         environment="test",
         log_level="WARNING",
         connection_secret_keys=[CONNECTION_SECRET_KEY],
+        # the suite must never trip the rate limit (tests/ops builds apps with tiny limits); per-run Redis keys
+        rate_limit_capacity=10**9,
+        rate_limit_refill_per_second=10.0**9,
+        rate_limit_key_prefix=f"cockpit:test:{TEST_DB}:ratelimit:",
+        metrics_jobs_key=f"cockpit:test:{TEST_DB}:metrics:jobs",
     )
 
 

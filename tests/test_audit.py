@@ -196,6 +196,14 @@ CASES: dict[str, Case] = {
         AuditAction.ENTITLEMENTS_UPDATED,
         super_admin=True,
     ),
+    "setAccountRateLimit": Case(
+        "SetAccountRateLimitInput",
+        "account { id rateLimit { capacity refillPerSecond overridden } }",
+        lambda w, t: _static({"accountId": t.account_gid, "capacity": 500, "refillPerSecond": 5.5})(w, t),
+        lambda w, t: _static({"accountId": t.account_gid, "capacity": 0, "refillPerSecond": 5})(w, t),
+        AuditAction.RATE_LIMIT_UPDATED,
+        super_admin=True,
+    ),
 }
 
 

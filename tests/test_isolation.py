@@ -128,6 +128,11 @@ def _mutation_cases(a: Tenant, b: Tenant) -> dict[str, tuple[str, dict[str, obje
         "suspendAccount": ("account { id }", {"id": b.account_gid}, "FORBIDDEN"),
         "reactivateAccount": ("account { id }", {"id": b.account_gid}, "FORBIDDEN"),
         "updateAccountEntitlements": ("account { id }", {"id": b.account_gid, "allowAllModels": False}, "FORBIDDEN"),
+        "setAccountRateLimit": (
+            "account { id }",
+            {"accountId": b.account_gid, "capacity": 1, "refillPerSecond": 1},
+            "FORBIDDEN",
+        ),
         "setBudgetPlan": (
             "plan { id }",
             {"accountId": b.account_gid, "creditsPerCycle": "5", "renewalDay": 1},

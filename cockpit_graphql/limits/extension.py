@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +12,11 @@ from graphql import DocumentNode, GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from cockpit_graphql.domain.accounts.rate_limits import RateLimitSetting
 from cockpit_graphql.domain.errors import CockpitError, ErrorCode
 from cockpit_graphql.limits.cost import measure
+from cockpit_graphql.limits.rate_limit import Decision, RateLimiter, bucket_key
+from cockpit_graphql.middleware import RETRY_AFTER_STATE
 
 log = logging.getLogger("cockpit.graphql")
 
@@ -56,6 +59,84 @@ class QueryLimits(SchemaExtension):
         if cost is None:
             return {}
         return {"cost": {"requested": cost, "limit": settings.max_query_cost}}
+
+
+def _bucket(context: Any) -> tuple[str, RateLimitSetting] | None:
+    """The principal's bucket key and setting (the account's override, else the settings' default)."""
+    principal = context.principal
+    if principal is None:
+        return None
+    settings = context.settings
+    identity = principal.identity
+    if identity.user_id is not None:
+        kind, who = "user", identity.user_id
+    elif identity.operator_id is not None:
+        kind, who = "operator", identity.operator_id
+    else:
+        kind, who = "subject", f"{identity.issuer}#{identity.subject}"
+    setting = identity.rate_limit or RateLimitSetting(
+        settings.rate_limit_capacity, settings.rate_limit_refill_per_second
+    )
+    return bucket_key(settings.rate_limit_key_prefix, identity.account_id, kind, who), setting
+
+
+def _rate_limited(decision: Decision) -> GraphQLError:
+    wait = decision.retry_after_seconds
+    if decision.checked:
+        message = (
+            f"Rate limit exceeded: this request costs {decision.cost}; {decision.remaining} of {decision.limit} "
+            f"left. Retry in {wait} s."
+        )
+    else:
+        message = f"Rate limit could not be checked (limiter unavailable). Retry in {wait} s."
+    return GraphQLError(
+        message,
+        extensions={
+            "code": ErrorCode.RATE_LIMITED.value,
+            "retryAfterSeconds": wait,
+            "limit": decision.limit,
+            "remaining": decision.remaining,
+            "cost": decision.cost,
+        },
+    )
+
+
+class RateLimiting(SchemaExtension):
+    """Takes the request's cost from its principal's token bucket after the document is validated
+    (a refused or invalid document costs nothing), before anything executes: one EVALSHA. Over the
+    limit: RATE_LIMITED with `retryAfterSeconds`, `limit`, `remaining` (HTTP 200 like every GraphQL
+    error of a valid request, plus a `Retry-After` header). Allowed responses report
+    `extensions.rateLimit = {limit, remaining}`."""
+
+    def __init__(self, *, limiter: RateLimiter, execution_context: Any = None) -> None:
+        super().__init__(execution_context=execution_context)
+        self.limiter = limiter
+        self._decision: Decision | None = None
+
+    async def on_validate(self) -> AsyncIterator[None]:
+        ctx = self.execution_context
+        context = ctx.context
+        cost = context.extras.get("cost")
+        if (
+            context.settings.rate_limit_enabled
+            and cost
+            and not ctx.pre_execution_errors
+            and ctx.graphql_document is not None
+            and (bucket := _bucket(context)) is not None
+        ):
+            key, setting = bucket
+            decision = await self.limiter.check(key, setting, cost)
+            self._decision = decision
+            if not decision.allowed:
+                ctx.pre_execution_errors = [_rate_limited(decision)]
+                context.request.scope.setdefault("state", {})[RETRY_AFTER_STATE] = decision.retry_after_seconds
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        decision = self._decision
+        if decision is None or not decision.allowed or not decision.checked:
+            return {}
+        return {"rateLimit": {"limit": decision.limit, "remaining": decision.remaining}}
 
 
 @dataclass(frozen=True, eq=False)

@@ -7,6 +7,7 @@ Idempotent: running it again changes nothing that is already there.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ from cockpit_graphql.domain.actor import SYSTEM_ACTOR, Operation
 from cockpit_graphql.domain.directory.service import ensure_defaults
 from cockpit_graphql.domain.models.seed import seed_models
 from cockpit_graphql.ops.demo import DEMO_MODEL_LISTS, seed_demo
+from cockpit_graphql.ops.progress import ProgressCallback
 from cockpit_graphql.settings import Settings
 
 
@@ -48,8 +50,13 @@ async def add_platform_operator(settings: Settings, issuer: str, subject: str, n
 
 
 async def bootstrap(
-    settings: Settings, *, demo: bool = False, operators: list[tuple[str, str]] | None = None
+    settings: Settings,
+    *,
+    demo: bool = False,
+    operators: list[tuple[str, str]] | None = None,
+    progress: Callable[[str], ProgressCallback] | None = None,
 ) -> BootstrapReport:
+    """`progress(step)` gives the (done, total) callback of each long step ("accounts", "demo accounts")."""
     report = BootstrapReport()
     await upgrade_to_head(settings.owner_database_url)
     wanted = list(operators or [])
@@ -63,16 +70,21 @@ async def bootstrap(
         # the catalog seed: COCKPIT_MODELS_<PROVIDER> lists (plus a small demo catalog with --demo)
         lists = {**(DEMO_MODEL_LISTS if demo else {}), **os.environ}
         async with db.platform() as session:
-            seeded = await seed_models(session, Operation(SYSTEM_ACTOR, "bootstrap"), lists)
+            seeded = await seed_models(
+                session, Operation(SYSTEM_ACTOR, "bootstrap"), lists, progress("models") if progress else None
+            )
         report.models_added = seeded.added
         async with db.platform() as session:
             account_ids = list((await session.scalars(sa.select(Account.id))).all())
-        for account_id in account_ids:  # one transaction per account
+        step = progress("accounts") if progress else None
+        for done, account_id in enumerate(account_ids, 1):  # one transaction per account
             async with db.tenant(mint_for_system(account_id)) as session:
                 await ensure_defaults(session, mint_for_system(account_id))
+            if step:
+                step(done, len(account_ids))
         report.accounts_checked = len(account_ids)
         if demo:
-            report.demo = await seed_demo(db, settings)
+            report.demo = await seed_demo(db, settings, progress("demo accounts") if progress else None)
     finally:
         await db.dispose()
     return report

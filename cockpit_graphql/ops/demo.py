@@ -23,6 +23,7 @@ from cockpit_graphql.domain.policies import service as policies
 from cockpit_graphql.domain.policies.guardrail_types import GuardrailMode, GuardrailType
 from cockpit_graphql.domain.policies.settings import GuardrailState
 from cockpit_graphql.domain.roles import Role
+from cockpit_graphql.ops.progress import ProgressCallback
 from cockpit_graphql.settings import Settings
 
 DEMO_MODEL_LISTS = {
@@ -54,11 +55,13 @@ DEMO_ACCOUNTS = {
 }
 
 
-async def seed_demo(db: Database, settings: Settings) -> list[str]:
+async def seed_demo(db: Database, settings: Settings, progress: ProgressCallback | None = None) -> list[str]:
     """Create the demo accounts once (keyed by the dev issuer and org id); report what was created."""
     created: list[str] = []
     op = Operation(SYSTEM_ACTOR, "bootstrap")
-    for org_key, spec in DEMO_ACCOUNTS.items():
+    for done, (org_key, spec) in enumerate(DEMO_ACCOUNTS.items(), 1):
+        if progress:
+            progress(done - 1, len(DEMO_ACCOUNTS))
         async with db.platform() as session:
             existing = await session.scalar(
                 sa.select(Account.id).where(
@@ -104,6 +107,8 @@ async def seed_demo(db: Database, settings: Settings) -> list[str]:
             if org_key == "acme":
                 await _acme_policies(session, tenant, op)
         created.append(str(spec["name"]))
+    if progress:
+        progress(len(DEMO_ACCOUNTS), len(DEMO_ACCOUNTS))
     return created
 
 

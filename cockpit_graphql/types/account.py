@@ -11,6 +11,7 @@ import strawberry
 
 from cockpit_graphql.context import Info
 from cockpit_graphql.db.tables import Account as AccountRow
+from cockpit_graphql.domain.accounts.rate_limits import override_of
 from cockpit_graphql.domain.accounts.service import AccountStatus
 from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel, chain_of
 from cockpit_graphql.domain.errors import Forbidden
@@ -46,6 +47,7 @@ from cockpit_graphql.types.node import Node
 from cockpit_graphql.types.pagination import After, Before, Connection, First, Last
 from cockpit_graphql.types.policies import Guardrail
 from cockpit_graphql.types.policy_scope import PolicyScope
+from cockpit_graphql.types.rate_limits import AccountRateLimit
 
 if TYPE_CHECKING:
     from cockpit_graphql.types.quality import DirectoryQuality
@@ -139,6 +141,24 @@ class Account(Node, PolicyScope):
             allowed_model_ids=[model_gid(i) for i in model_ids],
             disabled_features=sorted(e.disabled_features),
             _model_ids=model_ids,
+        )
+
+    @strawberry.field(
+        description="The rate limit each principal of the account gets: the override a super admin set, else the "
+        "server's default (admins). See docs/operations.md."
+    )
+    def rate_limit(self, info: Info) -> AccountRateLimit:
+        self._settings_visible(info)
+        override = override_of(self.row)
+        if override is not None:
+            return AccountRateLimit(
+                capacity=override.capacity, refill_per_second=override.refill_per_second, overridden=True
+            )
+        settings = info.context.settings
+        return AccountRateLimit(
+            capacity=settings.rate_limit_capacity,
+            refill_per_second=settings.rate_limit_refill_per_second,
+            overridden=False,
         )
 
     @strawberry.field(description="The account's guardrail definitions, by name (admins).")

@@ -34,5 +34,9 @@ class Account(SQLModel, table=True):
         default=Decimal("1000"), sa_type=sa.Numeric(20, 6), sa_column_kwargs={"nullable": False}
     )
     entitlements: dict[str, Any] = Field(default_factory=dict, sa_type=pg.JSONB, sa_column_kwargs={"nullable": False})
+    rate_limit_capacity: int | None = Field(default=None, description="Rate limit override: bucket capacity (cost).")
+    rate_limit_refill_per_second: float | None = Field(
+        default=None, sa_type=sa.Float, description="Rate limit override: cost units refilled per second."
+    )
     created_at: datetime = timestamptz()
     updated_at: datetime = timestamptz()

@@ -26,6 +26,8 @@ class AuditAction(StrEnum):
     ACCOUNT_SUSPENDED = "directory.account.suspended"
     ACCOUNT_REACTIVATED = "directory.account.reactivated"
     ENTITLEMENTS_UPDATED = "policies.entitlements.updated"
+    RATE_LIMIT_UPDATED = "policies.rate_limit.updated"
+    RATE_LIMIT_CLEARED = "policies.rate_limit.cleared"
     ORGANIZATION_CREATED = "directory.organization.created"
     ORGANIZATION_UPDATED = "directory.organization.updated"
     ORGANIZATION_DELETED = "directory.organization.deleted"

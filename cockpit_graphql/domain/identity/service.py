@@ -29,6 +29,7 @@ from cockpit_graphql.db.tables import (
     UnlinkedIdentity,
     User,
 )
+from cockpit_graphql.domain.accounts.rate_limits import RateLimitSetting, override_of
 from cockpit_graphql.domain.actor import Actor, ActorType, Operation
 from cockpit_graphql.domain.audit.repository import record
 from cockpit_graphql.domain.audit.taxonomy import AuditAction
@@ -60,6 +61,7 @@ class Identity:
     account_id: uuid.UUID | None = None
     user_id: uuid.UUID | None = None
     operator_id: uuid.UUID | None = None
+    rate_limit: RateLimitSetting | None = None  # the account's override, read with the account (no extra SQL)
 
     @property
     def actor(self) -> Actor:
@@ -125,6 +127,7 @@ async def resolve_identity(
         label=label,
         account_id=account.id,
         user_id=user.id,
+        rate_limit=override_of(account),
     )
 
 

@@ -11,7 +11,7 @@ Who may do what (the caller's role comes from `op.actor`):
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -353,9 +353,11 @@ async def rotate_account_secrets(session: AsyncSession, box: SecretBox, batch: i
         after = page[-1][0]
 
 
-async def rotate_all_secrets(db: Database, box: SecretBox) -> RotationReport:
+async def rotate_all_secrets(
+    db: Database, box: SecretBox, progress: Callable[[int, int], None] | None = None
+) -> RotationReport:
     """`cockpit rotate-secrets`: every account, one transaction each (a failure leaves the accounts
-    done so far rotated; running it again finishes the job)."""
+    done so far rotated; running it again finishes the job). `progress(done, total)` after each account."""
     report = RotationReport()
     box.encrypt("")  # fail before touching anything when the keys are missing or malformed
     async with db.platform() as session:
@@ -366,4 +368,6 @@ async def rotate_all_secrets(db: Database, box: SecretBox) -> RotationReport:
         report.accounts += 1
         report.rotated += rotated
         report.current += current
+        if progress:
+            progress(report.accounts, len(account_ids))
     return report

@@ -13,7 +13,7 @@ providers) are skipped and reported; they never stop the seed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -151,15 +151,23 @@ def plan_seed(wanted: Iterable[WantedModel], catalog: Iterable[tuple[str, str]])
     return report
 
 
-async def seed_models(session: AsyncSession, op: Operation, env: Mapping[str, str]) -> SeedReport:
-    """Apply the environment lists to the catalog in the caller's platform transaction."""
+async def seed_models(
+    session: AsyncSession,
+    op: Operation,
+    env: Mapping[str, str],
+    progress: Callable[[int, int], None] | None = None,
+) -> SeedReport:
+    """Apply the environment lists to the catalog in the caller's platform transaction;
+    `progress(done, total)` after each model added."""
     wanted, ignored, variables = wanted_from_env(env)
     catalog = await all_models(session)
     report = plan_seed(wanted, [(m.provider, m.provider_model_id) for m in catalog])
     report.ignored, report.variables = ignored, variables
     to_add = set(report.added)
+    done = 0
     for model in wanted:
         if model.name in to_add:
+            done += 1
             await create_model(
                 session,
                 op,
@@ -170,4 +178,6 @@ async def seed_models(session: AsyncSession, op: Operation, env: Mapping[str, st
                     capabilities=model.capabilities,
                 ),
             )
+            if progress:
+                progress(done, len(to_add))
     return report

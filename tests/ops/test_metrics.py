@@ -1,0 +1,179 @@
+"""/metrics: requests by operation and outcome, latency, SQL statements, queue depth and job outcomes
+(from Redis), correct across several worker processes; /readyz and /healthz."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from arq import Retry
+from prometheus_client.parser import text_string_to_metric_families
+
+from cockpit_graphql.ops import metrics
+from cockpit_graphql.ops.metrics_jobs import count_functions
+from tests.ops.helpers import CLOSED_REDIS, app_client, gql, own_settings
+from tests.support.workers import queue_pool, run_burst_worker
+from tests.support.world import World
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    return samples(text).get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_requests_are_counted_by_operation_and_outcome(world: World, settings: Any, db: Any) -> None:
+    t = await world.tenant()
+    op = f"Viewer{uuid.uuid4().hex[:8]}"
+    async with app_client(own_settings(settings), db) as (_app, client):
+        before = (await client.get("/metrics")).text
+        for _ in range(2):
+            assert (await gql(client, f"query {op} {{ viewer {{ role }} }}", token=world.admin(t))).errors == []
+        await gql(client, f"query {op} {{ viewer {{ role }} }}")  # no token
+        await gql(client, f"query {op} {{ viewer {{ role }} }}", token="not-a-jwt")  # refused before GraphQL
+        bad = f'mutation Bad{op} {{ createOrganization(input: {{name: "  "}}) {{ userErrors {{ code }} }} }}'
+        assert (await gql(client, bad, token=world.admin(t))).data["createOrganization"]["userErrors"]
+        denied = f'mutation Deny{op} {{ suspendAccount(input: {{id: "{t.account_gid}"}}) {{ userErrors {{ code }} }} }}'
+        assert (await gql(client, denied, token=world.member(t))).codes == ["FORBIDDEN"]
+        await gql(client, "{ viewer { role ", token=world.admin(t))
+        scrape = await client.get("/metrics")
+    assert scrape.status_code == 200 and scrape.headers["content-type"].startswith("text/plain")
+    text = scrape.text
+    total = "cockpit_graphql_requests_total"
+    assert value(text, total, operation=op, operation_type="query", outcome="ok") == 2
+    assert value(text, total, operation=op, operation_type="query", outcome="UNAUTHENTICATED") == 1
+    assert (
+        value(text, total, operation="none", operation_type="none", outcome="UNAUTHENTICATED")
+        - value(before, total, operation="none", operation_type="none", outcome="UNAUTHENTICATED")
+        == 1
+    )
+    assert value(text, total, operation=f"Bad{op}", operation_type="mutation", outcome="user_error") == 1
+    assert value(text, total, operation=f"Deny{op}", operation_type="mutation", outcome="FORBIDDEN") == 1
+    assert value(text, total, operation="invalid", operation_type="none", outcome="GRAPHQL_PARSE_FAILED") >= 1
+    assert value(text, "cockpit_graphql_request_duration_seconds_count", operation=op) == 3
+    assert value(text, "cockpit_graphql_request_duration_seconds_bucket", operation=op, le="+Inf") == 3
+    assert value(text, "cockpit_graphql_sql_statements_count", operation=op) == 3
+    assert value(text, "cockpit_graphql_sql_statements_sum", operation=op) > 0
+    assert value(text, "cockpit_redis_up") == 1
+    assert value(before, total, operation=op, operation_type="query", outcome="ok") == 0
+
+
+def test_operation_names_are_a_bounded_label_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(metrics, "_seen", set())
+    monkeypatch.setattr(metrics, "MAX_OPERATION_NAMES", 2)
+    assert [metrics.operation_label(n) for n in ("A", "B", "C", "A", None, "x" * 200)] == [
+        "A",
+        "B",
+        "other",
+        "A",
+        "anonymous",
+        "other",
+    ]
+
+
+async def _ok(_ctx: dict[str, Any]) -> str:
+    return "done"
+
+
+async def _broken(_ctx: dict[str, Any]) -> None:
+    raise RuntimeError("boom")
+
+
+async def _again(ctx: dict[str, Any]) -> None:
+    if ctx["job_try"] < 2:
+        raise Retry(defer=0)
+
+
+async def test_queue_depth_and_job_outcomes_are_read_from_redis_at_scrape(settings: Any, db: Any) -> None:
+    queue = f"cockpit:test:queue:{uuid.uuid4().hex}"
+    key = f"{settings.metrics_jobs_key}:{uuid.uuid4().hex[:8]}"
+    local = own_settings(settings, worker_queue_name=queue, metrics_jobs_key=key)
+    functions = count_functions([_ok, _broken, _again], key)
+    async for pool in queue_pool(settings, queue):
+        for name in ("_ok", "_ok", "_broken", "_again"):
+            await pool.enqueue_job(name)
+        async with app_client(local, db) as (_app, client):
+            queued = (await client.get("/metrics")).text
+            assert value(queued, "cockpit_queue_jobs", queue=queue) == 4
+            await run_burst_worker(local, queue, functions)
+            text = (await client.get("/metrics")).text
+    assert value(text, "cockpit_queue_jobs", queue=queue) == 0
+    assert value(text, "cockpit_jobs_total", job="_ok", outcome="success") == 2
+    assert value(text, "cockpit_jobs_total", job="_broken", outcome="failure") == 1
+    assert value(text, "cockpit_jobs_total", job="_again", outcome="retry") == 1
+    assert value(text, "cockpit_jobs_total", job="_again", outcome="success") == 1
+
+
+async def test_metrics_answer_when_redis_is_down(settings: Any, db: Any) -> None:
+    async with app_client(own_settings(settings, redis_url=CLOSED_REDIS), db) as (_app, client):
+        r = await client.get("/metrics")
+    assert r.status_code == 200
+    assert value(r.text, "cockpit_redis_up") == 0 and "cockpit_graphql_requests_total" in r.text
+
+
+def test_several_processes_are_merged(tmp_path: Path) -> None:
+    """What `cockpit serve --workers N` relies on: each process writes its samples to the
+    multiprocess directory; a scrape in any process reads them all."""
+    directory = tmp_path / "prom"
+    metrics.prepare_multiproc_dir(str(directory))
+    code = (
+        "from cockpit_graphql.ops.metrics import observe_request\nobserve_request('Merged', 'query', 'ok', 0.02, 3)\n"
+    )
+    env = {**os.environ, metrics.MULTIPROC_ENV: str(directory)}
+    for _ in range(3):
+        subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, timeout=60)
+    text = metrics.render(multiproc_dir=str(directory)).decode()
+    assert value(text, "cockpit_graphql_requests_total", operation="Merged", operation_type="query", outcome="ok") == 3
+    assert value(text, "cockpit_graphql_sql_statements_sum", operation="Merged") == 9
+    metrics.prepare_multiproc_dir(str(directory))  # a new run starts from nothing
+    assert "Merged" not in metrics.render(multiproc_dir=str(directory)).decode()
+
+
+async def test_healthz_and_readyz(settings: Any, db: Any) -> None:
+    async with app_client(own_settings(settings), db) as (_app, client):
+        assert (await client.get("/healthz")).json() == {"status": "ok"}
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    async with app_client(own_settings(settings, redis_url=CLOSED_REDIS), db) as (_app, client):
+        assert (await client.get("/healthz")).status_code == 200  # liveness does not depend on Redis
+        r = await client.get("/readyz")
+        assert r.status_code == 503
+        assert r.json()["checks"] == {"database": "ok", "redis": "failed: ConnectionError"}
+
+
+async def test_readyz_names_a_failing_database(settings: Any) -> None:
+    from sqlalchemy.engine import make_url
+
+    from cockpit_graphql.db.engine import Database
+
+    broken = settings.model_copy(
+        update={
+            "app_database_url": make_url(settings.resolved_app_database_url)
+            .set(database="no_such_database_xyz")
+            .render_as_string(hide_password=False)
+        }
+    )
+    db = Database.from_settings(broken)
+    try:
+        async with app_client(own_settings(broken), db) as (_app, client):
+            r = await client.get("/readyz")
+    finally:
+        await db.dispose()
+    assert r.status_code == 503
+    checks = r.json()["checks"]
+    assert checks["database"].startswith("failed") and checks["redis"] == "ok"
+    assert "no_such_database" not in r.text  # class names only: no hosts, names or credentials
