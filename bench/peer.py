@@ -144,10 +144,12 @@ class Measured:
                 "server_postgresql_backends": None if self.pg_cpu_s is None else round(self.pg_cpu_s, 2),
                 "bench_client": round(self.client_cpu_s, 2),
                 "machine_busy": round(self.machine_busy_s, 2),
-                "everything_else": round(self.machine_busy_s - self.server_cpu_s - self.client_cpu_s, 2),
+                "everything_else": round(
+                    self.machine_busy_s - self.server_cpu_s - (self.pg_cpu_s or 0.0) - self.client_cpu_s, 2
+                ),
             },
-            "loadavg_before": list(self.load_before),
-            "loadavg_after": list(self.load_after),
+            "loadavg_before": [round(x, 2) for x in self.load_before],
+            "loadavg_after": [round(x, 2) for x in self.load_after],
         }
 
     def cpu_ms_per_request(self) -> tuple[float, float | None]:
