@@ -177,3 +177,18 @@ async def test_readyz_names_a_failing_database(settings: Any) -> None:
     checks = r.json()["checks"]
     assert checks["database"].startswith("failed") and checks["redis"] == "ok"
     assert "no_such_database" not in r.text  # class names only: no hosts, names or credentials
+
+
+def test_serve_prepares_the_multiprocess_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cockpit_graphql.cli import _metrics_multiproc_dir
+
+    monkeypatch.setenv(metrics.MULTIPROC_ENV, "recorded")  # so that teardown restores the original state
+    monkeypatch.delenv(metrics.MULTIPROC_ENV)
+    assert _metrics_multiproc_dir(1) is None and metrics.MULTIPROC_ENV not in os.environ  # one worker: in memory
+    created = _metrics_multiproc_dir(2)  # several workers and no directory given: a fresh one, for the workers
+    assert created and Path(created).is_dir() and os.environ[metrics.MULTIPROC_ENV] == created
+    given = tmp_path / "given"
+    given.mkdir()
+    (given / "counter_123.db").write_bytes(b"stale")
+    monkeypatch.setenv(metrics.MULTIPROC_ENV, str(given))
+    assert _metrics_multiproc_dir(1) == str(given) and not list(given.iterdir())  # emptied before workers start
