@@ -8,9 +8,10 @@ page, one more for `totalCount` when a client asks for it.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,13 +53,25 @@ class AuditFilter:
     occurred_to: datetime | None = None
 
     def validate(self) -> AuditFilter:
-        if self.occurred_from is not None and self.occurred_to is not None and self.occurred_from > self.occurred_to:
+        """The filter with its instants in UTC (one without a zone is read as UTC), or BadUserInput.
+        Found by fuzzing: a naive `from` with an aware `to` failed to compare, and an instant outside
+        years 1-9999 in UTC (0001-01-01T00:00+14:00) failed to convert; both were INTERNAL."""
+        instants = {}
+        for name, label in (("occurred_from", "from"), ("occurred_to", "to")):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    instants[name] = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+                except OverflowError:
+                    raise BadUserInput(f"`filter.{label}` is out of range.") from None
+        flt = dataclasses.replace(self, **instants)
+        if flt.occurred_from is not None and flt.occurred_to is not None and flt.occurred_from > flt.occurred_to:
             raise BadUserInput("`filter.from` must not be after `filter.to`.")
         for name in ("modules", "entities", "verbs", "actions"):
-            values = getattr(self, name)
+            values = getattr(flt, name)
             if values is not None and len(values) > MAX_FILTER_VALUES:
                 raise BadUserInput(f"`filter.{name}` takes at most {MAX_FILTER_VALUES} values.")
-        return self
+        return flt
 
     def conditions(self, table: type[Any]) -> list[sa.ColumnElement[bool]]:
         action = table.action

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
@@ -283,6 +283,10 @@ def _validate(inputs: list[UsageInput], now: datetime, only: set[int]) -> None:
             problems.append(
                 UserErrorItem((*path, "occurredAt"), UserErrorCode.INVALID, "`occurredAt` needs a time zone.")
             )
+        elif not _in_utc_range(event.occurred_at):
+            problems.append(
+                UserErrorItem((*path, "occurredAt"), UserErrorCode.INVALID, "`occurredAt` is out of range.")
+            )
         elif event.occurred_at > now + FUTURE_SKEW:
             problems.append(
                 UserErrorItem((*path, "occurredAt"), UserErrorCode.INVALID, "`occurredAt` is in the future.")
@@ -291,6 +295,15 @@ def _validate(inputs: list[UsageInput], now: datetime, only: set[int]) -> None:
             problems.append(UserErrorItem((*path, "tokensIn"), UserErrorCode.INVALID, "Token counts must be ≥ 0."))
     if problems:
         raise UserInputError(*problems)
+
+
+def _in_utc_range(instant: datetime) -> bool:
+    """0001-01-01T00:00+14:00 is a valid datetime but no UTC one (fuzzing found it as INTERNAL)."""
+    try:
+        instant.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 async def _costs(session: AsyncSession, inputs: list[UsageInput], only: set[int]) -> dict[int, Decimal]:
