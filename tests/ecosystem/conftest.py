@@ -12,7 +12,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,31 +41,37 @@ def run_node(script: str, *args: str, timeout: float = 60) -> subprocess.Complet
     )
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @contextmanager
-def node_service(script: str, *args: str, log_path: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Starts an ecosystem/ server script; yields the URL of its `{"ready": url}` line; stops it."""
+def node_service(script: str, *args: str, log_path: Path, port: int | None = None) -> Iterator[Callable[[], str]]:
+    """Starts an ecosystem/ server script (on `port`, else a free one) and yields `ready()`, which waits
+    for its `{"ready": url}` line and returns the URL (so other work can run while it starts); stops it."""
     log = log_path.open("w+")
     proc = subprocess.Popen(
         [node(), script, *args],
         cwd=ECOSYSTEM,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env=dict(os.environ) | (env or {}),
+        env=dict(os.environ) | {"PORT": str(port or 0)},
     )
-    try:
+
+    def ready() -> str:
         deadline = time.monotonic() + 60
         while True:
             for line in log_path.read_text().splitlines():
                 if line.startswith('{"ready"'):
-                    url = str(json.loads(line)["ready"])
-                    break
-            else:
-                assert proc.poll() is None, f"{script} exited:\n{log_path.read_text()}"
-                assert time.monotonic() < deadline, f"{script} did not start:\n{log_path.read_text()}"
-                time.sleep(0.1)
-                continue
-            break
-        yield url
+                    return str(json.loads(line)["ready"])
+            assert proc.poll() is None, f"{script} exited:\n{log_path.read_text()}"
+            assert time.monotonic() < deadline, f"{script} did not start:\n{log_path.read_text()}"
+            time.sleep(0.05)
+
+    try:
+        yield ready
     finally:
         proc.terminate()
         try:
@@ -82,9 +88,7 @@ def api(settings: Any, db: Any) -> Iterator[str]:
     port, in a thread with its own event loop and pool: the base URL."""
     from cockpit_graphql.app import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     app = create_app(settings.model_copy(update={"gc_tuning": False}))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     thread = threading.Thread(target=server.run, name=f"ecosystem-api-{port}", daemon=True)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from graphql import ObjectTypeDefinitionNode, parse, print_ast
 
-from tests.ecosystem.conftest import node_service, run_node
+from tests.ecosystem.conftest import free_port, node_service, run_node
 from tests.marketplace.helpers import published
 from tests.support.world import Tenant, World
 
@@ -59,9 +59,10 @@ def federation(api: str, cast: Cast, world: World, tmp_path_factory: pytest.Temp
         "agents": {cast.agent_a: 4.5, cast.agent_b: 2.0},
     }
     (work / "records.json").write_text(json.dumps(records))
+    port = free_port()  # known before the training subgraph is up: composition runs while it starts
     with node_service(
-        "federation/training-subgraph.mjs", str(work / "records.json"), log_path=work / "training.log"
-    ) as training:
+        "federation/training-subgraph.mjs", str(work / "records.json"), log_path=work / "training.log", port=port
+    ) as training_ready:
         composed = run_node(
             "federation/compose.mjs",
             str(work / "supergraph.graphql"),
@@ -69,7 +70,7 @@ def federation(api: str, cast: Cast, world: World, tmp_path_factory: pytest.Temp
             subgraph,
             str(work / "cockpit.graphql"),
             "training",
-            training,
+            f"http://127.0.0.1:{port}/",
             "federation/training.graphql",
         )
         assert composed.returncode == 0, composed.stderr
@@ -77,8 +78,9 @@ def federation(api: str, cast: Cast, world: World, tmp_path_factory: pytest.Temp
         supergraph = (work / "supergraph.graphql").read_text()
         with node_service(
             "federation/gateway.mjs", str(work / "supergraph.graphql"), log_path=work / "gateway.log"
-        ) as gw:
-            yield Federation(gw, subgraph, supergraph)
+        ) as gateway_ready:
+            assert training_ready() == f"http://127.0.0.1:{port}/"
+            yield Federation(gateway_ready(), subgraph, supergraph)
 
 
 def bearer(token: str) -> dict[str, str]:
