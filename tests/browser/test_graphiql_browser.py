@@ -40,9 +40,8 @@ def chromium() -> Path:
 
 
 @pytest.fixture(scope="module")
-def graphiql_url(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("graphiql") / "server.log"
-    with live_server(settings, log, graphiql_enabled=True, gc_tuning=False) as base:
+def graphiql_url(settings: Any) -> Iterator[str]:
+    with live_server(settings, graphiql_enabled=True) as base:
         yield f"{base}/graphql"
 
 

@@ -1,13 +1,11 @@
-"""A real server for tests that need one over TCP (a browser, a fuzzer): `cockpit serve` in a subprocess
-on a free 127.0.0.1 port, configured from a Settings object through the environment."""
+"""A real server for tests that need one over TCP (a browser, a fuzzer): uvicorn serving create_app() on a
+free 127.0.0.1 port, in a thread of the test process (the app is already imported there: a subprocess
+spent most of its start importing it again)."""
 
 from __future__ import annotations
 
-import json
-import os
 import socket
-import subprocess
-import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 
 ROOT = Path(__file__).resolve().parents[2]
-COCKPIT = str(Path(sys.executable).parent / "cockpit")
 
 
 def free_port() -> int:
@@ -26,52 +24,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def settings_environment(settings: Any) -> dict[str, str]:
-    """Every field as the environment variable pydantic-settings reads (lists and dicts as JSON)."""
-    env = {}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if isinstance(value, list | dict):
-            env[name.upper()] = json.dumps(value)
-        elif isinstance(value, bool):
-            env[name.upper()] = "true" if value else "false"
-        else:
-            env[name.upper()] = str(value)
-    return env
-
-
 @contextmanager
-def live_server(settings: Any, log_path: Path, **overrides: Any) -> Iterator[str]:
-    """Yields the base URL (http://127.0.0.1:PORT) once /healthz answers; stops the server after."""
+def live_server(settings: Any, **overrides: Any) -> Iterator[str]:
+    """Yields the base URL (http://127.0.0.1:PORT) once /healthz answers; stops the server after. The app
+    opens its own database pool in its lifespan, on the server thread's event loop."""
+    from cockpit_graphql.app import create_app
+
+    app = create_app(settings.model_copy(update={"gc_tuning": False, **overrides}))
     port = free_port()
-    env = dict(os.environ) | settings_environment(settings.model_copy(update=overrides)) | {"XDG_RUNTIME_DIR": "/tmp"}
-    log = log_path.open("w+")
-    proc = subprocess.Popen(
-        [COCKPIT, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name=f"live-server-{port}", daemon=True)
+    thread.start()
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"server exited:\n{log_path.read_text()}"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"server did not start:\n{log_path.read_text()}"
-            time.sleep(0.2)
+        while not server.started:
+            assert thread.is_alive(), "the server thread died while starting"
+            assert time.monotonic() < deadline, "the server did not start in 60 s"
+            time.sleep(0.05)
+        assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        server.should_exit = True
+        thread.join(timeout=30)
