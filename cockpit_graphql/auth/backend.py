@@ -13,6 +13,7 @@ from cockpit_graphql.auth.tokens import TokenVerifier
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.domain.errors import CockpitError, ErrorCode
 from cockpit_graphql.domain.identity.service import resolve_identity
+from cockpit_graphql.middleware import ERROR_CODE_STATE
 from cockpit_graphql.settings import Settings
 
 STATUS_BY_CODE = {
@@ -67,7 +68,9 @@ class JWTBackend(AuthenticationBackend):
 
 def auth_error_response(conn: HTTPConnection, exc: Exception) -> Response:
     error = exc.error if isinstance(exc, TokenAuthError) else CockpitError(str(exc), ErrorCode.UNAUTHENTICATED)
-    request_id = conn.scope.get("state", {}).get("request_id") or str(uuid.uuid4())
+    state = conn.scope.setdefault("state", {})
+    state[ERROR_CODE_STATE] = error.code.value  # the request metrics' outcome (403 alone is ambiguous)
+    request_id = state.get("request_id") or str(uuid.uuid4())
     body = {
         "data": None,
         "errors": [{"message": error.message, "extensions": {"code": error.code.value, "requestId": request_id}}],

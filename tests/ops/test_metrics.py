@@ -71,6 +71,25 @@ async def test_requests_are_counted_by_operation_and_outcome(world: World, setti
     assert value(before, total, operation=op, operation_type="query", outcome="ok") == 0
 
 
+async def test_refusals_before_graphql_are_counted_by_their_own_code(world: World, settings: Any, db: Any) -> None:
+    """A 403 at sign-in is ACCOUNT_SUSPENDED or ACCOUNT_MISMATCH, not a generic FORBIDDEN."""
+    t = await world.tenant()
+    suspend = f'mutation {{ suspendAccount(input: {{id: "{t.account_gid}"}}) {{ userErrors {{ code }} }} }}'
+    assert (await world.gql(suspend, token=await world.super_admin())).data["suspendAccount"]["userErrors"] == []
+    total = "cockpit_graphql_requests_total"
+    refused = {"operation": "none", "operation_type": "none"}  # refused before GraphQL parsed anything
+    async with app_client(own_settings(settings), db) as (_app, client):
+        before = (await client.get("/metrics")).text
+        response = await client.post(
+            "/graphql", json={"query": "{ viewer { role } }"}, headers={"authorization": f"Bearer {world.member(t)}"}
+        )
+        text = (await client.get("/metrics")).text
+    assert response.status_code == 403 and response.json()["errors"][0]["extensions"]["code"] == "ACCOUNT_SUSPENDED"
+    for outcome, added in (("ACCOUNT_SUSPENDED", 1), ("FORBIDDEN", 0)):
+        counted = value(text, total, **refused, outcome=outcome) - value(before, total, **refused, outcome=outcome)
+        assert counted == added, outcome
+
+
 def test_operation_names_are_a_bounded_label_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(metrics, "_seen", set())
     monkeypatch.setattr(metrics, "MAX_OPERATION_NAMES", 2)
