@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from graphql import ObjectTypeDefinitionNode, parse, print_ast
 
-from tests.ecosystem.conftest import free_port, node_service, run_node
+from tests.ecosystem.conftest import ROOT, free_port, node_service, run_node
 from tests.marketplace.helpers import published
 from tests.support.world import Tenant, World
 
@@ -123,6 +124,17 @@ def test_composition_joins_both_subgraphs_on_the_entity_keys(federation: Federat
         "User",
     }
     assert f'url: "{federation.subgraph}"' in federation.supergraph
+
+
+def test_the_committed_schema_composes_as_the_live_one_does(federation: Federation, tmp_path: Path) -> None:
+    """docs/federation.md composes from schema.graphql (no server or token needed)."""
+    out = tmp_path / "supergraph.graphql"
+    composed = run_node(
+        "federation/compose.mjs", str(out), "cockpit", federation.subgraph, str(ROOT / "schema.graphql"),
+        "training", "http://127.0.0.1:1/", "federation/training.graphql",
+    )  # fmt: skip
+    assert composed.returncode == 0 and "hint:" not in composed.stderr, composed.stderr
+    assert entity_keys(out.read_text()) == entity_keys(federation.supergraph)
 
 
 async def test_a_query_crosses_both_subgraphs_with_the_callers_token(
