@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -47,22 +48,24 @@ def _bind_tcp_sockets() -> None:
     uvicorn.config.Config.bind_socket = bind_tcp  # type: ignore[method-assign]
 
 
-def _metrics_multiproc_dir(workers: int) -> str | None:
+def _metrics_multiproc_dir(workers: int) -> tuple[str | None, bool]:
     """Several workers: /metrics must merge every worker's samples (prometheus-client's multiprocess
-    mode). Use PROMETHEUS_MULTIPROC_DIR when set, else a fresh temporary directory; either way it is
-    emptied here, before any worker starts (samples of an earlier run would be counted again)."""
+    mode). Use PROMETHEUS_MULTIPROC_DIR when set, else a fresh temporary directory (removed again when
+    `serve` returns: the second value says it is ours); either way it is emptied here, before any worker
+    starts (samples of an earlier run would be counted again)."""
     import tempfile
 
     from cockpit_graphql.ops.metrics import MULTIPROC_ENV, prepare_multiproc_dir
 
     directory = os.environ.get(MULTIPROC_ENV)
     if not directory and workers <= 1:
-        return None
+        return None, False
+    created = not directory
     if not directory:
         directory = tempfile.mkdtemp(prefix="cockpit-metrics-")
         os.environ[MULTIPROC_ENV] = directory  # inherited by uvicorn's worker processes
     prepare_multiproc_dir(directory)
-    return directory
+    return directory, created
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -71,17 +74,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from cockpit_graphql.logging_setup import configure_logging
 
     _bind_tcp_sockets()
-    _metrics_multiproc_dir(args.workers)
+    directory, created = _metrics_multiproc_dir(args.workers)
     configure_logging(_settings().log_level)  # uvicorn's own lines as JSON too (log_config=None)
-    uvicorn.run(
-        "cockpit_graphql.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="warning",
-        log_config=None,
-    )
+    try:
+        uvicorn.run(
+            "cockpit_graphql.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="warning",
+            log_config=None,
+        )
+    finally:
+        if created and directory:
+            shutil.rmtree(directory, ignore_errors=True)
     return 0
 
 

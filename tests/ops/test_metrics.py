@@ -199,15 +199,30 @@ async def test_readyz_names_a_failing_database(settings: Any) -> None:
 
 
 def test_serve_prepares_the_multiprocess_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cockpit_graphql.cli import _metrics_multiproc_dir
+    import argparse
+
+    import uvicorn
+
+    from cockpit_graphql import cli
 
     monkeypatch.setenv(metrics.MULTIPROC_ENV, "recorded")  # so that teardown restores the original state
     monkeypatch.delenv(metrics.MULTIPROC_ENV)
-    assert _metrics_multiproc_dir(1) is None and metrics.MULTIPROC_ENV not in os.environ  # one worker: in memory
-    created = _metrics_multiproc_dir(2)  # several workers and no directory given: a fresh one, for the workers
-    assert created and Path(created).is_dir() and os.environ[metrics.MULTIPROC_ENV] == created
+    assert cli._metrics_multiproc_dir(1) == (None, False) and metrics.MULTIPROC_ENV not in os.environ  # in memory
+    created, ours = cli._metrics_multiproc_dir(2)  # several workers and no directory given: a fresh one
+    assert ours and created and Path(created).is_dir() and os.environ[metrics.MULTIPROC_ENV] == created
     given = tmp_path / "given"
     given.mkdir()
     (given / "counter_123.db").write_bytes(b"stale")
     monkeypatch.setenv(metrics.MULTIPROC_ENV, str(given))
-    assert _metrics_multiproc_dir(1) == str(given) and not list(given.iterdir())  # emptied before workers start
+    assert cli._metrics_multiproc_dir(1) == (str(given), False) and not list(given.iterdir())  # emptied first
+
+    # `serve` removes the directory it made (not one it was given) when uvicorn returns
+    served: list[str] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *_a, **_k: served.append(os.environ[metrics.MULTIPROC_ENV]))
+    monkeypatch.setattr(cli, "_bind_tcp_sockets", lambda: None)
+    serve = argparse.Namespace(host="127.0.0.1", port=0, workers=2)
+    cli.cmd_serve(serve)
+    assert served == [str(given)] and given.is_dir()
+    monkeypatch.delenv(metrics.MULTIPROC_ENV)
+    cli.cmd_serve(serve)
+    assert len(served) == 2 and served[1] != str(given) and not Path(served[1]).exists()
