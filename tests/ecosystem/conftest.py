@@ -8,18 +8,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
+
+from tests.support.live_server import live_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ECOSYSTEM = ROOT / "ecosystem"
@@ -39,12 +37,6 @@ def run_node(script: str, *args: str, timeout: float = 60) -> subprocess.Complet
     return subprocess.run(
         [node(), script, *args], cwd=ECOSYSTEM, capture_output=True, text=True, timeout=timeout, check=False
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -85,23 +77,6 @@ def node_service(script: str, *args: str, log_path: Path, port: int | None = Non
 @pytest.fixture(scope="session")
 def api(settings: Any, db: Any) -> Iterator[str]:
     """Our app (create_app with the test settings and database) served by uvicorn on a free 127.0.0.1
-    port, in a thread with its own event loop and pool: the base URL."""
-    from cockpit_graphql.app import create_app
-
-    port = free_port()
-    app = create_app(settings.model_copy(update={"gc_tuning": False}))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, name=f"ecosystem-api-{port}", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not server.started:
-            assert thread.is_alive(), "the server thread stopped (see the log above)"
-            assert time.monotonic() < deadline, "the server did not start in 60 s"
-            time.sleep(0.05)
-        assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+    port (tests/support/live_server.py): the base URL."""
+    with live_server(settings) as base:
         yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)

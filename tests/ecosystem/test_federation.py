@@ -15,8 +15,9 @@ import httpx
 import pytest
 from graphql import ObjectTypeDefinitionNode, parse, print_ast
 
-from tests.ecosystem.conftest import ROOT, free_port, node_service, run_node
+from tests.ecosystem.conftest import ROOT, node_service, run_node
 from tests.marketplace.helpers import published
+from tests.support.live_server import free_port
 from tests.support.world import Tenant, World
 
 
