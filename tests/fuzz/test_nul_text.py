@@ -18,7 +18,7 @@ CREATE_ORG = "mutation($name: String!) { createOrganization(input: {name: $name}
         (CREATE_ORG, {"name": "a\x00b"}),
         ('mutation { createUser(input: {email: "a\\u0000@x.example"}) { user { id } } }', None),
         (
-            "mutation($c: JSON!) { createConnection(input: {name: \"c\", type: SLACK, config: $c}) "
+            'mutation($c: JSON!) { createConnection(input: {name: "c", type: SLACK, config: $c}) '
             "{ connection { id } } }",
             {"c": {"workspace\x00": "w"}},
         ),
