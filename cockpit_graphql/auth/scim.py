@@ -8,12 +8,13 @@ token is still unrevoked there. A token of account A therefore only ever opens A
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 
 from cockpit_graphql.auth.tenant import TenantId, mint_for_scim_token
 from cockpit_graphql.db.engine import Database
-from cockpit_graphql.domain.scim.tokens import route_of
+from cockpit_graphql.domain.scim.tokens import Route, route_of
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,39 @@ class ScimAuthError(Exception):
         self.detail = detail
 
 
-async def authenticate_scim(db: Database, authorization: str | None) -> ScimCaller:
+ROUTE_CACHE_SECONDS = 5.0
+"""A live token's route is remembered this long per process (a sync sends requests back to back). Safe
+for revocation, which every request re-checks in its tenant transaction; a suspension takes effect
+within this delay."""
+ROUTE_CACHE_SIZE = 1024
+
+
+class RouteCache:
+    def __init__(self, ttl: float = ROUTE_CACHE_SECONDS) -> None:
+        self.ttl = ttl
+        self._routes: dict[str, tuple[float, Route]] = {}
+
+    async def route(self, db: Database, value: str) -> Route | None:
+        now = time.monotonic()
+        cached = self._routes.get(value)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with db.platform() as session:
+            route = await route_of(session, value)
+        if route is None:
+            self._routes.pop(value, None)
+            return None
+        if len(self._routes) >= ROUTE_CACHE_SIZE:
+            self._routes.clear()
+        self._routes[value] = (now + self.ttl, route)
+        return route
+
+
+async def authenticate_scim(db: Database, authorization: str | None, cache: RouteCache | None = None) -> ScimCaller:
     scheme, _, value = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise ScimAuthError(401, "Send `Authorization: Bearer <SCIM token>`.")
-    async with db.platform() as session:
-        route = await route_of(session, value.strip())
+    route = await (cache or RouteCache(ttl=0)).route(db, value.strip())
     if route is None:
         raise ScimAuthError(401, "Unknown or revoked SCIM token.")
     if not route.account_active:

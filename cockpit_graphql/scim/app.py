@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from cockpit_graphql.auth.scim import ScimAuthError, authenticate_scim
+from cockpit_graphql.auth.scim import RouteCache, ScimAuthError, authenticate_scim
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.domain.actor import Operation, scim_actor
 from cockpit_graphql.domain.scim import groups, listing, users
@@ -137,12 +137,13 @@ class ScimService:
     def __init__(self, db: Callable[[], Database], group_separator: str) -> None:
         self.db = db
         self.group_separator = group_separator
+        self.routes = RouteCache()
 
     async def run(self, request: Request, work: Work) -> Response:
         request_id = request.scope.get("state", {}).get("request_id") or str(uuid.uuid4())
         db = self.db()
         try:
-            caller = await authenticate_scim(db, request.headers.get("authorization"))
+            caller = await authenticate_scim(db, request.headers.get("authorization"), self.routes)
         except ScimAuthError as exc:
             return error_response(exc.status, exc.detail)
         call = ScimCall(

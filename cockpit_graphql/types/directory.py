@@ -278,6 +278,11 @@ class User(Node, PolicyScope):
     last_seen_in_idp_at: datetime | None = strawberry.field(
         description="When the identity provider last reported this user."
     )
+    active: bool = strawberry.field(
+        description="False once the user is deactivated (by SCIM `active: false` or a SCIM DELETE): the user "
+        "keeps their history but cannot sign in."
+    )
+    deactivated_at: datetime | None = strawberry.field(description="When the user was deactivated; null: active.")
     created_at: datetime = strawberry.field(description="When it was created.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
     row: strawberry.Private[UserRow]
@@ -291,6 +296,8 @@ class User(Node, PolicyScope):
             role=Role(row.role),
             external_id=row.external_id,
             last_seen_in_idp_at=row.last_seen_in_idp_at,
+            active=getattr(row, "deactivated_at", None) is None,
+            deactivated_at=getattr(row, "deactivated_at", None),
             created_at=row.created_at,
             updated_at=row.updated_at,
             row=row,

@@ -31,6 +31,19 @@ class OrganizationQualityCheck:
     samples: list[Organization] = strawberry.field(description="Up to 10 matching organizations, by name.")
 
 
+@strawberry.type(description="A SCIM group, as the identity provider named it.")
+class ScimGroupSample:
+    scim_id: str = strawberry.field(description="The group's SCIM id (its `/scim/v2/Groups/{id}`).")
+    display_name: str = strawberry.field(description="The group's displayName.")
+    external_id: str | None = strawberry.field(description="The identity provider's id of the group, if sent.")
+
+
+@strawberry.type(description="A data quality check over SCIM groups: how many match, and up to 10 of them (by name).")
+class ScimGroupQualityCheck:
+    count: int = strawberry.field(description=COUNT)
+    samples: list[ScimGroupSample] = strawberry.field(description="Up to 10 matching groups, by displayName.")
+
+
 def _users(check: quality.Check) -> UserQualityCheck:
     return UserQualityCheck(count=check.count, samples=[User.from_row(r) for r in check.samples])
 
@@ -69,6 +82,10 @@ class DirectoryQuality:
     idp_sync_tolerance_seconds: int = strawberry.field(
         description="How long before the latest sighting a user still counts as seen in that sync."
     )
+    unmapped_scim_groups: ScimGroupQualityCheck = strawberry.field(
+        description="SCIM groups that map to no team (their name cannot be a team name, or names the Global "
+        "team): their members stay in the Global team unless another group places them. Rules: docs/scim.md."
+    )
 
     @classmethod
     def of(cls, q: Any) -> DirectoryQuality:
@@ -88,4 +105,11 @@ class DirectoryQuality:
             users_not_seen_in_last_sync=_users(q.users_not_seen_in_last_sync),
             last_idp_sync_at=q.last_idp_sync_at,
             idp_sync_tolerance_seconds=int(q.idp_sync_tolerance.total_seconds()),
+            unmapped_scim_groups=ScimGroupQualityCheck(
+                count=q.unmapped_scim_groups.count,
+                samples=[
+                    ScimGroupSample(scim_id=str(g.id), display_name=g.display_name, external_id=g.external_id)
+                    for g in q.unmapped_scim_groups.samples
+                ],
+            ),
         )

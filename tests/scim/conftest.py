@@ -3,16 +3,18 @@ app served by uvicorn on 127.0.0.1 (for scim2-tester's synchronous client)."""
 
 from __future__ import annotations
 
+import os
 import socket
-import threading
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 import pytest
-import uvicorn
 
 from cockpit_graphql.auth.tenant import mint_for_system
 from cockpit_graphql.domain.scim.tokens import create_token
@@ -48,7 +50,7 @@ class Scim:
 
     async def call(self, method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
         h = self.who.headers | headers
-        content = None if body is None else (body if isinstance(body, bytes) else httpx.Request("POST", "/", json=body).content)
+        content = None if body is None else (body if isinstance(body, bytes) else orjson.dumps(body))
         r = await self.client.request(method, f"/scim/v2{path}", content=content, headers=h)
         try:
             data = r.json() if r.content else None
@@ -70,20 +72,34 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def served(settings: Any) -> Iterator[str]:
-    """The app under uvicorn in a thread (its own pool, its own event loop); yields the base URL."""
-    from cockpit_graphql.app import create_app
-
+    """The app under uvicorn in a subprocess on 127.0.0.1 (its own pool and interpreter, so the
+    synchronous scim2-tester client and the server use both cores); yields the base URL."""
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    env = os.environ | {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "ENVIRONMENT": "test",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "uvicorn", "cockpit_graphql.app:create_app", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    server = subprocess.Popen(command, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()

@@ -119,6 +119,8 @@ async def resolve_identity(
             async with db.tenant(tenant) as session:  # the failed transaction rolled back: a fresh one
                 await _keep_unlinked(session, tenant, claims, refused.unlinked_reason)
         raise
+    if user.deactivated_at is not None:  # deprovisioned (SCIM): history kept, access gone
+        raise _refuse(ErrorCode.UNAUTHENTICATED, "This user is deactivated.")
     label = user.display_name or user.email
     return Identity(
         role=Role(user.role),

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
-from cockpit_graphql.db.tables import OidcIdentity, Organization, Team, User
+from cockpit_graphql.db.tables import OidcIdentity, Organization, ScimGroup, Team, User
 
 SAMPLE_SIZE = 10
 IDP_SYNC_TOLERANCE = timedelta(hours=1)
@@ -39,6 +39,7 @@ class DirectoryQuality:
     empty_organizations: Check
     users_not_seen_in_last_sync: Check
     last_idp_sync_at: datetime | None
+    unmapped_scim_groups: Check = field(default_factory=Check)
     idp_sync_tolerance: timedelta = IDP_SYNC_TOLERANCE
 
 
@@ -92,6 +93,7 @@ async def directory_quality(session: AsyncSession, tenant: TenantId) -> Director
             users,
             mine_u,
             sa.or_(User.last_seen_in_idp_at.is_(None), User.last_seen_in_idp_at < latest - IDP_SYNC_TOLERANCE),
+            User.deactivated_at.is_(None),  # deprovisioned users are not expected in a sync
         )
     return DirectoryQuality(
         users_without_external_id=await _check(
@@ -114,4 +116,11 @@ async def directory_quality(session: AsyncSession, tenant: TenantId) -> Director
         ),
         users_not_seen_in_last_sync=stale,
         last_idp_sync_at=latest,
+        unmapped_scim_groups=await _check(
+            session,
+            ScimGroup,
+            [ScimGroup.display_name, ScimGroup.id],
+            ScimGroup.account_id == account,
+            ScimGroup.team_id.is_(None),
+        ),
     )

@@ -59,7 +59,7 @@ async def users_page(
         stmt = stmt.limit(limit)
     rows = (await session.execute(stmt)).all()
     total = int(rows[0].total) if rows else 0
-    if not rows and offset:  # a page past the end still reports the total
+    if not rows and (offset or limit == 0):  # an empty page (past the end, count=0) still reports the total
         total = int(await session.scalar(sa.select(sa.func.count()).select_from(users_query(where).subquery())) or 0)
     return [(r[0], r[1]) for r in rows], total
 
@@ -107,7 +107,7 @@ async def groups_page(
         stmt = stmt.limit(limit)
     rows = (await session.execute(stmt)).all()
     total = int(rows[0].total) if rows else 0
-    if not rows and offset:
+    if not rows and (offset or limit == 0):
         total = int(await session.scalar(sa.select(sa.func.count()).select_from(ScimGroup).where(*where)) or 0)
     return [r[0] for r in rows], total
 
