@@ -32,6 +32,7 @@ from cockpit_graphql.domain.actor import Operation, scim_actor
 from cockpit_graphql.domain.scim import groups, listing, users
 from cockpit_graphql.domain.scim.common import ScimCall, not_found
 from cockpit_graphql.domain.scim.provider import CONFIG, PROVIDER, GroupModel, UserModel
+from cockpit_graphql.domain.scim.repository import lock_account
 from cockpit_graphql.domain.scim.tokens import confirm_live
 from cockpit_graphql.scim.responses import error_response, response_for, scim_response
 
@@ -39,6 +40,7 @@ PREFIX = "/scim/v2"
 SEARCH_KEYS = ("filter", "startIndex", "count", "attributes", "excludedAttributes", "sortBy", "sortOrder")
 RESPONSE_KEYS = ("attributes", "excludedAttributes")
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 Work = Callable[[AsyncSession, ScimCall, Request], Awaitable[Response]]
 
@@ -152,8 +154,11 @@ class ScimService:
             base_url=str(request.base_url).rstrip("/") + PREFIX,
             group_separator=self.group_separator,
         )
+        writes = request.method in WRITE_METHODS and not request.url.path.endswith(".search")
         try:
             async with db.tenant(caller.tenant) as session:
+                if writes:
+                    await lock_account(session, caller.tenant.value)
                 if not await confirm_live(session, caller.token_id):
                     return error_response(401, "Unknown or revoked SCIM token.")
                 return await work(session, call, request)

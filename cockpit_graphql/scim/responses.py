@@ -8,10 +8,11 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 from scim2_models import Error, SCIMException
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.responses import Response
 
 MEDIA_TYPE = "application/scim+json"
+RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 log = logging.getLogger("cockpit.scim")
 
 
@@ -39,5 +40,8 @@ def response_for(exc: Exception, request_id: str) -> Response:
         return error_response(409, "The change conflicts with existing data (changed concurrently?).", "uniqueness")
     if isinstance(exc, DataError):
         return error_response(400, "A value is out of the allowed range.", "invalidValue")
+    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in RETRYABLE:
+        log.warning("SCIM request hit %s; the client should retry", exc.orig, extra={"request_id": request_id})
+        return error_response(503, "A concurrent change got in the way: retry the request.")
     log.exception("SCIM request failed", extra={"request_id": request_id})
     return error_response(500, f"Internal error. Quote request id {request_id}.")

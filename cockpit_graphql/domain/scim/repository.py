@@ -12,6 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cockpit_graphql.db.tables import Organization, ScimGroup, ScimGroupMember, ScimUser, Team, User
 
 
+async def lock_account(session: AsyncSession, account_id: uuid.UUID) -> None:
+    """The account's SCIM mutex (transaction-scoped advisory lock), taken first by every SCIM write: writes
+    of one account run one after the other, so the home-team rule, team creation and memberships never
+    race (identity providers send in parallel; a directory's writes are few)."""
+    await session.execute(
+        sa.text("SELECT pg_advisory_xact_lock(hashtextextended('cockpit.scim:' || :account, 0))"),
+        {"account": str(account_id)},
+    )
+
+
 async def scim_user(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> tuple[User, ScimUser] | None:
     """A user SCIM serves (not deleted over SCIM), with its SCIM row."""
     stmt = (
