@@ -46,10 +46,9 @@ async def cast(world: World) -> Cast:
 def federation(api: str, cast: Cast, world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
     work = tmp_path_factory.mktemp("federation")
     subgraph = f"{api}/graphql"
-    # Our SDL as the running server publishes it for composition (what `rover subgraph introspect` reads).
-    sdl = httpx.post(
-        subgraph, json={"query": "{ _service { sdl } }"}, headers=bearer(world.admin(cast.a)), timeout=30
-    ).json()["data"]["_service"]["sdl"]
+    # Our SDL as the running server publishes it for composition (what `rover subgraph introspect` and
+    # schema registries read): `_service` is the one field that needs no token.
+    sdl = httpx.post(subgraph, json={"query": "{ _service { sdl } }"}, timeout=30).json()["data"]["_service"]["sdl"]
     (work / "cockpit.graphql").write_text(sdl)
     # The training service's records, by our global ids, of both accounts: it knows no tenants.
     records = {
