@@ -7,7 +7,7 @@ account roles, of any id, name or email of another account.
 
 The server runs on a database of its own (created and migrated here, dropped after): mutations of a
 super admin touch platform rows (accounts, the model catalog) that the session's other tests count.
-Bounded: FUZZ_EXAMPLES (default 60) examples per role and operation kind, no deadline; ~1 minute."""
+Bounded: FUZZ_EXAMPLES (default 75) examples per role and operation kind, no deadline; ~1 minute."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from tests.support.keys import KeyRing
 from tests.support.live_server import live_server
 from tests.support.world import OP, Tenant, World
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "75"))
 RUNS = [  # account roles first: a super admin's mutations may suspend or rename their accounts
     ("MEMBER", "query"),
     ("MEMBER", "mutation"),
@@ -46,6 +46,22 @@ RUNS = [  # account roles first: a super admin's mutations may suspend or rename
     ("ACCOUNT_ADMIN", "mutation"),
     ("SUPER_ADMIN", "query"),
     ("SUPER_ADMIN", "mutation"),
+]
+
+
+NASTY_STRINGS = [
+    "",
+    " ",
+    "a\x00b",
+    "%",
+    "_",
+    "\\",
+    "'; select 1; --",
+    "\u202etxt.exe",
+    "🍓" * 3,
+    "x" * 300,
+    "https://example.test/hook",
+    "admin@example.test",
 ]
 
 
@@ -161,7 +177,9 @@ def custom_scalars(t: Target) -> dict[str, st.SearchStrategy[graphql.ValueNode]]
     offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
     entity_types = ["Account", "Organization", "Team", "User", "Agent", "Connection", "Guardrail", "Model"]
     representations = st.fixed_dictionaries({"__typename": st.sampled_from(entity_types), "id": ids})
+    strings = st.text(max_size=40) | st.sampled_from(NASTY_STRINGS)
     return {
+        "String": strings.map(nodes.String),
         "ID": ids.map(nodes.String),
         "Date": st.dates().map(nodes.String) | st.text(max_size=12).map(nodes.String),
         # any offset, or none: 0001-01-01T00:00+14:00 is a datetime but no UTC one
