@@ -63,7 +63,7 @@ class DirectoryQuality:
         description="Users whose email another user also has, case-insensitively (0 while the unique index holds)."
     )
     missing_emails: UserQualityCheck = strawberry.field(
-        description="Users with an empty email (0 while the column stays NOT NULL and validated)."
+        description="Users with an empty email: SCIM users whose identity provider sent none (docs/scim.md)."
     )
     users_without_identity: UserQualityCheck = strawberry.field(
         description="Users not linked to any OIDC subject (they have never signed in)."
