@@ -131,3 +131,30 @@ async def test_a_deactivated_user_cannot_sign_in(world: World, scim_client: Any)
     )
     r = await world.gql("{ viewer { role } }", token=world.member(t))
     assert r.errors == []
+
+
+async def test_a_suspended_account_is_refused_and_the_trail_names_the_token(world: World, scim_client: Any) -> None:
+    who = await scim_tenant(world)
+    scim = scim_client(who)
+    status, _ = await scim.call("POST", "/Users", _user(f"gus@{who.tenant.domain}"))
+    assert status == 201
+    trail = """query { auditEvents(filter: {actorType: SCIM}, first: 20) { totalCount nodes {
+        name actor { type id label userId } target { type id } } } }"""
+    r = await world.gql(trail, token=world.admin(who.tenant))
+    events = r.data["auditEvents"]["nodes"]
+    assert r.errors == [] and events, r.body
+    assert {(e["actor"]["type"], e["actor"]["id"], e["actor"]["label"]) for e in events} == {
+        ("SCIM", str(who.token_id), "scim")
+    }
+    assert {"identity.scim_user.created"} <= {e["name"] for e in events}
+
+    fresh = await scim_tenant(world)  # a token not used yet (no route remembered)
+    root = await world.super_admin()
+    r = await world.gql(
+        "mutation($i: AccountStatusInput!) { suspendAccount(input: $i) { userErrors { code } } }",
+        {"i": {"id": fresh.tenant.account_gid}},
+        token=root,
+    )
+    assert r.data["suspendAccount"]["userErrors"] == []
+    status, body = await scim_client(fresh).call("GET", "/Users")
+    assert status == 403 and body["status"] == "403"
