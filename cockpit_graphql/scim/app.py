@@ -9,15 +9,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from scim2_models import (
     Context,
-    InvalidSyntaxException,
     ListResponse,
     NotImplementedException,
     PatchOp,
     ResourceType,
-    ResponseParameters,
     Schema,
     SearchRequest,
 )
@@ -34,11 +31,10 @@ from cockpit_graphql.domain.scim.common import ScimCall, not_found
 from cockpit_graphql.domain.scim.provider import CONFIG, PROVIDER, GroupModel, UserModel
 from cockpit_graphql.domain.scim.repository import lock_account
 from cockpit_graphql.domain.scim.tokens import confirm_live
+from cockpit_graphql.scim import parsing
 from cockpit_graphql.scim.responses import error_response, response_for, scim_response
 
 PREFIX = "/scim/v2"
-SEARCH_KEYS = ("filter", "startIndex", "count", "attributes", "excludedAttributes", "sortBy", "sortOrder")
-RESPONSE_KEYS = ("attributes", "excludedAttributes")
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -86,51 +82,6 @@ GROUPS = Kind(
     groups.delete_group,
     _list_groups,
 )
-
-
-async def _body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError as exc:
-        raise InvalidSyntaxException(detail="The body is not valid JSON.") from exc
-
-
-async def _object_body(request: Request) -> dict[str, Any]:
-    body = await _body(request)
-    if not isinstance(body, dict):
-        raise InvalidSyntaxException(detail="The body must be a JSON object.")
-    return body
-
-
-def _response_parameters(request: Request, model: Any) -> ResponseParameters[Any]:
-    given = {k: request.query_params[k] for k in RESPONSE_KEYS if k in request.query_params}
-    return ResponseParameters[model].model_validate(given, scim_provider=PROVIDER)  # type: ignore[no-any-return]
-
-
-def _resource_response(
-    resource: Any, ctx: Context, params: ResponseParameters[Any] | None, status: int = 200
-) -> Response:
-    body = resource.model_dump(scim_ctx=ctx, response_parameters=params, scim_provider=PROVIDER)
-    meta = resource.meta
-    headers = {}
-    if meta is not None and meta.version:
-        headers["ETag"] = meta.version
-    if status == 201 and meta is not None and meta.location:
-        headers["Location"] = meta.location
-    return scim_response(body, status, headers)
-
-
-def _list_response(model: Any, listed: listing.Listed, search: SearchRequest[Any]) -> Response:
-    message = ListResponse[model](  # type: ignore[valid-type]
-        total_results=listed.total,
-        start_index=listed.start_index,
-        items_per_page=len(listed.resources),
-        resources=listed.resources or None,
-    )
-    return scim_response(
-        message.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=search, scim_provider=PROVIDER)
-    )
 
 
 class ScimService:
@@ -222,19 +173,16 @@ class ScimService:
                 if r.method not in ("GET", "POST"):
                     return error_response(405, f"{r.method} is not allowed on {r.url.path}.")
                 if r.method == "POST":
-                    body = await _object_body(r)
+                    body = await parsing.object_body(r)
                     resource = kind.model.model_validate(
                         body, scim_ctx=Context.RESOURCE_CREATION_REQUEST, scim_provider=PROVIDER
                     )
                     created = await kind.create(session, call, resource)
-                    return _resource_response(
-                        created, Context.RESOURCE_CREATION_RESPONSE, _response_parameters(r, kind.model), 201
+                    return parsing.resource_response(
+                        created, Context.RESOURCE_CREATION_RESPONSE, parsing.response_parameters(r, kind.model), 201
                     )
-                given = {k: r.query_params[k] for k in SEARCH_KEYS if k in r.query_params}
-                search = SearchRequest[kind.model].model_validate(  # type: ignore[name-defined]
-                    given, scim_ctx=Context.SEARCH_REQUEST, scim_provider=PROVIDER
-                )
-                return _list_response(kind.model, await kind.list(session, call, search), search)
+                search = parsing.search_from_query(r, kind.model)
+                return parsing.list_response(kind.model, await kind.list(session, call, search), search)
 
             return await self.run(request, work)
 
@@ -245,10 +193,8 @@ class ScimService:
             async def work(session: AsyncSession, call: ScimCall, r: Request) -> Response:
                 if r.method != "POST":
                     return error_response(405, f"{r.method} is not allowed on {r.url.path}: POST a SearchRequest.")
-                search = SearchRequest[kind.model].model_validate(  # type: ignore[name-defined]
-                    await _object_body(r), scim_ctx=Context.SEARCH_REQUEST, scim_provider=PROVIDER
-                )
-                return _list_response(kind.model, await kind.list(session, call, search), search)
+                search = await parsing.search_from_body(r, kind.model)
+                return parsing.list_response(kind.model, await kind.list(session, call, search), search)
 
             return await self.run(request, work)
 
@@ -261,25 +207,25 @@ class ScimService:
             async def work(session: AsyncSession, call: ScimCall, r: Request) -> Response:
                 if_match = r.headers.get("if-match")
                 if r.method == "GET":
-                    params = _response_parameters(r, kind.model)
+                    params = parsing.response_parameters(r, kind.model)
                     found = await kind.get(session, call, resource_id)
-                    return _resource_response(found, Context.RESOURCE_QUERY_RESPONSE, params)
+                    return parsing.resource_response(found, Context.RESOURCE_QUERY_RESPONSE, params)
                 if r.method == "DELETE":
                     await kind.delete(session, call, resource_id, if_match)
                     return scim_response(None, 204)
-                body = await _object_body(r)
-                params = _response_parameters(r, kind.model)
+                body = await parsing.object_body(r)
+                params = parsing.response_parameters(r, kind.model)
                 if r.method == "PUT":
                     resource = kind.model.model_validate(
                         body, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST, scim_provider=PROVIDER
                     )
                     replaced = await kind.replace(session, call, resource_id, resource, if_match)
-                    return _resource_response(replaced, Context.RESOURCE_REPLACEMENT_RESPONSE, params)
+                    return parsing.resource_response(replaced, Context.RESOURCE_REPLACEMENT_RESPONSE, params)
                 patch = PatchOp[kind.model].model_validate(  # type: ignore[name-defined]
                     body, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_provider=PROVIDER
                 )
                 patched = await kind.patch(session, call, resource_id, patch, if_match)
-                return _resource_response(patched, Context.RESOURCE_PATCH_RESPONSE, params)
+                return parsing.resource_response(patched, Context.RESOURCE_PATCH_RESPONSE, params)
 
             return await self.run(request, work)
 
