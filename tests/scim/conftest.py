@@ -3,11 +3,6 @@ app served by uvicorn on 127.0.0.1 (for scim2-tester's synchronous client)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +13,7 @@ import pytest
 
 from cockpit_graphql.auth.tenant import mint_for_system
 from cockpit_graphql.domain.scim.tokens import create_token
+from tests.support.live_server import live_server
 from tests.support.world import OP, Tenant, World
 
 SCIM = "application/scim+json"
@@ -64,42 +60,8 @@ def scim_client(client: httpx.AsyncClient) -> Any:
     return lambda who: Scim(client, who)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def served(settings: Any) -> Iterator[str]:
-    """The app under uvicorn in a subprocess on 127.0.0.1 (its own pool and interpreter, so the
-    synchronous scim2-tester client and the server use both cores); yields the base URL."""
-    port = _free_port()
-    env = os.environ | {
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "ENVIRONMENT": "test",
-        "LOG_LEVEL": "WARNING",
-    }
-    command = [sys.executable, "-m", "uvicorn", "cockpit_graphql.app:create_app", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    server = subprocess.Popen(command, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.1)
+    """The app under uvicorn on a free 127.0.0.1 port (the shared live server), for scim2-tester."""
+    with live_server(settings) as base:
         yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
