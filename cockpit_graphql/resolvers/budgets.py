@@ -8,16 +8,27 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from cockpit_graphql.auth.tenant import TenantId
 from cockpit_graphql.context import Info
 from cockpit_graphql.db.tables import BudgetCap
+from cockpit_graphql.domain.actor import Operation
 from cockpit_graphql.domain.budgets import adjustments, caps, metering, on_demand, plans, settlements
 from cockpit_graphql.domain.budgets.metering import AuthorizationRequest, AuthorizationResult, UsageInput, UsageOutcome
 from cockpit_graphql.domain.budgets.plans import OverflowPolicy, PlanTerms
 from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
-from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
+from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
 from cockpit_graphql.domain.roles import Permission
-from cockpit_graphql.resolvers.mutation import Plan, default_account, mutate, parse_optional_ref, parse_ref
+from cockpit_graphql.resolvers.mutation import (
+    Plan,
+    R,
+    Work,
+    default_account,
+    mutate,
+    parse_optional_ref,
+    parse_ref,
+)
 from cockpit_graphql.types.budget_mutations import (
     AdjustCreditsInput,
     Authorization,
@@ -85,8 +96,28 @@ def parse_scope(value: str, field: str) -> tuple[GlobalId, Scope]:
     return ref, Scope(LEVELS[ref.type_name], ref.id)
 
 
-def _usage_input(event: UsageEventInput, at: datetime, index: int | None = None) -> UsageInput:
-    path: tuple[str, ...] = ("events", str(index)) if index is not None else ()
+def _one_event(work: Work[R], usage: tuple[str, ...] = ()) -> Work[R]:
+    """`work` records ONE event through the batch metering, whose userErrors name `events.0.<field>`:
+    report them where this mutation's input has the field (`usage` is the path of the event's fields;
+    a reservation is named at the top: settleReservation's `reservationId`)."""
+
+    def relocate(item: UserErrorItem) -> UserErrorItem:
+        if item.field[:2] != ("events", "0"):
+            return item
+        rest = item.field[2:]
+        return UserErrorItem(rest if rest == ("reservationId",) else (*usage, *rest), item.code, item.message)
+
+    async def run(session: AsyncSession, tenant: TenantId, op: Operation) -> R:
+        try:
+            return await work(session, tenant, op)
+        except UserInputError as exc:
+            raise UserInputError(*(relocate(e) for e in exc.errors)) from exc
+
+    return run
+
+
+def _usage_input(event: UsageEventInput, at: datetime, path: tuple[str, ...] = ()) -> UsageInput:
+    """The metering's input for one event; `path` is where the event's fields are in this mutation's input."""
     user = parse_ref(event.user_id, "User", (*path, "userId"))
     reservation = None
     if event.reservation_id is not None:
@@ -291,7 +322,8 @@ class BudgetMutations:
             at = now()
             event = _usage_input(input, at)
             account = parse_ref(input.user_id, "User", "userId").account_id
-            return Plan(account, "userId", lambda s, t, op: metering.record_usage(s, t, [event], at, _grace(info)))
+            work = _one_event(lambda s, t, op: metering.record_usage(s, t, [event], at, _grace(info)))
+            return Plan(account, "userId", work)
 
         return await mutate(
             info,
@@ -309,7 +341,7 @@ class BudgetMutations:
             if not input.events:
                 raise UserInputError.single("events", UserErrorCode.REQUIRED, "Send at least one usage event.")
             at = now()
-            events = [_usage_input(e, at, i) for i, e in enumerate(input.events)]
+            events = [_usage_input(e, at, ("events", str(i))) for i, e in enumerate(input.events)]
             # the batch runs in the first event's account; users of another account are not found there
             account = parse_ref(input.events[0].user_id, "User", ("events", "0", "userId")).account_id
             return Plan(account, "events", lambda s, t, op: metering.record_usage(s, t, events, at, _grace(info)))
@@ -329,11 +361,10 @@ class BudgetMutations:
         def plan() -> Plan:
             at = now()
             ref = parse_ref(input.reservation_id, "Reservation", "reservationId")
-            base = _usage_input(input.usage, at)
+            base = _usage_input(input.usage, at, ("usage",))
             event = dataclasses.replace(base, reservation_id=ref.id)
-            return Plan(
-                ref.account_id, "reservationId", lambda s, t, op: metering.record_usage(s, t, [event], at, _grace(info))
-            )
+            work = _one_event(lambda s, t, op: metering.record_usage(s, t, [event], at, _grace(info)), ("usage",))
+            return Plan(ref.account_id, "reservationId", work)
 
         return await mutate(
             info,

@@ -93,9 +93,15 @@ async def test_runtime_authorize_record_and_replay(world: World) -> None:
     assert result["replayed"] is False and Decimal(result["event"]["credits"]) == Decimal("12.345600")
     replay = await world.gql(RECORD, {"i": {**usage, "costUsd": "9"}}, token=admin)
     assert replay.data["recordUsage"]["result"] == {**result, "replayed": True}
+    settle_q = """mutation($i: SettleReservationInput!) { settleReservation(input: $i) {
+        result { event { credits } } userErrors { field code } } }"""
+    bad = {**usage, "idempotencyKey": key + "-bad", "costUsd": "100000.0000000001"}
+    refused = await world.gql(settle_q, {"i": {"reservationId": reservation["id"], "usage": bad}}, token=admin)
+    # one event's errors are named where this input has the field, not as the metering's `events.0`
+    errors = refused.data["settleReservation"]["userErrors"]
+    assert errors == [{"field": ["input", "usage", "costUsd"], "code": "INVALID"}]
     settle = await world.gql(
-        """mutation($i: SettleReservationInput!) { settleReservation(input: $i) {
-        result { event { credits } } userErrors { code } } }""",
+        settle_q,
         {"i": {"reservationId": reservation["id"], "usage": {**usage, "idempotencyKey": key + "-s"}}},
         token=admin,
     )
