@@ -267,7 +267,10 @@ class Team(Node, PolicyScope):
 @strawberry.federation.type(keys=["id"], description="A person of an account.")
 class User(Node, PolicyScope):
     id: strawberry.ID = strawberry.field(description="The opaque global id.")
-    email: str = strawberry.field(description="Email address (lower case), unique within the account.")
+    email: str = strawberry.field(
+        description="Email address (lower case), unique within the account; empty for a SCIM user whose identity "
+        "provider sent none (docs/scim.md)."
+    )
     display_name: str = strawberry.field(description="Display name.")
     role: RoleEnum = strawberry.field(  # type: ignore[valid-type]
         description="The user's role in the account (from the database, never from a token)."

@@ -149,7 +149,7 @@ async def create_user(session: AsyncSession, call: ScimCall, resource: Any) -> A
     document = document_of(resource)
     existing = await _adoptable(session, proj)
     with directory_errors():
-        if existing is None:
+        if existing is None:  # audited by the directory (directory.user.created, actor scim)
             user = await directory.create_user(
                 session,
                 tenant,
@@ -157,7 +157,6 @@ async def create_user(session: AsyncSession, call: ScimCall, resource: Any) -> A
                 email=proj.email,
                 display_name=proj.display_name,
                 external_id=proj.external_id,
-                audit_action=AuditAction.SCIM_USER_CREATED,
                 allow_missing_email=True,
             )
             scim = ScimUser(account_id=tenant.value, user_id=user.id, user_name=user_name, document=document)
@@ -175,19 +174,17 @@ async def create_user(session: AsyncSession, call: ScimCall, resource: Any) -> A
                 scim.user_name, scim.document, scim.deleted_at = user_name, document, None
                 scim.version += 1
                 scim.created_at = scim.updated_at = sa.func.now()  # type: ignore[assignment]
-            scim.active = proj.active
-            await session.flush()
-            await record(
-                session,
-                tenant,
-                op,
-                AuditAction.SCIM_USER_CREATED,
-                target_type="User",
-                target_id=user.id,
-                after=_scim_snapshot(scim) | {"adopted": True},
-            )
         scim.active = proj.active
         await session.flush()
+        await record(
+            session,
+            tenant,
+            op,
+            AuditAction.SCIM_USER_CREATED,
+            target_type="User",
+            target_id=user.id,
+            after=_scim_snapshot(scim) | {"adopted": existing is not None},
+        )
         await directory.set_user_active(session, tenant, op, user.id, proj.active)
         await place_users(session, tenant, op, [user.id])
     await _touch(session, [user.id])
