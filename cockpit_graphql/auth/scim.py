@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from cockpit_graphql.auth.tenant import TenantId, mint_for_scim_token
 from cockpit_graphql.db.engine import Database
-from cockpit_graphql.domain.scim.tokens import Route, route_of
+from cockpit_graphql.domain.scim.tokens import Route, route_of, token_hash
 
 
 @dataclass(frozen=True)
@@ -43,18 +43,19 @@ class RouteCache:
         self._routes: dict[str, tuple[float, Route]] = {}
 
     async def route(self, db: Database, value: str) -> Route | None:
+        key = token_hash(value)  # never keep the token itself
         now = time.monotonic()
-        cached = self._routes.get(value)
+        cached = self._routes.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
         async with db.platform() as session:
             route = await route_of(session, value)
         if route is None:
-            self._routes.pop(value, None)
+            self._routes.pop(key, None)
             return None
         if len(self._routes) >= ROUTE_CACHE_SIZE:
             self._routes.clear()
-        self._routes[value] = (now + self.ttl, route)
+        self._routes[key] = (now + self.ttl, route)
         return route
 
 
