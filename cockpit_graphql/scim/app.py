@@ -28,7 +28,7 @@ from cockpit_graphql.db.engine import Database
 from cockpit_graphql.domain.actor import Operation, scim_actor
 from cockpit_graphql.domain.scim import groups, listing, users
 from cockpit_graphql.domain.scim.common import ScimCall, not_found
-from cockpit_graphql.domain.scim.provider import CONFIG, PROVIDER, GroupModel, UserModel
+from cockpit_graphql.domain.scim.provider import CONFIG, PROVIDER, GroupModel, UserModel, normalize_user_patch
 from cockpit_graphql.domain.scim.repository import lock_account
 from cockpit_graphql.domain.scim.tokens import confirm_live
 from cockpit_graphql.scim import parsing
@@ -221,6 +221,8 @@ class ScimService:
                     )
                     replaced = await kind.replace(session, call, resource_id, resource, if_match)
                     return parsing.resource_response(replaced, Context.RESOURCE_REPLACEMENT_RESPONSE, params)
+                if kind is USERS:
+                    body = normalize_user_patch(body)
                 patch = PatchOp[kind.model].model_validate(  # type: ignore[name-defined]
                     body, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_provider=PROVIDER
                 )

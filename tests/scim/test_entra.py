@@ -61,10 +61,12 @@ async def test_entra_sequence(world: World, scim_client: Any) -> None:
         {"op": "Replace", "path": "displayName", "value": "Carol Chen-Li"},
         {"op": "Replace", "path": 'emails[type eq "work"].value', "value": f"carol.li@{domain}"},
         {"op": "Add", "path": f"{ENTERPRISE}:department", "value": "Research"},
+        {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": dave["id"]},  # Entra: a bare id
     )
     status, body = await scim.call("PATCH", f"/Users/{carol['id']}", ops)
     assert status == 200, body
     assert body["emails"][0]["value"] == f"carol.li@{domain}" and body[ENTERPRISE]["department"] == "Research"
+    assert body[ENTERPRISE]["manager"]["value"] == dave["id"]
     row = await user_row(world, account, carol["id"])
     assert (row.email, row.display_name, row.external_id) == (f"carol.li@{domain}", "Carol Chen-Li", "e-carol")
 

@@ -66,3 +66,22 @@ PROVIDER = ScimProvider(
     config=CONFIG,
     policy=POLICY,
 )
+
+
+MANAGER_PATH = f"{EnterpriseUser.__schema__}:manager".lower()
+
+
+def normalize_user_patch(body: Any) -> Any:
+    """Entra ID sets the enterprise `manager` with a bare id (`"value": "<id>"`) where RFC 7643 has a
+    complex `{"value": "<id>"}`: wrap it, and leave everything else to scim2-models."""
+    operations = body.get("Operations") if isinstance(body, dict) else None
+    if not isinstance(operations, list):
+        return body
+    for operation in operations:
+        if (
+            isinstance(operation, dict)
+            and str(operation.get("path", "")).lower() == MANAGER_PATH
+            and isinstance(operation.get("value"), str)
+        ):
+            operation["value"] = {"value": operation["value"]}
+    return body
