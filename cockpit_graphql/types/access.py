@@ -14,6 +14,7 @@ from cockpit_graphql.domain.policies.access import AccessDenial, ModelChoice
 from cockpit_graphql.domain.policies.runtime import AccessAnswer
 from cockpit_graphql.types.budgets import BudgetScope, EffectiveAllocation
 from cockpit_graphql.types.connections import ConnectionNode
+from cockpit_graphql.types.enums import described_enum
 from cockpit_graphql.types.ids import encode_id
 from cockpit_graphql.types.models import Model, model_of
 from cockpit_graphql.types.policies import (
@@ -25,18 +26,33 @@ from cockpit_graphql.types.policies import (
     effective_guardrails,
 )
 
-AccessDenialEnum = strawberry.enum(
+AccessDenialEnum = described_enum(
     AccessDenial,
     name="AccessDenialReason",
     description="Why access is denied: ACCOUNT_SUSPENDED; MODEL_NOT_ALLOWED (the requested model is not allowed); "
     "NO_MODEL_AVAILABLE (no requested, agent or default model is allowed); NO_PLAN (the account has no budget "
     "plan); BUDGET_EXHAUSTED (no credits remain in some scope of the chain).",
+    values={
+        "ACCOUNT_SUSPENDED": "The user's account is suspended by a super admin: none of its members may make calls.",
+        "AGENT_NOT_AVAILABLE": "The agent is not in the user's audience (unknown, draft, archived, another "
+        "account's, or not assigned to a scope of the user's chain and not their own).",
+        "MODEL_NOT_ALLOWED": "MODEL_SELECTION is on and the requested model is not allowed for the user.",
+        "NO_MODEL_AVAILABLE": "No model to use: neither the agent's model nor any default model is allowed for the "
+        "user.",
+        "NO_PLAN": "The account has no budget plan, so nothing can be authorized.",
+        "BUDGET_EXHAUSTED": "The user's remaining credits are 0: some scope of their chain has no headroom left.",
+    },
 )
-ModelChoiceEnum = strawberry.enum(
+ModelChoiceEnum = described_enum(
     ModelChoice,
     name="ModelChoice",
     description="Why this model: REQUESTED (picked by the user, MODEL_SELECTION on), AGENT (the agent's model), "
     "DEFAULT (the nearest allowed default model).",
+    values={
+        "REQUESTED": "The model the user requested: MODEL_SELECTION is on for them and the model is allowed.",
+        "AGENT": "The agent's own model, allowed for the user (no model requested, or MODEL_SELECTION off).",
+        "DEFAULT": "The nearest default model of the user's chain that is still allowed.",
+    },
 )
 
 

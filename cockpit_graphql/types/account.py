@@ -41,6 +41,7 @@ from cockpit_graphql.types.directory import (
     list_page,
     page_request,
 )
+from cockpit_graphql.types.enums import described_enum
 from cockpit_graphql.types.ids import decode_id, encode_id
 from cockpit_graphql.types.models import Model, model_gid, models_in_order
 from cockpit_graphql.types.node import Node
@@ -52,10 +53,15 @@ from cockpit_graphql.types.rate_limits import AccountRateLimit
 if TYPE_CHECKING:
     from cockpit_graphql.types.quality import DirectoryQuality
 
-AccountStatusEnum = strawberry.enum(
+AccountStatusEnum = described_enum(
     AccountStatus,
     name="AccountStatus",
     description="ACTIVE accounts serve their members; SUSPENDED ones answer ACCOUNT_SUSPENDED to them.",
+    values={
+        "ACTIVE": "The account serves its members normally.",
+        "SUSPENDED": "Suspended by a super admin: every request of its members is refused with ACCOUNT_SUSPENDED; "
+        "its data stays intact and super admins can still manage it.",
+    },
 )
 
 

@@ -23,28 +23,45 @@ from cockpit_graphql.domain.roles import Permission, has_permission
 from cockpit_graphql.types.budgets import BudgetScope
 from cockpit_graphql.types.connections import ConnectionNode
 from cockpit_graphql.types.directory import User, page_request
+from cockpit_graphql.types.enums import described_enum
 from cockpit_graphql.types.ids import decode_id, encode_id
 from cockpit_graphql.types.models import Model, model_of
 from cockpit_graphql.types.node import Node
 from cockpit_graphql.types.pagination import After, Before, Connection, First, Last
 from cockpit_graphql.types.policies import Guardrail, GuardrailStateEnum
 
-AgentStatusEnum = strawberry.enum(
+AgentStatusEnum = described_enum(
     AgentStatus,
     name="AgentStatus",
     description="DRAFT (being written; only its owner's), PUBLISHED (assignable, runs for its audience), "
     "ARCHIVED (final: leaves every marketplace and workspace and cannot run).",
+    values={
+        "DRAFT": "Being written: cannot be assigned, so it reaches nobody but the owner of a personal agent; the "
+        "only status that can be deleted.",
+        "PUBLISHED": "Assignable to scopes; runs for its audience (the users of the scopes it is assigned to, and "
+        "its owner for a personal agent).",
+        "ARCHIVED": "Final: the agent leaves every marketplace and workspace, cannot run and cannot be edited.",
+    },
 )
-AssignmentModeEnum = strawberry.enum(
+AssignmentModeEnum = described_enum(
     AssignmentMode,
     name="AssignmentMode",
     description="AVAILABLE: listed in the audience's marketplace, members install it themselves. INSTALLED: "
     "already in the audience's workspace; members cannot remove it.",
+    values={
+        "AVAILABLE": "Listed in the marketplace of the scope's users; each member installs or uninstalls it "
+        "themselves.",
+        "INSTALLED": "Already in the workspace of the scope's users; members cannot remove it.",
+    },
 )
-AgentViaEnum = strawberry.enum(
+AgentViaEnum = described_enum(
     Via,
     name="AgentVia",
     description="How an agent reaches a user: OWN (their personal agent) or ASSIGNED (to a scope of their chain).",
+    values={
+        "OWN": "The user's own personal agent (any status but ARCHIVED).",
+        "ASSIGNED": "A published agent assigned to a scope of the user's chain (account, organization, team or user).",
+    },
 )
 
 VERSIONS = Ordering("version", SortDirection.DESC)

@@ -25,31 +25,113 @@ from cockpit_graphql.domain.budgets.scopes import CycleStatus, LedgerKind, Reser
 from cockpit_graphql.domain.budgets.settlements import SettlementStatus
 from cockpit_graphql.domain.pagination import Ordering, PageRequest, SortDirection
 from cockpit_graphql.domain.roles import Permission
+from cockpit_graphql.types.enums import described_enum
 from cockpit_graphql.types.ids import encode_id
 from cockpit_graphql.types.node import Node
 from cockpit_graphql.types.pagination import After, Before, Connection, First, Last, list_page
 
-ScopeLevelEnum = strawberry.enum(ScopeLevel, name="ScopeLevel", description="A level of the directory tree.")
-CapSourceEnum = strawberry.enum(
+ScopeLevelEnum = described_enum(
+    ScopeLevel,
+    name="ScopeLevel",
+    description="A level of the directory tree.",
+    values={
+        "ACCOUNT": "The account (tenant): the top of every chain.",
+        "ORGANIZATION": 'An organization of the account (the "group" level of the legacy REST scopes).',
+        "TEAM": "A team of an organization.",
+        "USER": "A user, placed in one home team: the bottom of a chain.",
+    },
+)
+CapSourceEnum = described_enum(
     CapSource,
     name="CapSource",
     description="Where a cap comes from: OVERRIDE at this node, DEFAULT from an ancestor, PLAN (account), NONE.",
+    values={
+        "OVERRIDE": "An explicit cap set on this node itself.",
+        "DEFAULT": "A user's cap inherited from the nearest ancestor's defaultUserCap (the user has none of its own).",
+        "PLAN": "The account's cap from its budget plan: the cycle's pool (plus the overflow cap under ALLOW).",
+        "NONE": "No cap at this level: it limits nothing.",
+    },
 )
-OverflowPolicyEnum = strawberry.enum(
+OverflowPolicyEnum = described_enum(
     OverflowPolicy,
     name="OverflowPolicy",
     description="BLOCK: nothing is authorized beyond the pool. ALLOW: up to the overflow cap (or without limit).",
+    values={
+        "BLOCK": "No authorization beyond the account pool (overflow only arises from calls that ran past their "
+        "reservation).",
+        "ALLOW": "Authorizations may go past the pool up to overflowCapCredits, or without limit when it is empty; "
+        "the overflow is billed at overflowUsdPerCredit.",
+    },
 )
-DenialReasonEnum = strawberry.enum(DenialReason, name="DenialReason", description="Why an authorization was denied.")
-CycleStatusEnum = strawberry.enum(CycleStatus, name="BudgetCycleStatus", description="OPEN until renewal closes it.")
-ReservationStatusEnum = strawberry.enum(
-    ReservationStatus, name="ReservationStatus", description="HELD until settled, released or expired."
+DenialReasonEnum = described_enum(
+    DenialReason,
+    name="DenialReason",
+    description="Why an authorization was denied.",
+    values={
+        "NO_PLAN": "The account has no budget plan: nothing is authorized.",
+        "CAP_EXCEEDED": "An organization, team or user cap of the chain has too little headroom (see the binding "
+        "scope).",
+        "POOL_EXHAUSTED": "The account pool has too little headroom and the plan's overflow policy is BLOCK.",
+        "OVERFLOW_CAP_REACHED": "The plan allows overflow, but the overflow cap has too little headroom left.",
+    },
 )
-SettlementStatusEnum = strawberry.enum(
-    SettlementStatus, name="SettlementStatus", description="PENDING → INVOICED → SETTLED, or WRITTEN_OFF."
+CycleStatusEnum = described_enum(
+    CycleStatus,
+    name="BudgetCycleStatus",
+    description="OPEN until renewal closes it.",
+    values={
+        "OPEN": "Not closed by renewal yet: the current cycle (or one that ended and awaits its renewal).",
+        "CLOSED": "Renewal closed the cycle (expiry and rollover booked); late usage goes to the open cycle.",
+    },
 )
-LedgerKindEnum = strawberry.enum(LedgerKind, name="LedgerEntryKind", description="What a ledger entry books.")
-NoticeKindEnum = strawberry.enum(NoticeKind, name="BillingNoticeKind", description="What a billing notice reports.")
+ReservationStatusEnum = described_enum(
+    ReservationStatus,
+    name="ReservationStatus",
+    description="HELD until settled, released or expired.",
+    values={
+        "HELD": "The authorized credits are held and count as reserved for every later authorization.",
+        "SETTLED": "The actual usage was recorded against the reservation and the hold released.",
+        "EXPIRED": "The TTL passed before settlement: the hold was released (settling it still records the usage).",
+        "RELEASED": "The runtime released the hold without recording usage.",
+    },
+)
+SettlementStatusEnum = described_enum(
+    SettlementStatus,
+    name="SettlementStatus",
+    description="PENDING → INVOICED → SETTLED, or WRITTEN_OFF.",
+    values={
+        "PENDING": "Created when a cycle with overflow closed; not yet invoiced or paid.",
+        "INVOICED": "The overflow was invoiced (optional reference); no credits move.",
+        "SETTLED": "Paid (payment reference recorded): books SETTLEMENT +overflow in the cycle's ledger.",
+        "WRITTEN_OFF": "Written off by a super admin with a reason: books WRITE_OFF +overflow in the cycle's ledger.",
+    },
+)
+LedgerKindEnum = described_enum(
+    LedgerKind,
+    name="LedgerEntryKind",
+    description="What a ledger entry books.",
+    values={
+        "GRANT": "+creditsPerCycle, booked when the cycle opens.",
+        "ROLLOVER": "Carried credits at renewal: minus in the closing cycle, plus the same in the opening one.",
+        "ADJUSTMENT": "± credits an admin added or removed (adjustCredits), with a reason.",
+        "USAGE": "− the included (within the pool) credits of a recorded usage event.",
+        "OVERFLOW_USAGE": "− the overflow (beyond the pool) credits of a recorded usage event.",
+        "EXPIRY": "− the unused pool minus the rollover, booked when the cycle closes.",
+        "SETTLEMENT": "+ the cycle's overflow credits, when its settlement is SETTLED.",
+        "WRITE_OFF": "+ the cycle's overflow credits, when its settlement is WRITTEN_OFF.",
+    },
+)
+NoticeKindEnum = described_enum(
+    NoticeKind,
+    name="BillingNoticeKind",
+    description="What a billing notice reports.",
+    values={
+        "CAP_80_PERCENT": "Spending crossed 80 % of a cap (an organization, team or user cap, or the account pool).",
+        "CAP_100_PERCENT": "Spending reached 100 % of a cap (an organization, team or user cap, or the account pool).",
+        "OVERFLOW_ENTERED": "The account's usage went past its pool into overflow this cycle.",
+        "OVERFLOW_CAP_REACHED": "The account's overflow reached the plan's overflow cap (overflow policy ALLOW).",
+    },
+)
 
 LEVEL_TYPE = {
     ScopeLevel.ACCOUNT: "Account",

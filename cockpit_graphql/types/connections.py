@@ -17,16 +17,28 @@ from cockpit_graphql.domain.marketplace.connection_types import ConnectionType
 from cockpit_graphql.domain.roles import Permission, has_permission
 from cockpit_graphql.types.budgets import BudgetScope
 from cockpit_graphql.types.directory import User
+from cockpit_graphql.types.enums import described_enum
 from cockpit_graphql.types.ids import decode_id, encode_id
 from cockpit_graphql.types.node import Node
 
-ConnectionTypeEnum = strawberry.enum(
+ConnectionTypeEnum = described_enum(
     ConnectionType,
     name="ConnectionType",
     description="What a connection talks to; each type has its own config keys (docs/connections.md): SLACK "
     "{workspace, defaultChannel?}, JIRA {baseUrl, projectKeys?}, GITHUB {organization, repositories?}, CONFLUENCE "
     "{baseUrl, spaceKeys?}, SHAREPOINT {tenantId, siteUrl}, MCP_SERVER {url, transport?}, HTTP_API {baseUrl, "
     "authHeader?}. URLs are https.",
+    values={
+        "SLACK": "A Slack workspace. Config: `workspace`; `defaultChannel?` (a channel name such as `#ops`).",
+        "JIRA": "A Jira site. Config: `baseUrl` (https); `projectKeys?` (keys such as `OPS`).",
+        "GITHUB": "A GitHub organization. Config: `organization`; `repositories?` (repository names).",
+        "CONFLUENCE": "A Confluence site. Config: `baseUrl` (https); `spaceKeys?`.",
+        "SHAREPOINT": "A SharePoint site. Config: `tenantId` (the directory id, a UUID); `siteUrl` (https).",
+        "MCP_SERVER": "A Model Context Protocol server. Config: `url` (https); `transport?`: SSE or "
+        "STREAMABLE_HTTP (default).",
+        "HTTP_API": "A plain HTTP API. Config: `baseUrl` (https); `authHeader?` (the header the secret is sent in, "
+        "e.g. `X-Api-Key`).",
+    },
 )
 
 

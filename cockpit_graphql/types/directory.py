@@ -30,6 +30,7 @@ from cockpit_graphql.types.budgets import (
     allocation_of,
     settings_of,
 )
+from cockpit_graphql.types.enums import described_enum
 from cockpit_graphql.types.ids import decode_id, encode_id
 from cockpit_graphql.types.node import Node
 from cockpit_graphql.types.pagination import After, Before, Connection, First, Last, SortDirectionEnum, list_page
@@ -38,11 +39,25 @@ from cockpit_graphql.types.policy_scope import PolicyScope
 if TYPE_CHECKING:
     from cockpit_graphql.types.account import Account
 
-RoleEnum = strawberry.enum(Role, name="Role", description="What a user may do. Roles live in the database.")
-DirectoryOrderFieldEnum = strawberry.enum(
+RoleEnum = described_enum(
+    Role,
+    name="Role",
+    description="What a user may do. Roles live in the database.",
+    values={
+        "SUPER_ADMIN": "A platform operator, not tied to one account: manages accounts, their entitlements and the "
+        "model catalog.",
+        "ACCOUNT_ADMIN": "Manages one account: its directory, budgets, policies, connections and agents.",
+        "MEMBER": "An end user: sees and uses what resolves for them, and manages their own personal assets.",
+    },
+)
+DirectoryOrderFieldEnum = described_enum(
     DirectoryOrderField,
     name="DirectoryOrderField",
     description="Sort key of directory lists (NAME sorts users by email).",
+    values={
+        "NAME": "By name (organizations and teams) or by email (users).",
+        "CREATED_AT": "By creation time.",
+    },
 )
 
 

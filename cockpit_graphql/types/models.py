@@ -12,17 +12,34 @@ import strawberry
 from cockpit_graphql.context import Info
 from cockpit_graphql.db.tables import CatalogModel
 from cockpit_graphql.domain.models.catalog import Capability, ModelChanges, Provider
+from cockpit_graphql.types.enums import described_enum
 from cockpit_graphql.types.errors import Payload
 from cockpit_graphql.types.ids import NO_ACCOUNT, decode_id, encode_id
 from cockpit_graphql.types.node import Node
 
-ModelProviderEnum = strawberry.enum(
-    Provider, name="ModelProvider", description="Who serves a catalog model (the provider's API it is called on)."
+ModelProviderEnum = described_enum(
+    Provider,
+    name="ModelProvider",
+    description="Who serves a catalog model (the provider's API it is called on).",
+    values={
+        "AZURE_OPENAI": "Azure OpenAI Service (OpenAI models deployed on Microsoft Azure).",
+        "ANTHROPIC": "Anthropic's API (Claude models).",
+        "XAI": "xAI's API (Grok models).",
+        "VERTEX": "Google Cloud Vertex AI (Gemini and other models on Google Cloud).",
+        "OPENAI": "OpenAI's own API.",
+        "MISTRAL": "Mistral AI's API.",
+        "BEDROCK": "Amazon Bedrock (models served on AWS).",
+    },
 )
-ModelCapabilityEnum = strawberry.enum(
+ModelCapabilityEnum = described_enum(
     Capability,
     name="ModelCapability",
     description="What a model does: CHAT (text generation), IMAGE (image generation), EMBEDDING (vectors).",
+    values={
+        "CHAT": "Text generation (chat and completion).",
+        "IMAGE": "Image generation; such models drop out of model access wherever IMAGE_GENERATION resolves off.",
+        "EMBEDDING": "Embeddings: turns text into vectors.",
+    },
 )
 
 

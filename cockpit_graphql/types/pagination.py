@@ -10,6 +10,7 @@ import strawberry
 
 from cockpit_graphql.dataloaders.pages import CountKey, PageKey
 from cockpit_graphql.domain.pagination import Ordering, Page, PageRequest, SortDirection, cursor_of
+from cockpit_graphql.types.enums import described_enum
 
 if TYPE_CHECKING:
     from cockpit_graphql.context import Info
@@ -25,7 +26,15 @@ Last = Annotated[
 ]
 Before = Annotated[str | None, strawberry.argument(description="Return items before this cursor.")]
 
-SortDirectionEnum = strawberry.enum(SortDirection, name="SortDirection", description="Sort direction.")
+SortDirectionEnum = described_enum(
+    SortDirection,
+    name="SortDirection",
+    description="Sort direction.",
+    values={
+        "ASC": "Ascending: smallest (or earliest, or A before Z) first.",
+        "DESC": "Descending: largest (or latest, or Z before A) first.",
+    },
+)
 
 
 @strawberry.type(description="Where a page sits in its list.")

@@ -18,39 +18,89 @@ from cockpit_graphql.domain.policies.resolve import ModelStep, Outcome, Resolved
 from cockpit_graphql.domain.policies.settings import ConnectionMode, GuardrailState, ScopePolicies
 from cockpit_graphql.domain.roles import Permission
 from cockpit_graphql.types.budgets import BudgetScope
+from cockpit_graphql.types.enums import described_enum
 from cockpit_graphql.types.ids import decode_id, encode_id
 from cockpit_graphql.types.models import Model, model_of, models_by_name
 from cockpit_graphql.types.node import Node
 
-PolicyOutcomeEnum = strawberry.enum(
+PolicyOutcomeEnum = described_enum(
     Outcome,
     name="PolicyOutcome",
     description="What became of a setting: APPLIED (it decides), OVERRIDDEN (a nearer setting won), "
     "BLOCKED_BY_LOCK (a locked or enforced setting above ended the walk), BLOCKED_BY_ENTITLEMENT (the "
     "account's entitlement decides), NOT_ALLOWED (a default model that is no longer allowed, or a personal "
     "agent trying to disable a guardrail).",
+    values={
+        "APPLIED": "This setting decides the effective value.",
+        "OVERRIDDEN": "A nearer setting of the chain won over this one.",
+        "BLOCKED_BY_LOCK": "A locked flag or connection mode, or an enforced guardrail, nearer the account ended "
+        "the walk: this setting (or agent override) has no effect.",
+        "BLOCKED_BY_ENTITLEMENT": "The account's entitlement (the super admin's ceiling) decides: this setting has "
+        "no effect.",
+        "NOT_ALLOWED": "Refused by a rule: a default model that is no longer allowed, or a personal agent trying to "
+        "disable a guardrail.",
+    },
 )
-PolicySourceEnum = strawberry.enum(
+PolicySourceEnum = described_enum(
     Source,
     name="PolicySource",
     description="Where a step of a trace comes from: DEFAULT (the registered default), ENTITLEMENT (the "
     "super admin's ceiling), SCOPE (a setting of a scope of the chain), RULE (IMAGE_GENERATION off removes "
     "image models), AGENT (the agent's guardrail override).",
+    values={
+        "DEFAULT": "The registered default (of a flag, the connection mode, or a guardrail no scope sets: off).",
+        "ENTITLEMENT": "The account's entitlement, set by a super admin: the ceiling nothing below can widen.",
+        "SCOPE": "An explicit setting of one scope of the chain (the step's scope says which).",
+        "RULE": "A built-in rule: IMAGE_GENERATION resolved off removes the IMAGE models.",
+        "AGENT": "The agent's own guardrail override, applied after the scopes.",
+    },
 )
-ConnectionModeEnum = strawberry.enum(
+ConnectionModeEnum = described_enum(
     ConnectionMode,
     name="ConnectionMode",
     description="ADMIN_MANAGED: members use only connections admins assigned. SELF_MANAGED_ALLOWED: members "
     "may also create personal connections when CREATE_CONNECTIONS is on for them.",
+    values={
+        "ADMIN_MANAGED": "The default: members use only the connections admins assigned to them, and never see "
+        "their secrets or edit them.",
+        "SELF_MANAGED_ALLOWED": "Members may also create personal connections, when CREATE_CONNECTIONS is on for them.",
+    },
 )
-GuardrailStateEnum = strawberry.enum(
-    GuardrailState, name="GuardrailState", description="A scope's setting of a guardrail."
+GuardrailStateEnum = described_enum(
+    GuardrailState,
+    name="GuardrailState",
+    description="A scope's setting of a guardrail.",
+    values={
+        "ENABLED": "The guardrail applies at this scope and below, unless a nearer scope disables it; may be "
+        "enforced so that nothing below (agents included) can disable it.",
+        "DISABLED": "The guardrail is off at this scope and below, unless enforced above or enabled nearer.",
+    },
 )
-GuardrailTypeEnum = strawberry.enum(GuardrailType, name="GuardrailType", description="What a guardrail checks.")
-GuardrailModeEnum = strawberry.enum(
+GuardrailTypeEnum = described_enum(
+    GuardrailType,
+    name="GuardrailType",
+    description="What a guardrail checks.",
+    values={
+        "PII_REDACTION": "Detects personal data (config `entities`: EMAIL, PHONE, CREDIT_CARD, IBAN, SSN, "
+        "PERSON_NAME, ADDRESS, IP_ADDRESS); modes BLOCK, REDACT or MONITOR.",
+        "PROMPT_INJECTION": "Detects prompt-injection attempts above a score `threshold` (0–1, default 0.8); modes "
+        "BLOCK or MONITOR.",
+        "CONTENT_SAFETY": "Detects unsafe content (`categories`: HATE, VIOLENCE, SEXUAL, SELF_HARM) above a "
+        "`threshold` (default 0.5); modes BLOCK or MONITOR.",
+        "TOPIC_BLOCK": "Detects the listed `topics` (1–100); modes BLOCK or MONITOR.",
+        "WEBHOOK": "Asks an external https `url` (within `timeoutMs`) to judge the call; modes BLOCK, REDACT or "
+        "MONITOR.",
+    },
+)
+GuardrailModeEnum = described_enum(
     GuardrailMode,
     name="GuardrailMode",
     description="What a guardrail does on a hit: BLOCK the call, REDACT the match, or MONITOR (record only).",
+    values={
+        "BLOCK": "A hit blocks the call.",
+        "REDACT": "A hit redacts the matched content and lets the call go on (PII_REDACTION and WEBHOOK only).",
+        "MONITOR": "A hit is only recorded; the call goes on unchanged.",
+    },
 )
 
 

@@ -9,15 +9,29 @@ import strawberry
 from cockpit_graphql.context import Info
 from cockpit_graphql.domain.identity.reconcile import Case, Outcome, Reason, Report
 from cockpit_graphql.types.directory import User
+from cockpit_graphql.types.enums import described_enum
 from cockpit_graphql.types.errors import Payload
 
-ReconciliationReasonEnum = strawberry.enum(
+ReconciliationReasonEnum = described_enum(
     Reason,
     name="ReconciliationReason",
     description="Why an identity landed where it did: MATCHED_VERIFIED_EMAIL (linked); "
     "SEVERAL_IDENTITIES_SAME_EMAIL (ambiguous: nobody is guessed); EMAIL_NOT_VERIFIED, DOMAIN_NOT_ALLOWED, "
     "USER_ALREADY_LINKED (the user has another subject of this issuer), BOUND_TO_ANOTHER_ACCOUNT (conflicting); "
     "NO_EMAIL, NO_USER (unmatched: create the user, then reconcile again).",
+    values={
+        "MATCHED_VERIFIED_EMAIL": "Linked (in a dry run: would be): the verified email is a user's of the account, "
+        "who gets this identity as at sign-in.",
+        "SEVERAL_IDENTITIES_SAME_EMAIL": "Ambiguous: several verified identities of one issuer claim the email; "
+        "none is linked.",
+        "EMAIL_NOT_VERIFIED": "Conflicting: the identity provider did not mark the email as verified.",
+        "DOMAIN_NOT_ALLOWED": "Conflicting: the email's domain is not one of the account's allowed email domains.",
+        "USER_ALREADY_LINKED": "Conflicting: the user with this email is already linked to another subject of this "
+        "issuer.",
+        "BOUND_TO_ANOTHER_ACCOUNT": "Conflicting: this subject of the issuer is already linked in another account.",
+        "NO_EMAIL": "Unmatched: the token carried no email to match on.",
+        "NO_USER": "Unmatched: no user of the account has this email yet (create the user, then reconcile again).",
+    },
 )
 
 
