@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 
-from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLInterfaceType, GraphQLObjectType, build_schema
+import pytest
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    build_schema,
+)
 
 from cockpit_graphql.schema import FEDERATION_VERSION
 from cockpit_graphql.schema_evolution import dangerous_changes, judge
 from cockpit_graphql.schema_export import SCHEMA_PATH, render_schema
+from cockpit_graphql.types.enums import described_enum
 from tests.support.world import World
 
 RELEASED = Path(__file__).resolve().parents[1] / "schema_history" / "released.graphql"
@@ -26,8 +36,9 @@ def test_schema_file_loads_in_graphql_core() -> None:
     assert f"federation/v{FEDERATION_VERSION}" in SCHEMA_PATH.read_text()
 
 
-def test_every_type_field_argument_and_enum_is_described() -> None:
-    schema = build_schema(SCHEMA_PATH.read_text())
+def undocumented(schema: GraphQLSchema) -> list[str]:
+    """Every type, field, argument, input field and enum value of `schema` without a description (federation
+    and introspection elements aside), as `Type`, `Type.field`, `Type.field(arg)` or `Enum.VALUE`."""
     missing = []
     for name, gtype in schema.type_map.items():
         if name.startswith("__") or name.startswith("_") or "__" in name:
@@ -45,9 +56,52 @@ def test_every_type_field_argument_and_enum_is_described() -> None:
                 for arg_name, arg in getattr(field, "args", {}).items():
                     if not arg.description and arg_name not in ("first", "after", "last", "before"):
                         missing.append(f"{name}.{field_name}({arg_name})")
-        if isinstance(gtype, GraphQLEnumType) and not gtype.description:
-            missing.append(name)
+        if isinstance(gtype, GraphQLEnumType):
+            missing.extend(
+                f"{name}.{value}" for value, definition in gtype.values.items() if not definition.description
+            )
+    return missing
+
+
+def test_every_type_field_argument_enum_and_enum_value_is_described() -> None:
+    missing = undocumented(build_schema(SCHEMA_PATH.read_text()))
     assert not missing, f"undocumented schema elements: {missing}"
+
+
+def test_the_description_check_names_each_enum_value_without_one() -> None:
+    schema = build_schema(
+        '"""Q."""\ntype Query {\n  "A."\n  a: Kind\n}\n"""K."""\nenum Kind {\n  "One."\n  ONE\n  TWO\n  THREE\n}'
+    )
+    assert undocumented(schema) == ["Kind.TWO", "Kind.THREE"]
+
+
+def test_described_enum_refuses_a_value_without_a_description_or_a_description_of_no_value() -> None:
+    class Colour(StrEnum):
+        RED = "RED"
+        BLUE = "BLUE"
+
+    with pytest.raises(ValueError, match=r"without a description \['BLUE'\]"):
+        described_enum(Colour, name="Colour", description="A colour.", values={"RED": "Red."})
+    with pytest.raises(ValueError, match=r"without a description \['BLUE'\]"):
+        described_enum(Colour, name="Colour", description="A colour.", values={"RED": "Red.", "BLUE": " "})
+    with pytest.raises(ValueError, match=r"of no value \['GREEN'\]"):
+        described_enum(
+            Colour, name="Colour", description="A colour.", values={"RED": "Red.", "BLUE": "Blue.", "GREEN": "Green."}
+        )
+
+
+def test_described_enum_keeps_the_domain_members_and_describes_each_value() -> None:
+    class Shade(StrEnum):
+        LIGHT = "LIGHT"
+        DARK = "DARK"
+
+    wrapped = described_enum(Shade, name="Shade", description="A shade.", values={"LIGHT": "Pale.", "DARK": "Deep."})
+    assert wrapped is Shade and Shade("DARK") is Shade.DARK
+    definition = Shade.__strawberry_definition__  # type: ignore[attr-defined]
+    assert [(v.name, v.value, v.description) for v in definition.values] == [
+        ("LIGHT", "LIGHT", "Pale."),
+        ("DARK", "DARK", "Deep."),
+    ]
 
 
 def test_no_unapproved_breaking_change_against_the_released_schema() -> None:

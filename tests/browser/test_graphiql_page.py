@@ -99,9 +99,10 @@ FEDERATION_SPEC = {  # defined by the Apollo Federation spec, not by us
 }
 
 
-async def test_the_docs_pane_has_a_description_for_every_type_field_and_argument(world: World) -> None:
+async def test_the_docs_pane_has_a_description_for_every_type_field_argument_and_enum_value(world: World) -> None:
     """What GraphiQL's docs pane shows is the introspection answer of the running app, not schema.graphql:
-    ask it the way GraphiQL does and fail on any undocumented type, field, argument or input field."""
+    ask it the way GraphiQL does and fail on any undocumented type, field, argument, input field or enum
+    value (deprecated ones included)."""
     r = await world.gql(get_introspection_query(descriptions=True, input_value_deprecation=True))
     assert r.errors == []
     missing = []
@@ -117,4 +118,6 @@ async def test_the_docs_pane_has_a_description_for_every_type_field_and_argument
             for arg in field.get("args") or []:
                 if not arg["description"] and arg["name"] not in ("first", "after", "last", "before"):
                     missing.append(f"{name}.{field['name']}({arg['name']})")
+        if name not in FEDERATION_SPEC:
+            missing.extend(f"{name}.{v['name']}" for v in gtype["enumValues"] or [] if not v["description"])
     assert sorted(set(missing) - FEDERATION_SPEC) == [], "undocumented in the docs pane"
