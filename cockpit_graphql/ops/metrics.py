@@ -35,10 +35,13 @@ from redis.asyncio import Redis
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 MAX_OPERATION_NAMES = 200
 """Distinct operation names per process before further new names are reported as `other` (clients
-choose operation names; a bounded label set keeps a hostile client from exploding the series)."""
+choose operation names; a bounded label set keeps a hostile client from exploding the series). Only
+requests of an authenticated principal name their operation: a client without a valid token gets
+`unauthenticated`, so it can neither add series nor use up the cap."""
 
 NO_OPERATION = "none"  # the request never reached GraphQL (refused by authentication or the body limit)
-ANONYMOUS = "anonymous"
+ANONYMOUS = "anonymous"  # an authenticated request whose operation has no name
+UNAUTHENTICATED = "unauthenticated"  # a request without a principal, whatever its operation name
 OTHER = "other"
 
 disable_created_metrics()  # the *_created series only add noise here
@@ -76,8 +79,11 @@ _NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]{0,99}$")
 _seen: set[str] = set()
 
 
-def operation_label(name: str | None) -> str:
-    """A bounded label for a client-chosen operation name."""
+def operation_label(name: str | None, authenticated: bool) -> str:
+    """A bounded label for a client-chosen operation name; only an authenticated request's name is
+    admitted to the label set (and counts against MAX_OPERATION_NAMES)."""
+    if not authenticated:
+        return UNAUTHENTICATED
     if not name:
         return ANONYMOUS
     if name in _seen:

@@ -41,7 +41,10 @@ class RequestOutcome(SchemaExtension):
         if ctx.graphql_document is None:
             operation, operation_type = INVALID, "none"
         else:
-            operation = operation_label(ctx.operation_name)
+            # a name becomes a label only for a signed-in principal: an anonymous flood of made-up names
+            # must not use up the label cap and turn every real operation into `other`
+            authenticated = getattr(ctx.context, "principal", None) is not None
+            operation = operation_label(ctx.operation_name, authenticated)
             try:
                 operation_type = ctx.operation_type.value
             except Exception:  # an operationName that the document does not define
