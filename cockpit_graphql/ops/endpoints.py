@@ -16,10 +16,16 @@ from cockpit_graphql.settings import Settings
 
 def operations_routes(settings: Settings, db: Callable[[], Database | None]) -> list[Route]:
     async def readyz(_request: Request) -> Response:
-        ready, checks = await readiness(db(), settings.redis_url, settings.readiness_timeout_seconds)
-        return JSONResponse(
-            {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+        # Redis down is fatal only when the rate limiter fails closed (ops/readiness.py)
+        ready, checks = await readiness(
+            db(),
+            settings.redis_url,
+            settings.readiness_timeout_seconds,
+            redis_required=not settings.rate_limit_fail_open,
         )
+        degraded = any(v.startswith("degraded") for v in checks.values())
+        status = "unavailable" if not ready else "degraded" if degraded else "ok"
+        return JSONResponse({"status": status, "checks": checks}, status_code=200 if ready else 503)
 
     async def metrics(_request: Request) -> Response:
         extra = await redis_families(settings.redis_url, settings.worker_queue_name, settings.metrics_jobs_key)

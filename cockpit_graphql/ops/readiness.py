@@ -1,6 +1,12 @@
 """`/readyz`: may this process take traffic? The database (as the app role, through the app's pool)
-and Redis must answer, each within `READINESS_TIMEOUT_SECONDS`; both are asked concurrently.
-`/healthz` stays a liveness probe (the process answers) and touches nothing."""
+must answer within `READINESS_TIMEOUT_SECONDS`; Redis is asked concurrently.
+
+Redis only serves the rate limiter on a request's path (the arq jobs are enqueued by the worker's
+cron, never by a request), and the limiter fails open by default: then a Redis outage leaves every
+replica able to serve, so /readyz stays ready and reports Redis `degraded` (a 503 would make the
+load balancer drain every replica at once). With `RATE_LIMIT_FAIL_OPEN=false` the limiter refuses
+every request while Redis is down, so the replica is not ready. The database is needed by every
+request: failed → not ready. `/healthz` stays a liveness probe (the process answers) and touches nothing."""
 
 from __future__ import annotations
 
@@ -36,12 +42,19 @@ async def _probe(check: Awaitable[None], seconds: float) -> str:
     return "ok"
 
 
-async def readiness(db: Database | None, redis_url: str, seconds: float) -> tuple[bool, dict[str, str]]:
-    """(ready, {"database": "ok" | "failed: …", "redis": …})."""
+async def readiness(
+    db: Database | None, redis_url: str, seconds: float, redis_required: bool = True
+) -> tuple[bool, dict[str, str]]:
+    """(ready, {"database": "ok" | "failed: …", "redis": "ok" | "failed: …" | "degraded: …"}).
+
+    `redis_required=False` (the rate limiter fails open): a Redis failure is reported as
+    `degraded: <reason>` and does not make the process unready."""
     database = _probe(_database(db), seconds) if db is not None else _skipped()
     results = await asyncio.gather(database, _probe(_redis(redis_url, seconds), seconds))
     checks = {"database": results[0], "redis": results[1]}
-    return all(v == "ok" for v in checks.values()), checks
+    if not redis_required and checks["redis"] != "ok":
+        checks["redis"] = "degraded: " + checks["redis"].removeprefix("failed: ")
+    return all(v == "ok" or v.startswith("degraded") for v in checks.values()), checks
 
 
 async def _skipped() -> str:

@@ -55,9 +55,11 @@ async def test_requests_are_counted_by_operation_and_outcome(world: World, setti
     total = "cockpit_graphql_requests_total"
     assert value(text, total, operation=op, operation_type="query", outcome="ok") == 2
     assert value(text, total, operation=op, operation_type="query", outcome="UNAUTHENTICATED") == 0
-    assert value(text, total, operation="unauthenticated", operation_type="query", outcome="UNAUTHENTICATED") - value(
-        before, total, operation="unauthenticated", operation_type="query", outcome="UNAUTHENTICATED"
-    ) == 1  # without a principal the name is not a label
+    assert (
+        value(text, total, operation="unauthenticated", operation_type="query", outcome="UNAUTHENTICATED")
+        - value(before, total, operation="unauthenticated", operation_type="query", outcome="UNAUTHENTICATED")
+        == 1
+    )  # without a principal the name is not a label
     assert (
         value(text, total, operation="none", operation_type="none", outcome="UNAUTHENTICATED")
         - value(before, total, operation="none", operation_type="none", outcome="UNAUTHENTICATED")
@@ -194,11 +196,20 @@ async def test_healthz_and_readyz(settings: Any, db: Any) -> None:
         ready = await client.get("/readyz")
         assert ready.status_code == 200
         assert ready.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    # Redis down and the rate limiter failing open (the default): requests are still served, so the
+    # replica stays ready and says Redis is degraded (a 503 would drain every replica at once)
+    assert settings.rate_limit_fail_open
     async with app_client(own_settings(settings, redis_url=CLOSED_REDIS), db) as (_app, client):
         assert (await client.get("/healthz")).status_code == 200  # liveness does not depend on Redis
         r = await client.get("/readyz")
+        assert r.status_code == 200
+        assert r.json() == {"status": "degraded", "checks": {"database": "ok", "redis": "degraded: ConnectionError"}}
+    # failing closed, every request would be refused with RATE_LIMITED: not ready
+    closed = own_settings(settings, redis_url=CLOSED_REDIS, rate_limit_fail_open=False)
+    async with app_client(closed, db) as (_app, client):
+        r = await client.get("/readyz")
         assert r.status_code == 503
-        assert r.json()["checks"] == {"database": "ok", "redis": "failed: ConnectionError"}
+        assert r.json() == {"status": "unavailable", "checks": {"database": "ok", "redis": "failed: ConnectionError"}}
 
 
 async def test_readyz_names_a_failing_database(settings: Any) -> None:
@@ -217,9 +228,17 @@ async def test_readyz_names_a_failing_database(settings: Any) -> None:
     try:
         async with app_client(own_settings(broken), db) as (_app, client):
             r = await client.get("/readyz")
+        # the database is needed by every request: 503 whether the rate limiter fails open or closed
+        for fail_open in (True, False):
+            both = own_settings(broken, redis_url=CLOSED_REDIS, rate_limit_fail_open=fail_open)
+            async with app_client(both, db) as (_app, client):
+                down = await client.get("/readyz")
+            assert down.status_code == 503 and down.json()["status"] == "unavailable", fail_open
+            assert down.json()["checks"]["database"].startswith("failed"), fail_open
+            assert down.json()["checks"]["redis"] == ("degraded" if fail_open else "failed") + ": ConnectionError"
     finally:
         await db.dispose()
-    assert r.status_code == 503
+    assert r.status_code == 503 and r.json()["status"] == "unavailable"
     checks = r.json()["checks"]
     assert checks["database"].startswith("failed") and checks["redis"] == "ok"
     assert "no_such_database" not in r.text  # class names only: no hosts, names or credentials
