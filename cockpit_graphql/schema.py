@@ -9,7 +9,13 @@ import strawberry
 from strawberry.extensions import DisableIntrospection
 from strawberry.federation import Schema as FederationSchema
 
-from cockpit_graphql.limits.extension import CachedValidation, ErrorShaping, QueryLimits, RateLimiting
+from cockpit_graphql.limits.extension import (
+    CachedValidation,
+    ErrorShaping,
+    QueryLimits,
+    RateLimiting,
+    shaped_execute,
+)
 from cockpit_graphql.limits.text import NulFreeText
 from cockpit_graphql.ops.metrics_graphql import RequestOutcome
 from cockpit_graphql.resolvers.accounts import AccountMutations, AccountQueries
@@ -72,6 +78,11 @@ class Mutation(
 class CockpitSchema(FederationSchema):
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
         """Errors are logged (with request ids) by ErrorShaping; expected ones are not noise."""
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Errors that escaped ErrorShaping (an exception in another extension's hook) are shaped too."""
+        context = kwargs.get("context_value", args[2] if len(args) > 2 else None)
+        return await shaped_execute(lambda: super(CockpitSchema, self).execute(*args, **kwargs), context)
 
 
 def build_schema(*, introspection: bool = True, rate_limiter: Any = None, tracing: Any = None) -> CockpitSchema:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionResult
 
 from cockpit_graphql.domain.accounts.rate_limits import RateLimitSetting
 from cockpit_graphql.domain.errors import CockpitError, ErrorCode
@@ -170,49 +173,98 @@ class CachedValidation(SchemaExtension):
         yield
 
 
+# raised inside the operation on purpose: the HTTP view answers them (400), they are no internal errors
+_PASS_THROUGH = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
+
+
+def internal_error(exc: BaseException, request_id: str, *, nodes: Any = None, path: Any = None) -> GraphQLError:
+    """Logs `exc` with its stack and the request id; the client gets INTERNAL with the request id only."""
+    log.error(
+        "unexpected error in a resolver" if path else "unexpected error in the request pipeline",
+        exc_info=(type(exc), exc, exc.__traceback__),
+        extra={"request_id": request_id, "path": path},
+    )
+    return GraphQLError(
+        f"Internal error. Quote request id {request_id} to support.",
+        nodes=nodes,
+        path=path,
+        extensions={"code": ErrorCode.INTERNAL.value, "requestId": request_id},
+    )
+
+
+def shape_error(error: GraphQLError, request_id: str) -> GraphQLError:
+    """An `extensions.code` and the request id for every error; unexpected ones masked as INTERNAL."""
+    original = error.original_error
+    if isinstance(original, CockpitError):
+        return GraphQLError(
+            original.message,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": original.code.value, "requestId": request_id},
+        )
+    if original is None or isinstance(original, GraphQLError):
+        extensions = dict(error.extensions or {})
+        if "code" not in extensions:
+            message = error.message
+            if "tokens" in message and "Parsing aborted" in message:
+                code = ErrorCode.QUERY_TOO_COMPLEX
+            elif message.startswith("Syntax Error"):
+                code = ErrorCode.GRAPHQL_PARSE_FAILED
+            elif error.path:
+                code = ErrorCode.BAD_USER_INPUT
+            else:
+                code = ErrorCode.GRAPHQL_VALIDATION_FAILED
+            extensions["code"] = code.value
+        extensions["requestId"] = request_id
+        return GraphQLError(error.message, nodes=error.nodes, path=error.path, extensions=extensions)
+    return internal_error(original, request_id, nodes=error.nodes, path=error.path)
+
+
+def _request_id(context: Any) -> str:
+    return getattr(context, "request_id", None) or "unknown"
+
+
 class ErrorShaping(SchemaExtension):
-    """Gives every error an `extensions.code`; masks unexpected ones as INTERNAL with a request id."""
+    """Gives every error an `extensions.code`; masks unexpected ones as INTERNAL with a request id.
+
+    Innermost of the extensions: an exception raised by a hook of another extension (parse, validate,
+    execute) or by strawberry between them is thrown into this hook's `yield` and leaves it as a
+    shaped error, which strawberry answers as the request's only error. Exceptions outside this span
+    (an outer extension's `on_operation`, `get_results`) are shaped by `shape_escaped`, called by the
+    schema's `execute`."""
 
     def on_operation(self) -> Iterator[None]:
-        yield
+        request_id = _request_id(self.execution_context.context)
+        try:
+            yield
+        except _PASS_THROUGH:
+            raise
+        except GraphQLError as error:
+            raise shape_error(error, request_id) from error
+        except Exception as exc:
+            raise internal_error(exc, request_id) from exc
         result = self.execution_context.result
         if result is None or not getattr(result, "errors", None):
             return
-        request_id = self.execution_context.context.request_id
-        result.errors = [self._shape(error, request_id) for error in result.errors]
+        result.errors = [shape_error(error, request_id) for error in result.errors]
 
-    def _shape(self, error: GraphQLError, request_id: str) -> GraphQLError:
-        original = error.original_error
-        if isinstance(original, CockpitError):
-            return GraphQLError(
-                original.message,
-                nodes=error.nodes,
-                path=error.path,
-                extensions={"code": original.code.value, "requestId": request_id},
-            )
-        if original is None or isinstance(original, GraphQLError):
-            extensions = dict(error.extensions or {})
-            if "code" not in extensions:
-                message = error.message
-                if "tokens" in message and "Parsing aborted" in message:
-                    code = ErrorCode.QUERY_TOO_COMPLEX
-                elif message.startswith("Syntax Error"):
-                    code = ErrorCode.GRAPHQL_PARSE_FAILED
-                elif error.path:
-                    code = ErrorCode.BAD_USER_INPUT
-                else:
-                    code = ErrorCode.GRAPHQL_VALIDATION_FAILED
-                extensions["code"] = code.value
-            extensions["requestId"] = request_id
-            return GraphQLError(error.message, nodes=error.nodes, path=error.path, extensions=extensions)
-        log.error(
-            "unexpected error in resolver",
-            exc_info=(type(original), original, original.__traceback__),
-            extra={"request_id": request_id, "path": error.path},
-        )
-        return GraphQLError(
-            f"Internal error. Quote request id {request_id} to support.",
-            nodes=error.nodes,
-            path=error.path,
-            extensions={"code": ErrorCode.INTERNAL.value, "requestId": request_id},
-        )
+
+def _shaped(error: GraphQLError) -> bool:
+    extensions = error.extensions or {}
+    return "code" in extensions and "requestId" in extensions
+
+
+async def shaped_execute(execute: Callable[[], Awaitable[Any]], context: Any) -> Any:
+    """`execute()` (the schema's), with errors that escaped ErrorShaping shaped, and an exception that
+    escaped strawberry (an extension's `get_results`) answered as INTERNAL rather than an HTTP 500."""
+    try:
+        result = await execute()
+    except _PASS_THROUGH:
+        raise
+    except Exception as exc:
+        return ExecutionResult(data=None, errors=[internal_error(exc, _request_id(context))])
+    errors = getattr(result, "errors", None)
+    if errors and not all(_shaped(error) for error in errors):
+        request_id = _request_id(context)
+        result.errors = [error if _shaped(error) else shape_error(error, request_id) for error in errors]
+    return result
