@@ -7,8 +7,11 @@ add it to the deployment image and set the usual `OTEL_EXPORTER_OTLP_*` variable
 
 Each app gets its own TracerProvider (not the global one), so tests and workers do not share state.
 A `traceparent` header from a gateway makes the operation span its child. Spans never carry the
-document text or argument values (either may hold a secret): the operation span records the
-document's sha256, resolver spans only pagination and id arguments.
+document text or argument values (either may hold a secret), not even for a moment (a span processor
+sees a span's attributes when it starts): the operation span records the document's sha256 from the
+start, resolver spans only pagination and id arguments. A resolver that raises is marked ERROR with
+the exception's class and, for a CockpitError, its code (`exception.type`, `cockpit.error_code`):
+no exception event, message or stack trace (a driver's message can quote the values it refused).
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ import functools
 import hashlib
 import sys
 from collections.abc import Callable, Iterator
+from inspect import isawaitable
 from typing import Any
 
 from graphql import GraphQLResolveInfo
-from opentelemetry import context as otel_context
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -31,9 +34,12 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from strawberry.extensions import LifecycleStep
 from strawberry.extensions.tracing import OpenTelemetryExtension
+from strawberry.extensions.tracing.utils import should_skip_tracing
 
+from cockpit_graphql.domain.errors import ErrorCode
 from cockpit_graphql.settings import Settings
 
 SAFE_ARGUMENTS = frozenset({"first", "last", "after", "before", "id", "ids", "accountId", "userId"})
@@ -48,33 +54,71 @@ def _safe_arguments(args: dict[str, Any], _info: GraphQLResolveInfo) -> dict[str
     return {k: v for k, v in args.items() if k in SAFE_ARGUMENTS}
 
 
+def _query_hash(query: str | None) -> str:
+    return "sha256:" + hashlib.sha256((query or "").encode()).hexdigest()
+
+
+def _mark_failed(span: Span, exc: BaseException) -> None:
+    """ERROR status, the exception's class and code; never its message (no description, no event)."""
+    span.set_status(Status(StatusCode.ERROR))
+    span.set_attribute("exception.type", type(exc).__name__)
+    code = getattr(exc, "code", None)
+    if isinstance(code, ErrorCode):
+        span.set_attribute("cockpit.error_code", code.value)
+
+
 class CockpitTracing(OpenTelemetryExtension):
+    """strawberry's extension with its two leaks closed (both hooks are replaced, not wrapped):
+    its on_operation sets the raw document as the `query` attribute when the span starts, and its
+    resolve() opens spans that record exceptions (message and stack trace as a span event, the
+    message in the status description)."""
+
     def on_operation(self) -> Iterator[None]:
-        request = getattr(self.execution_context.context, "request", None)
-        token = None
-        if request is not None:  # continue the caller's trace (W3C traceparent)
-            token = otel_context.attach(propagate.extract(dict(request.headers)))
-        steps = super().on_operation()
-        try:
-            next(steps)
-        finally:
-            if token is not None:
-                otel_context.detach(token)
-        span = self._span_holder[LifecycleStep.OPERATION]
-        query = self.execution_context.query or ""
-        span.set_attribute("query", "sha256:" + hashlib.sha256(query.encode()).hexdigest())
-        request_id = getattr(self.execution_context.context, "request_id", None)
+        ctx = self.execution_context
+        request = getattr(ctx.context, "request", None)
+        parent = propagate.extract(dict(request.headers)) if request is not None else None  # W3C traceparent
+        name = ctx.operation_name
+        attributes: dict[str, Any] = {"component": "graphql", "query": _query_hash(ctx.query)}
+        request_id = getattr(ctx.context, "request_id", None)
         if request_id:
-            span.set_attribute("cockpit.request_id", request_id)
-        yield
-        operation_name = self.execution_context.operation_name
-        if operation_name:
-            span.set_attribute("graphql.operation.name", operation_name)
-        cost = getattr(self.execution_context.context, "extras", {}).get("cost")
-        if cost is not None:
-            span.set_attribute("cockpit.cost", cost)
-        for _ in steps:
-            pass
+            attributes["cockpit.request_id"] = request_id
+        span = self._tracer.start_span(
+            f"GraphQL Query: {name}" if name else "GraphQL Query",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes=attributes,  # set before the processors' on_start sees the span
+        )
+        self._span_holder[LifecycleStep.OPERATION] = span
+        try:
+            yield
+            operation_name = ctx.operation_name
+            if operation_name:
+                if not name:  # the document's only operation, known once parsed
+                    span.update_name(f"GraphQL Query: {operation_name}")
+                span.set_attribute("graphql.operation.name", operation_name)
+            cost = getattr(ctx.context, "extras", {}).get("cost")
+            if cost is not None:
+                span.set_attribute("cockpit.cost", cost)
+        finally:
+            span.end()
+
+    async def resolve(self, _next: Callable, root: Any, info: GraphQLResolveInfo, *args: Any, **kwargs: Any) -> Any:
+        if should_skip_tracing(_next, info):
+            result = _next(root, info, *args, **kwargs)
+            return await result if isawaitable(result) else result
+        with self._tracer.start_as_current_span(
+            f"GraphQL Resolving: {info.field_name}",
+            context=trace.set_span_in_context(self._span_holder[LifecycleStep.OPERATION]),
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            self.add_tags(span, info, kwargs)
+            try:
+                result = _next(root, info, *args, **kwargs)
+                return await result if isawaitable(result) else result
+            except Exception as exc:
+                _mark_failed(span, exc)
+                raise
 
 
 def _exporter(name: str) -> tuple[SpanExporter, bool]:

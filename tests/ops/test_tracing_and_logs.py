@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from cockpit_graphql.logging_setup import JsonFormatter, job_context, request_id_var
 from cockpit_graphql.ops.tracing import TracingUnavailable, build_tracing
@@ -49,6 +50,78 @@ async def test_spans_are_produced_when_tracing_is_on(world: World, settings: Any
     dumped = json.dumps([dict(s.attributes or {}) for s in spans])
     assert SECRET not in dumped  # neither the document text nor non-id argument values are exported
     assert '"graphql.param.first": 3' in dumped
+
+
+class Capture(SpanProcessor):
+    """What any span processor (an exporter's included) can read: each span's attributes when it starts,
+    and its attributes, events and status when it ends."""
+
+    def __init__(self) -> None:
+        self.started: list[dict[str, Any]] = []
+        self.ended: list[dict[str, Any]] = []
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        self.started.append({"name": span.name, "attributes": dict(span.attributes or {})})
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.ended.append(
+            {
+                "name": span.name,
+                "attributes": dict(span.attributes or {}),
+                "events": [{"name": e.name, "attributes": dict(e.attributes or {})} for e in span.events],
+                "status": [span.status.status_code.name, span.status.description],
+            }
+        )
+
+
+async def test_spans_never_carry_the_query_text_values_or_exception_messages(
+    world: World, settings: Any, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: strawberry set the raw document on the operation span when it started (replaced by the
+    hash only afterwards) and recorded a resolver's exception as an event with its message and stack
+    trace, and the message again as the status description."""
+    from cockpit_graphql.domain.directory import repository
+
+    t = await world.tenant()
+    leaked = "value-quoted-by-the-driver-" + SECRET
+
+    async def failing(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError(f'invalid input for query argument $1: "{leaked}"')
+
+    monkeypatch.setattr(repository, "teams_by_ids", failing)
+    query = (
+        "query Leaky { viewer { user { homeTeam { name } } account { "
+        f'organizations(first: 2, filter: {{nameContains: "{SECRET}"}}) {{ totalCount }} }} }} }}'
+    )
+    capture = Capture()
+    async with app_client(own_settings(settings, tracing_exporter="memory"), db) as (app, client):
+        app.state.tracing.provider.add_span_processor(capture)
+        r = await gql(client, query, token=world.admin(t))
+    assert r.codes == ["INTERNAL"] and leaked not in json.dumps(r.body)
+    assert len(capture.started) == len(capture.ended) > 3
+    dumped = json.dumps({"started": capture.started, "ended": capture.ended})
+    for needle in (SECRET, "nameContains", "homeTeam { name }", "invalid input", "Traceback", "RuntimeError:"):
+        assert needle not in dumped, needle
+    assert not any(span["events"] for span in capture.ended)  # no exception events at all
+    operation_start = next(s for s in capture.started if s["name"].startswith("GraphQL Query"))
+    assert operation_start["attributes"]["query"].startswith("sha256:")  # the hash from the first moment
+    failed = next(s for s in capture.ended if s["name"] == "GraphQL Resolving: homeTeam")
+    assert failed["status"] == ["ERROR", None]
+    assert failed["attributes"]["exception.type"] == "RuntimeError"
+
+
+async def test_a_cockpit_error_is_traced_by_its_code(world: World, settings: Any, db: Any) -> None:
+    t = await world.tenant()
+    denied = f'mutation Deny {{ suspendAccount(input: {{id: "{t.account_gid}"}}) {{ userErrors {{ code }} }} }}'
+    capture = Capture()
+    async with app_client(own_settings(settings, tracing_exporter="memory"), db) as (app, client):
+        app.state.tracing.provider.add_span_processor(capture)
+        r = await gql(client, denied, token=world.member(t))
+    assert r.codes == ["FORBIDDEN"]
+    failed = next(s for s in capture.ended if s["name"] == "GraphQL Resolving: suspendAccount")
+    assert failed["status"] == ["ERROR", None] and failed["events"] == []
+    assert failed["attributes"]["cockpit.error_code"] == "FORBIDDEN"
+    assert r.errors[0]["message"] not in json.dumps(capture.ended)
 
 
 def test_an_exporter_that_is_not_installed_stops_the_start(settings: Any) -> None:
