@@ -13,8 +13,9 @@ not touched for the time it takes to refill expires: an idle principal costs no 
 
 When Redis cannot answer (down, slow beyond `timeout`), the limiter *fails open* by default: the
 request is served, a warning is logged and `cockpit_rate_limit_unavailable_total` counts it; for
-`breaker_seconds` after a failure no request waits on Redis again (one probe per window), so a
-Redis outage neither stalls requests nor floods the logs. `fail_open=False` refuses instead.
+`breaker_seconds` after a failure no request waits on Redis again; when the window expires exactly
+one request probes (the window is re-armed before it awaits Redis, and closed when Redis answers), so
+a Redis outage neither stalls requests nor floods the logs. `fail_open=False` refuses instead.
 """
 
 from __future__ import annotations
@@ -130,8 +131,12 @@ class RateLimiter:
         charge = min(max(cost, 0), setting.capacity)
         if charge == 0:
             return Decision(True, setting.capacity, setting.capacity, cost, None, checked=False)
-        if self.clock() < self._open_until:
+        now = self.clock()
+        if now < self._open_until:
             return self._unavailable(setting, cost, "breaker open")
+        probe = self._open_until > 0.0
+        if probe:  # the window expired: this request probes, the others skip Redis until it answers
+            self._open_until = now + self.breaker_seconds
         try:
             script = self._client()
             allowed, tokens, retry_ms = await script(
@@ -147,6 +152,8 @@ class RateLimiter:
                 self.breaker_seconds,
             )
             return self._unavailable(setting, cost, str(exc))
+        if probe:
+            self._open_until = 0.0  # Redis answered: closed again
         remaining = math.floor(float(tokens))
         if int(allowed) == 1:
             return Decision(True, setting.capacity, remaining, cost)

@@ -166,7 +166,8 @@ async def test_redis_down_fails_open_logged_and_counted(
         assert len(warnings) == 1 and "failing open" in warnings[0].getMessage()  # the breaker: one line, one try
         assert RATE_LIMIT_UNAVAILABLE._value.get() - before == 3
         ready = await client.get("/readyz")
-        assert ready.status_code == 503 and ready.json()["checks"]["redis"].startswith("failed")
+        # failing open, requests are served: the replica stays ready, Redis degraded (docs/operations.md)
+        assert ready.status_code == 200 and ready.json()["checks"]["redis"].startswith("degraded")
 
 
 async def test_redis_down_fails_closed_when_configured(world: World, settings: Any, db: Any) -> None:
