@@ -87,7 +87,8 @@ async def count_users_in_team(session: AsyncSession, team_id: uuid.UUID) -> int:
 
 
 async def count_admins(session: AsyncSession, *, lock: bool = False) -> int:
-    stmt = sa.select(User.id).where(User.role == "ACCOUNT_ADMIN")
+    """Active account admins: a deactivated admin cannot sign in, so it does not keep the account managed."""
+    stmt = sa.select(User.id).where(User.role == "ACCOUNT_ADMIN", User.deactivated_at.is_(None))
     if lock:
         stmt = stmt.with_for_update()
     return len((await session.scalars(stmt)).all())

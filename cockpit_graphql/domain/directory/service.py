@@ -50,6 +50,14 @@ def user_snapshot(user: User) -> dict[str, Any]:
     }
 
 
+async def _is_last_active_admin(session: AsyncSession, user: User) -> bool:
+    """Whether removing this user's admin rights (demotion, deactivation, deletion) would leave the account
+    without any active admin. Locks the active admins' rows, so two such changes cannot both pass."""
+    if user.role != Role.ACCOUNT_ADMIN.value or user.deactivated_at is not None:
+        return False
+    return await repo.count_admins(session, lock=True) <= 1
+
+
 def _not_found(field: str, what: str) -> UserInputError:
     return UserInputError.single(field, UserErrorCode.NOT_FOUND, f"No {what} with this id in this account.")
 
@@ -400,7 +408,7 @@ async def update_user(
     await _check_unique_user(session, new_email or None, new_ext, exclude=user.id)
     new_role = _clean_role(role)
     if new_role is not None and new_role.value != user.role:
-        if user.role == Role.ACCOUNT_ADMIN.value and await repo.count_admins(session, lock=True) <= 1:
+        if await _is_last_active_admin(session, user):
             raise UserInputError.single(
                 "role", UserErrorCode.LAST_ADMIN, "This is the account's last admin; promote another user first."
             )
@@ -461,12 +469,16 @@ async def set_user_active(
     session: AsyncSession, tenant: TenantId, op: Operation, user_id: uuid.UUID, active: bool
 ) -> User:
     """Deactivate a user (kept with all its history, refused at sign-in) or reactivate one. Idempotent:
-    no change, no audit event."""
+    no change, no audit event. The account's last active admin cannot be deactivated (LAST_ADMIN)."""
     user = await repo.get_user(session, user_id, lock=True)
     if user is None:
         raise _not_found("id", "user")
     if (user.deactivated_at is None) == active:
         return user
+    if not active and await _is_last_active_admin(session, user):
+        raise UserInputError.single(
+            "id", UserErrorCode.LAST_ADMIN, "This is the account's last active admin; promote another user first."
+        )
     before = {"deactivatedAt": user.deactivated_at}
     user.deactivated_at = None if active else sa.func.now()  # type: ignore[assignment]
     user.updated_at = sa.func.now()  # type: ignore[assignment]
@@ -489,7 +501,7 @@ async def delete_user(session: AsyncSession, tenant: TenantId, op: Operation, us
     user = await repo.get_user(session, user_id, lock=True)
     if user is None:
         raise _not_found("id", "user")
-    if user.role == Role.ACCOUNT_ADMIN.value and await repo.count_admins(session, lock=True) <= 1:
+    if await _is_last_active_admin(session, user):
         raise UserInputError.single("id", UserErrorCode.LAST_ADMIN, "The account's last admin cannot be deleted.")
     before = user_snapshot(user)
     subjects = await repo.delete_identities_of(session, user.id)
