@@ -3,7 +3,7 @@
 The lookup is a platform-level routing read, like `identity_bindings`: the token's sha256 is looked up
 in `scim_token_routes` (no tenant set), which names the account and the token. Only then is a TenantId
 minted for that account (`mint_for_scim_token`); the SCIM request's one tenant transaction confirms the
-token is still unrevoked there. A token of account A therefore only ever opens A's tenant.
+token is still unrevoked there and the account still active. A token of account A therefore only ever opens A's tenant.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ class ScimAuthError(Exception):
 
 ROUTE_CACHE_SECONDS = 5.0
 """A live token's route is remembered this long per process (a sync sends requests back to back). Safe
-for revocation, which every request re-checks in its tenant transaction; a suspension takes effect
-within this delay."""
+for revocation and suspension, which every request re-checks in its tenant transaction
+(`confirm_live`)."""
 ROUTE_CACHE_SIZE = 1024
 
 

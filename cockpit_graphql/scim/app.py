@@ -30,7 +30,7 @@ from cockpit_graphql.domain.scim import groups, listing, users
 from cockpit_graphql.domain.scim.common import ScimCall, not_found
 from cockpit_graphql.domain.scim.provider import CONFIG, PROVIDER, GroupModel, UserModel, normalize_user_patch
 from cockpit_graphql.domain.scim.repository import lock_account
-from cockpit_graphql.domain.scim.tokens import confirm_live
+from cockpit_graphql.domain.scim.tokens import Liveness, confirm_live
 from cockpit_graphql.scim import parsing
 from cockpit_graphql.scim.responses import error_response, response_for, scim_response
 
@@ -55,9 +55,17 @@ class Kind:
     list: Callable[..., Awaitable[listing.Listed]]
 
 
+GROUP_URN_PREFIX = f"{GroupModel.__schema__}:".lower()
+
+
+def _group_attribute(path: Any) -> str:
+    """An attribute path as named without its schema (`urn:…:core:2.0:Group:members` is `members`)."""
+    return str(path).lower().removeprefix(GROUP_URN_PREFIX)
+
+
 def _list_groups(session: AsyncSession, call: ScimCall, search: SearchRequest[Any]) -> Awaitable[listing.Listed]:
-    excluded = {str(p).lower() for p in search.excluded_attributes or []}
-    chosen = {str(p).lower() for p in search.attributes or []}
+    excluded = {_group_attribute(p) for p in search.excluded_attributes or []}
+    chosen = {_group_attribute(p) for p in search.attributes or []}
     with_members = "members" not in excluded and (not chosen or any(a.startswith("members") for a in chosen))
     return listing.list_groups(session, call, search, with_members=with_members)
 
@@ -110,8 +118,11 @@ class ScimService:
             async with db.tenant(caller.tenant) as session:
                 if writes:
                     await lock_account(session, caller.tenant.value)
-                if not await confirm_live(session, caller.token_id):
+                liveness = await confirm_live(session, caller.token_id)
+                if liveness is Liveness.REVOKED:
                     return error_response(401, "Unknown or revoked SCIM token.")
+                if liveness is Liveness.SUSPENDED:
+                    return error_response(403, "The account is suspended.")
                 return await work(session, call, request)
         except Exception as exc:  # every failure is a SCIM error document
             return response_for(exc, request_id)

@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from scim2_models import Context, InvalidSyntaxException, ListResponse, ResponseParameters, SearchRequest
+from scim2_models import (
+    Context,
+    InvalidSyntaxException,
+    InvalidValueException,
+    ListResponse,
+    ResponseParameters,
+    SearchRequest,
+)
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,12 +25,38 @@ SEARCH_KEYS = ("filter", "startIndex", "count", "attributes", "excludedAttribute
 RESPONSE_KEYS = ("attributes", "excludedAttributes")
 
 
+NUL = "\x00"
+
+
+def reject_nul(value: Any) -> Any:
+    """Refuse any string (value or key) holding U+0000, which PostgreSQL cannot store in text or jsonb:
+    400 invalidValue instead of a database error. Walks the parsed JSON iteratively (no recursion, so
+    no depth limit to hit); returns the value unchanged."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if NUL in item:
+                raise InvalidValueException(detail="A value contains the character U+0000, which is not allowed.")
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return value
+
+
 async def body(request: Request) -> Any:
     raw = await request.body()
     try:
-        return orjson.loads(raw) if raw else None
+        parsed = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError as exc:
         raise InvalidSyntaxException(detail="The body is not valid JSON.") from exc
+    return reject_nul(parsed)
+
+
+def _query(request: Request, keys: tuple[str, ...]) -> dict[str, str]:
+    return reject_nul({k: request.query_params[k] for k in keys if k in request.query_params})
 
 
 async def object_body(request: Request) -> dict[str, Any]:
@@ -34,7 +67,7 @@ async def object_body(request: Request) -> dict[str, Any]:
 
 
 def response_parameters(request: Request, model: Any) -> ResponseParameters[Any]:
-    given = {k: request.query_params[k] for k in RESPONSE_KEYS if k in request.query_params}
+    given = _query(request, RESPONSE_KEYS)
     return ResponseParameters[model].model_validate(given, scim_provider=PROVIDER)  # type: ignore[no-any-return]
 
 
@@ -64,7 +97,7 @@ def list_response(model: Any, listed: listing.Listed, search: SearchRequest[Any]
 
 
 def search_from_query(request: Request, model: Any) -> SearchRequest[Any]:
-    given = {k: request.query_params[k] for k in SEARCH_KEYS if k in request.query_params}
+    given = _query(request, SEARCH_KEYS)
     return SearchRequest[model].model_validate(  # type: ignore[no-any-return]
         given, scim_ctx=Context.SEARCH_REQUEST, scim_provider=PROVIDER
     )

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from cockpit_graphql.db.tables import ScimTokenRoute
+from cockpit_graphql.auth.tenant import mint_for_system
+from cockpit_graphql.db.tables import ScimTokenRoute, User
 from tests.scim.conftest import ScimTenant, scim_tenant
 from tests.scim.helpers import CORE_GROUP, CORE_USER, patch, user_row
 from tests.support.world import World
@@ -158,3 +159,28 @@ async def test_a_suspended_account_is_refused_and_the_trail_names_the_token(worl
     assert r.data["suspendAccount"]["userErrors"] == []
     status, body = await scim_client(fresh).call("GET", "/Users")
     assert status == 403 and body["status"] == "403"
+
+
+async def test_a_suspension_stops_a_token_whose_route_is_remembered(world: World, scim_client: Any) -> None:
+    who = await scim_tenant(world)
+    scim = scim_client(who)
+    status, _ = await scim.call("GET", "/Users")  # the process now remembers the token's route (5 s)
+    assert status == 200
+    root = await world.super_admin()
+    r = await world.gql(
+        "mutation($i: AccountStatusInput!) { suspendAccount(input: $i) { userErrors { code } } }",
+        {"i": {"id": who.tenant.account_gid}},
+        token=root,
+    )
+    assert r.data["suspendAccount"]["userErrors"] == []
+    status, body = await scim.call("POST", "/Users", _user(f"late@{who.tenant.domain}"))
+    assert status == 403 and body["status"] == "403", body
+    status, body = await scim.call("GET", "/Users")
+    assert status == 403, body
+    async with world.db.tenant(mint_for_system(who.tenant.account_id)) as s:
+        assert (
+            await s.scalar(
+                sa.select(sa.func.count()).select_from(User).where(User.email == f"late@{who.tenant.domain}")
+            )
+            == 0
+        )

@@ -65,8 +65,13 @@ def narrowing(node: FilterNode, columns: dict[str, Any]) -> list[Any]:
     return []
 
 
+MAX_START_INDEX = 2**31 - 1
+"""startIndex above this reads as this (RFC 7644 §3.4.2.4 bounds it only below): past the end of any
+result set, so an empty page with the whole `totalResults`, never an OFFSET PostgreSQL cannot hold."""
+
+
 def _window(search: SearchRequest[Any]) -> tuple[int, int]:
-    start = search.start_index or 1
+    start = max(1, min(search.start_index or 1, MAX_START_INDEX))
     count = MAX_RESULTS if search.count is None else max(0, min(search.count, MAX_RESULTS))
     return start, count
 

@@ -9,6 +9,7 @@ routing row in the same transaction, so a revoked token stops working at once.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import secrets
 import uuid
@@ -131,13 +132,28 @@ async def route_of(session: AsyncSession, value: str) -> Route | None:
     return Route(row[0], row[1], row[2] == "ACTIVE") if row else None
 
 
-async def confirm_live(session: AsyncSession, token_id: uuid.UUID) -> bool:
-    """In the tenant transaction of a SCIM request: the token still exists unrevoked (and note its use)."""
-    live = await session.scalar(
-        sa.select(sa.literal(1)).where(ScimToken.id == token_id, ScimToken.revoked_at.is_(None))
+class Liveness(enum.Enum):
+    LIVE = "LIVE"
+    REVOKED = "REVOKED"
+    """Unknown or revoked: 401."""
+    SUSPENDED = "SUSPENDED"
+    """The account is suspended: 403."""
+
+
+async def confirm_live(session: AsyncSession, token_id: uuid.UUID) -> Liveness:
+    """In the tenant transaction of a SCIM request: the token still exists unrevoked and its account is
+    active (both checked on every request: a route the process remembers cannot outlive either), and
+    note its use."""
+    status = await session.scalar(
+        sa.select(Account.status)
+        .select_from(ScimToken)
+        .join(Account, Account.id == ScimToken.account_id)
+        .where(ScimToken.id == token_id, ScimToken.revoked_at.is_(None))
     )
-    if live is None:
-        return False
+    if status is None:
+        return Liveness.REVOKED
+    if status != "ACTIVE":
+        return Liveness.SUSPENDED
     await session.execute(
         sa.update(ScimToken)
         .where(
@@ -149,4 +165,4 @@ async def confirm_live(session: AsyncSession, token_id: uuid.UUID) -> bool:
         )
         .values(last_used_at=sa.func.now())
     )
-    return True
+    return Liveness.LIVE

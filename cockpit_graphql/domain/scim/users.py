@@ -6,13 +6,18 @@ but the password), `active` and a version. The directory holds the projection: e
 email, else the first, else the userName when it is an address, else empty), display name
 (displayName, else name.formatted, else given + family name), external id, and deactivation.
 Creating a user whose email or external id a directory user already has adopts that user (a user
-created by hand, by JIT, or deleted over SCIM earlier keeps its id and history). DELETE deactivates
-the directory user, drops its group memberships and hides it from SCIM (404 afterwards).
+created by hand, by JIT, or deleted over SCIM earlier keeps its id and history), unless both carry an
+external id and they differ (409: a new hire given a leaver's address is not the leaver); a user
+deleted over SCIM comes back as a MEMBER. DELETE deactivates the directory user, drops its group
+memberships and hides it from SCIM (404 afterwards). The account's last active admin can be neither
+deactivated nor deleted (400 mutability).
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +25,7 @@ import sqlalchemy as sa
 from scim2_models import (
     Context,
     InvalidValueException,
+    MutabilityException,
     PatchOp,
     UniquenessException,
 )
@@ -30,14 +36,19 @@ from cockpit_graphql.domain.audit.repository import record
 from cockpit_graphql.domain.audit.taxonomy import AuditAction
 from cockpit_graphql.domain.directory import repository as directory_repo
 from cockpit_graphql.domain.directory import service as directory
+from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
+from cockpit_graphql.domain.roles import Role
 from cockpit_graphql.domain.scim import repository as repo
 from cockpit_graphql.domain.scim.common import ScimCall, check_version, directory_errors, etag, iso, not_found
 from cockpit_graphql.domain.scim.placement import place_users
 from cockpit_graphql.domain.scim.provider import PROVIDER, UserModel
-from cockpit_graphql.domain.validation import EMAIL_RE
+from cockpit_graphql.domain.validation import EMAIL_RE, MAX_EMAIL, MAX_EXTERNAL_ID, MAX_NAME
 
 ENDPOINT = "Users"
 NOT_STORED = ("id", "meta", "groups", "password")
+MAX_USER_NAME = MAX_EMAIL
+"""userName is usually the sign-in email (and becomes the directory email): the directory's email limit."""
+LIMITS = (("userName", "user_name", MAX_USER_NAME), ("displayName", "display_name", MAX_NAME))
 
 
 @dataclass(frozen=True)
@@ -48,8 +59,17 @@ class Projection:
     active: bool
 
 
-def project(resource: Any) -> Projection:
-    """What the directory keeps of a SCIM user."""
+def check_lengths(resource: Any) -> None:
+    """The directory's own limits, checked before any SQL (an over-long userName would not fit its index)."""
+    for name, attribute, limit in (*LIMITS, ("externalId", "external_id", MAX_EXTERNAL_ID)):
+        value = getattr(resource, attribute, None)
+        if isinstance(value, str) and len(value) > limit:
+            raise InvalidValueException(detail=f"{name} is longer than {limit} characters.")
+
+
+def project(resource: Any, current_active: bool = True) -> Projection:
+    """What the directory keeps of a SCIM user. An omitted `active` keeps the current value (a PUT that
+    does not assert it does not reactivate a deactivated user; RFC 7644 §3.5.1); a new user is active."""
     emails = [e for e in (resource.emails or []) if e.value]
     chosen = next((e for e in emails if e.primary), emails[0] if emails else None)
     if chosen is not None:
@@ -67,7 +87,7 @@ def project(resource: Any) -> Projection:
         email=email,
         display_name=(display or "").strip(),
         external_id=resource.external_id,
-        active=resource.active is not False,
+        active=current_active if resource.active is None else bool(resource.active),
     )
 
 
@@ -133,15 +153,42 @@ async def get_user(session: AsyncSession, call: ScimCall, resource_id: str) -> A
 
 
 async def _adoptable(session: AsyncSession, proj: Projection) -> User | None:
-    """A directory user this new SCIM user already is: same email, else same external id."""
+    """A directory user this new SCIM user already is: same email, else same external id. Never a user
+    whose external id differs from the one sent: an address reused for a new hire does not hand them
+    the leaver's history and role (409 instead)."""
     found = await directory_repo.user_by_email(session, proj.email) if proj.email else None
     if found is None and proj.external_id:
         found = await directory_repo.user_by_external_id(session, proj.external_id)
+    if found is not None and proj.external_id and found.external_id and found.external_id != proj.external_id:
+        raise UniquenessException(
+            detail="A directory user has this email with another externalId: it is not adopted. "
+            "Free the email (or correct the externalId) first."
+        )
     return found
+
+
+@contextlib.contextmanager
+def _last_admin_guard() -> Iterator[None]:
+    """The directory refuses to deactivate the account's last active admin: a SCIM state conflict."""
+    try:
+        yield
+    except UserInputError as exc:
+        if exc.errors[0].code is UserErrorCode.LAST_ADMIN:
+            raise MutabilityException(
+                detail="This is the account's last active admin: it cannot be deactivated or deleted. "
+                "Make another user an account admin first."
+            ) from exc
+        raise
+
+
+async def _set_active(session: AsyncSession, call: ScimCall, user_id: uuid.UUID, active: bool) -> None:
+    with directory_errors(), _last_admin_guard():  # the guard sees the directory's error first
+        await directory.set_user_active(session, call.tenant, call.operation, user_id, active)
 
 
 async def create_user(session: AsyncSession, call: ScimCall, resource: Any) -> Any:
     tenant, op = call.tenant, call.operation
+    check_lengths(resource)
     user_name = str(resource.user_name)
     if await repo.user_name_taken(session, user_name):
         raise UniquenessException(detail=f"A user with userName {user_name!r} exists.")
@@ -166,6 +213,9 @@ async def create_user(session: AsyncSession, call: ScimCall, resource: Any) -> A
             if scim_found is not None and scim_found.deleted_at is None:
                 raise UniquenessException(detail="Another SCIM user has this email or external id.")
             user = await _sync_directory(session, call, existing, proj)
+            if scim_found is not None and user.role != Role.MEMBER.value:
+                # provisioned again after a SCIM DELETE: the role granted before is not restored
+                user = await directory.update_user(session, tenant, op, user.id, role=Role.MEMBER)
             if scim_found is None:
                 scim = ScimUser(account_id=tenant.value, user_id=user.id, user_name=user_name, document=document)
                 session.add(scim)
@@ -185,7 +235,8 @@ async def create_user(session: AsyncSession, call: ScimCall, resource: Any) -> A
             target_id=user.id,
             after=_scim_snapshot(scim) | {"adopted": existing is not None},
         )
-        await directory.set_user_active(session, tenant, op, user.id, proj.active)
+    await _set_active(session, call, user.id, proj.active)
+    with directory_errors():
         await place_users(session, tenant, op, [user.id])
     await _touch(session, [user.id])
     await session.flush()
@@ -214,17 +265,19 @@ async def _sync_directory(session: AsyncSession, call: ScimCall, user: User, pro
 
 async def _apply(session: AsyncSession, call: ScimCall, user: User, scim: ScimUser, resource: Any) -> Any:
     """Write a replaced or patched resource: directory projection, SCIM row, version, audit."""
+    check_lengths(resource)
     user_name = str(resource.user_name or "")
     if not user_name.strip():
         raise InvalidValueException(detail="userName is required.")
     if user_name.lower() != scim.user_name.lower() and await repo.user_name_taken(session, user_name, user.id):
         raise UniquenessException(detail=f"A user with userName {user_name!r} exists.")
-    proj = project(resource)
+    proj = project(resource, current_active=scim.active)
     document = document_of(resource)
+    if resource.active is None and ("active" in scim.document or not scim.active):
+        document["active"] = scim.active  # not asserted: GET keeps answering the current value
     before = _scim_snapshot(scim)
     user = await _sync_directory(session, call, user, proj)
-    with directory_errors():
-        await directory.set_user_active(session, call.tenant, call.operation, user.id, proj.active)
+    await _set_active(session, call, user.id, proj.active)
     if (user_name, document, proj.active) != (scim.user_name, scim.document, scim.active):
         scim.user_name, scim.document, scim.active = user_name, document, proj.active
         scim.version += 1
@@ -271,10 +324,9 @@ async def delete_user(session: AsyncSession, call: ScimCall, resource_id: str, i
     user, scim = await _served(session, resource_id, lock=True)
     check_version(if_match, scim.version)
     before = _scim_snapshot(scim)
+    await _set_active(session, call, user.id, False)  # first: the last active admin is refused
     left = await repo.drop_memberships_of(session, user.id)
     await repo.bump_groups(session, left)
-    with directory_errors():
-        await directory.set_user_active(session, call.tenant, call.operation, user.id, False)
     scim.active = False
     scim.deleted_at = sa.func.now()  # type: ignore[assignment]
     scim.version += 1
