@@ -2,6 +2,11 @@
 users gain `deactivated_at`, and an empty email (a SCIM user whose identity provider sent none) no longer
 collides with another empty one.
 
+The downgrade refuses (RuntimeError, nothing changed) while any user is deactivated (dropping
+`deactivated_at` would let deprovisioned users sign in again) or two users of an account share the
+empty email (the old unique constraint cannot be re-created): delete those users, or give them an
+email, first.
+
 Revision ID: 0008_scim
 Revises: 0007_cost_anomalies
 Create Date: 2026-11-27
@@ -120,7 +125,37 @@ def upgrade() -> None:
         op.execute(statement)
 
 
+DOWNGRADE_BLOCKERS = sa.text(
+    """
+    SELECT (SELECT count(*) FROM users WHERE deactivated_at IS NOT NULL) AS deactivated,
+           (SELECT count(*) FROM (SELECT account_id FROM users WHERE email = ''
+                                  GROUP BY account_id HAVING count(*) > 1) AS shared) AS accounts_sharing_empty_email
+    """
+)
+
+
+def refuse_unsafe_downgrade(connection: sa.engine.Connection) -> None:
+    """Raise, before anything changes, when downgrading would lose a deactivation or cannot restore the
+    email constraint. `users` FORCEs row-level security, which would hide every row from an owner that is
+    not superuser: lifted for this one read, inside the migration's transaction."""
+    connection.execute(sa.text("ALTER TABLE users NO FORCE ROW LEVEL SECURITY"))
+    deactivated, sharing = connection.execute(DOWNGRADE_BLOCKERS).one()
+    connection.execute(sa.text("ALTER TABLE users FORCE ROW LEVEL SECURITY"))
+    problems = []
+    if deactivated:
+        problems.append(f"{deactivated} deactivated user(s): without `deactivated_at` they could sign in again")
+    if sharing:
+        problems.append(f"{sharing} account(s) with several users without email: `uq_users_email` cannot be re-created")
+    if problems:
+        raise RuntimeError(
+            "Refusing to downgrade 0008_scim: "
+            + "; ".join(problems)
+            + ". Delete those users (or give them an email) first."
+        )
+
+
 def downgrade() -> None:
+    refuse_unsafe_downgrade(op.get_bind())
     for table in ("scim_group_members", "scim_groups", "scim_users", "scim_token_routes", "scim_tokens"):
         op.drop_table(table)
     op.drop_index("uq_users_email", table_name="users")
