@@ -6,6 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import sqlalchemy as sa
+
+from cockpit_graphql.auth.tenant import mint_for_system
+from cockpit_graphql.db.tables import Organization, ScimGroupMember
 from tests.scim.conftest import scim_tenant
 from tests.scim.helpers import CORE_GROUP, CORE_USER, memberships, patch, placement
 from tests.support.world import World
@@ -35,6 +39,20 @@ async def test_parallel_provisioning_stays_consistent(world: World, scim_client:
     results = await asyncio.gather(*calls)
     assert {s for s, _ in results} == {200}, [b for s, b in results if s != 200]
     assert len(await memberships(world, who.tenant.account_id)) == 24
-    for u in users:  # the earliest-joined group wins: all three joins were in some order, one team each
+    names = {g["id"]: g["displayName"] for _, g in groups}
+    async with world.db.tenant(mint_for_system(who.tenant.account_id)) as s:
+        joins = (
+            await s.execute(
+                sa.select(ScimGroupMember.user_id, ScimGroupMember.group_id).order_by(
+                    ScimGroupMember.joined_at, ScimGroupMember.group_id
+                )
+            )
+        ).all()
+        organizations = (await s.scalars(sa.select(Organization.name).where(Organization.name == "Ops"))).all()
+    assert organizations == ["Ops"]  # created once, although three groups asked for it in parallel
+    earliest: dict[str, str] = {}
+    for user_id, group_id in joins:
+        earliest.setdefault(str(user_id), names[str(group_id)])
+    for u in users:  # the earliest-joined group wins (ties by group id)
         org, team = await placement(world, who.tenant.account_id, u["id"])
-        assert org == "Ops" and team.startswith("Shift ")
+        assert f"{org} / {team}" == earliest[u["id"]], (u["id"], org, team, earliest[u["id"]])
