@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 5000
     max_query_cost: int = 50_000
+    introspection_cost: int = Field(
+        1_000,
+        description="Cost of each introspection field (__schema, __type) for the rate limit: a full "
+        "introspection answer is ~375 KB and ~0.2 s of CPU. Every request costs at least 1.",
+    )
     max_page_size: int = 100
     default_page_size: int = 20
     max_nodes_ids: int = 100
@@ -87,6 +92,12 @@ class Settings(BaseSettings):
         5.0, description="After a Redis failure, how long requests skip the limiter before the next attempt."
     )
     rate_limit_key_prefix: str = "cockpit:ratelimit:"
+    anonymous_rate_limit_capacity: int = Field(
+        5_000, description="Bucket of requests without a principal, one per client address (5 introspections)."
+    )
+    anonymous_rate_limit_refill_per_second: float = Field(
+        50.0, description="Refill of the anonymous bucket (one introspection per 20 s at the default cost)."
+    )
 
     # --- metrics, tracing, readiness (docs/operations.md) ----------------------------------
     metrics_enabled: bool = Field(True, description="Serve /metrics (Prometheus) and record request metrics.")

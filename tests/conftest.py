@@ -48,6 +48,8 @@ def settings(keyring: KeyRing) -> Any:
         # the suite must never trip the rate limit (tests/ops builds apps with tiny limits); per-run Redis keys
         rate_limit_capacity=10**9,
         rate_limit_refill_per_second=10.0**9,
+        anonymous_rate_limit_capacity=10**9,  # GraphiQL, fuzz and ecosystem tests introspect without a token
+        anonymous_rate_limit_refill_per_second=10.0**9,
         rate_limit_key_prefix=f"cockpit:test:{TEST_DB}:ratelimit:",
         metrics_jobs_key=f"cockpit:test:{TEST_DB}:metrics:jobs",
     )

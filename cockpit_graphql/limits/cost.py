@@ -2,7 +2,10 @@
 
 Cost: every field costs 1; a connection field (a type named *Connection) multiplies the cost of
 what it selects by its page size (`first`/`last`, else the default page size); `nodes(ids:)`
-multiplies by the number of ids. Introspection costs nothing.
+multiplies by the number of ids. `__typename` costs nothing; each introspection field (`__schema`,
+`__type`) costs a fixed `introspection_cost` (settings.introspection_cost: a full introspection answer is
+hundreds of KB and ~0.2 s of CPU, so it must not be free for the rate limit). Every operation costs at
+least 1, so no request is free.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from graphql import (
     value_from_ast_untyped,
 )
 
+INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
+
 
 @dataclass
 class Measure:
@@ -38,8 +43,10 @@ class _Walker:
         fragments: dict[str, FragmentDefinitionNode],
         variables: dict[str, Any],
         default_page: int,
+        introspection_cost: int = 0,
     ) -> None:
         self.schema = schema
+        self.introspection_cost = introspection_cost
         self.fragments = fragments
         self.variables = variables
         self.default_page = default_page
@@ -72,6 +79,8 @@ class _Walker:
             if isinstance(selection, FieldNode):
                 name = selection.name.value
                 if name.startswith("__"):
+                    if name in INTROSPECTION_FIELDS:
+                        cost += self.introspection_cost
                     continue
                 if selection.alias is not None:
                     self.aliases += 1
@@ -108,14 +117,16 @@ def measure(
     operation_name: str | None,
     variables: dict[str, Any] | None,
     default_page: int,
+    introspection_cost: int = 0,
 ) -> Measure:
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name:
         operations = [o for o in operations if o.name and o.name.value == operation_name]
-    walker = _Walker(schema, fragments, variables or {}, default_page)
+    walker = _Walker(schema, fragments, variables or {}, default_page, introspection_cost)
     total_cost, total_depth = 0, 0
     for operation in operations[:1]:
         root: GraphQLObjectType | None = schema.get_root_type(operation.operation)
         total_cost, total_depth = walker.walk(operation.selection_set, root, 0, frozenset())
+        total_cost = max(total_cost, 1)  # `{ __typename }` too: every request is charged something
     return Measure(cost=total_cost, depth=total_depth, aliases=walker.aliases)

@@ -18,7 +18,7 @@ from strawberry.types import ExecutionResult
 from cockpit_graphql.domain.accounts.rate_limits import RateLimitSetting
 from cockpit_graphql.domain.errors import CockpitError, ErrorCode
 from cockpit_graphql.limits.cost import measure
-from cockpit_graphql.limits.rate_limit import Decision, RateLimiter, bucket_key
+from cockpit_graphql.limits.rate_limit import Decision, RateLimiter, anonymous_bucket_key, bucket_key
 from cockpit_graphql.middleware import RETRY_AFTER_STATE
 
 log = logging.getLogger("cockpit.graphql")
@@ -42,7 +42,14 @@ class QueryLimits(SchemaExtension):
         settings = ctx.context.settings
         document = ctx.graphql_document
         if document is not None and ctx.pre_execution_errors is None:
-            m = measure(ctx.schema._schema, document, ctx.operation_name, ctx.variables, settings.default_page_size)
+            m = measure(
+                ctx.schema._schema,
+                document,
+                ctx.operation_name,
+                ctx.variables,
+                settings.default_page_size,
+                settings.introspection_cost,
+            )
             self._cost = m.cost
             ctx.context.extras["cost"] = m.cost
             problems = []
@@ -64,12 +71,22 @@ class QueryLimits(SchemaExtension):
         return {"cost": {"requested": cost, "limit": settings.max_query_cost}}
 
 
-def _bucket(context: Any) -> tuple[str, RateLimitSetting] | None:
-    """The principal's bucket key and setting (the account's override, else the settings' default)."""
+def _client_address(context: Any) -> str | None:
+    request = getattr(context, "request", None)
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None) or None
+
+
+def _bucket(context: Any) -> tuple[str, RateLimitSetting]:
+    """The principal's bucket key and setting (the account's override, else the settings' default);
+    without a principal, the client address's anonymous bucket (smaller settings of its own)."""
     principal = context.principal
-    if principal is None:
-        return None
     settings = context.settings
+    if principal is None:
+        anonymous = RateLimitSetting(
+            settings.anonymous_rate_limit_capacity, settings.anonymous_rate_limit_refill_per_second
+        )
+        return anonymous_bucket_key(settings.rate_limit_key_prefix, _client_address(context)), anonymous
     identity = principal.identity
     if identity.user_id is not None:
         kind, who = "user", identity.user_id
@@ -105,7 +122,8 @@ def _rate_limited(decision: Decision) -> GraphQLError:
 
 
 class RateLimiting(SchemaExtension):
-    """Takes the request's cost from its principal's token bucket after the document is validated
+    """Takes the request's cost from its principal's token bucket (without a principal: the client
+    address's anonymous bucket) after the document is validated
     (a refused or invalid document costs nothing), before anything executes: one EVALSHA. Over the
     limit: RATE_LIMITED with `retryAfterSeconds`, `limit`, `remaining` (HTTP 200 like every GraphQL
     error of a valid request, plus a `Retry-After` header). Allowed responses report
@@ -125,9 +143,8 @@ class RateLimiting(SchemaExtension):
             and cost
             and not ctx.pre_execution_errors
             and ctx.graphql_document is not None
-            and (bucket := _bucket(context)) is not None
         ):
-            key, setting = bucket
+            key, setting = _bucket(context)
             decision = await self.limiter.check(key, setting, cost)
             self._decision = decision
             if not decision.allowed:

@@ -1,5 +1,6 @@
 """Rate limiting per principal on calculated query cost: one token bucket per principal in Redis,
-shared by every replica and worker process.
+shared by every replica and worker process; requests without a principal (introspection, refused
+authentication) take from one bucket per client address, with smaller settings of its own.
 
 The bucket holds up to `capacity` cost units and refills `refill_per_second` units per second.
 A request takes its cost (the same number QueryLimits computes and reports in `extensions.cost`);
@@ -84,6 +85,11 @@ class Decision:
 def bucket_key(prefix: str, account_id: object | None, kind: str, principal_id: object) -> str:
     """One bucket per principal within its account: `<prefix><account|platform>:<user|operator>:<id>`."""
     return f"{prefix}{account_id if account_id is not None else 'platform'}:{kind}:{principal_id}"
+
+
+def anonymous_bucket_key(prefix: str, address: str | None) -> str:
+    """Requests without a principal share one bucket per client address: `<prefix>anonymous:ip:<addr>`."""
+    return f"{prefix}anonymous:ip:{address or 'unknown'}"
 
 
 class RateLimiter:
