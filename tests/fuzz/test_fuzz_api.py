@@ -7,7 +7,15 @@ account roles, of any id, name or email of another account.
 
 The server runs on a database of its own (created and migrated here, dropped after): mutations of a
 super admin touch platform rows (accounts, the model catalog) that the session's other tests count.
-Bounded: FUZZ_EXAMPLES (default 75) examples per role and operation kind, no deadline; ~1 minute."""
+Bounded in count and time: FUZZ_EXAMPLES (default 75) examples per role and operation kind, and
+FUZZ_SECONDS (default 180) of wall clock per run: past it no further request is sent and the run
+fails (no per-example deadline); ~1 minute in all.
+
+A fuzz that only ever met 401s would pass every check above, so each run must be answered as the
+intended principal: no UNAUTHENTICATED at all, and at least MIN_ANSWERED of the examples with data.
+The "other" account (never a token's own) has, besides its directory, agents, connections, a
+guardrail, a budget plan with caps, a settlement and a reservation, and policy settings, all named
+with its tag: a leak of any of them is caught by the id and name scan."""
 
 from __future__ import annotations
 
@@ -19,6 +27,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import graphql
@@ -32,13 +41,30 @@ from sqlalchemy.engine import make_url
 from cockpit_graphql.auth.tenant import mint_for_system
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.db.migrate import upgrade_to_head
+from cockpit_graphql.domain.budgets import caps
+from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
 from cockpit_graphql.domain.directory import service as directory
+from cockpit_graphql.domain.marketplace import agents, assignments, connections
+from cockpit_graphql.domain.marketplace.audience import AgentStatus, AssignmentMode
+from cockpit_graphql.domain.marketplace.connection_types import ConnectionType
+from cockpit_graphql.domain.marketplace.secrets import SecretBox
+from cockpit_graphql.domain.policies import service as policies
+from cockpit_graphql.domain.policies.flags import flag_registry
+from cockpit_graphql.domain.policies.guardrail_types import GuardrailMode, GuardrailType
+from cockpit_graphql.domain.policies.settings import ConnectionMode, GuardrailState
 from cockpit_graphql.ops.database import create_database, drop_database
+from tests.support.budgets import give_budget_history
 from tests.support.keys import KeyRing
 from tests.support.live_server import live_server
+from tests.support.policies import catalog_model
 from tests.support.world import OP, Tenant, World
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "75"))
+SECONDS = float(os.environ.get("FUZZ_SECONDS", "180"))
+MIN_ANSWERED = 0.1
+"""Share of a run's examples that must come back with data (a non-null root field). Measured: ~19%
+(member queries: most root fields are FORBIDDEN to a member) to 100% per run; the rest are refusals the
+fuzzer provokes (FORBIDDEN, unknown ids, cost). With broken tokens it is 0%."""
 RUNS = [  # account roles first: a super admin's mutations may suspend or rename their accounts
     ("MEMBER", "query"),
     ("MEMBER", "mutation"),
@@ -114,10 +140,54 @@ async def _seed(world: World, label: str) -> Seeded:
     seeded = Seeded(tenant, names=[f"Tenant {tenant.external_org_id[4:]}", tenant.external_org_id, tenant.domain, tag])
     kinds = {"global_org": "Organization", "global_team": "Team", "eng": "Organization", "org2": "Organization"}
     kinds |= {"platform": "Team", "team2": "Team", "admin": "User", "member": "User", "user2": "User"}
+    if label == "x":  # the account no token belongs to: everything an account can own
+        kinds |= await _seed_assets(world, tenant, tag)
     seeded.ids += [tenant.account_gid, str(tenant.account_id)]
     for key, type_name in kinds.items():
         seeded.ids += [tenant.gid(type_name, key), str(tenant.ids[key])]
     return seeded
+
+
+async def _seed_assets(world: World, tenant: Tenant, tag: str) -> dict[str, str]:
+    """Agents, connections, a guardrail, a budget (plan, caps, a settlement, a held reservation) and
+    policy settings, through the domain services; returns {key in tenant.ids: GraphQL type}."""
+    tenant.ids |= await give_budget_history(world, tenant)
+    model = await catalog_model(world, "fuzz-denied")  # platform-wide: not named with the tag
+    tid = mint_for_system(tenant.account_id)
+    account = Scope(ScopeLevel.ACCOUNT, tenant.account_id)
+    team = Scope(ScopeLevel.TEAM, tenant.ids["team2"])
+    async with world.db.tenant(tid) as s:
+        guardrail = await policies.create_guardrail(
+            s, tid, OP, f"Guardrail {tag}", GuardrailType.TOPIC_BLOCK, GuardrailMode.BLOCK, {"topics": [tag]}
+        )
+        connection = await connections.create_connection(
+            s,
+            tid,
+            OP,
+            SecretBox([]),
+            connections.NewConnection(f"Connection {tag}", ConnectionType.SLACK, {"workspace": tag}),
+            team,
+        )
+        draft = await agents.create_agent(s, tid, OP, account, agents.AgentChanges(name=f"Draft agent {tag}"))
+        agent = await agents.create_agent(s, tid, OP, team, agents.AgentChanges(name=f"Agent {tag}"))
+        await agents.transition_agent(s, tid, OP, agent.id, AgentStatus.PUBLISHED)
+        await assignments.assign_agent(s, tid, OP, agent.id, team, AssignmentMode.AVAILABLE)
+        await caps.set_cap(s, tid, OP, Scope(ScopeLevel.ORGANIZATION, tenant.ids["org2"]), Decimal("70"))
+        await caps.set_cap(s, tid, OP, team, Decimal("40"))
+        await caps.set_default_user_cap(s, tid, OP, account, Decimal("20"))
+        await policies.set_guardrail_state(s, tid, OP, team, guardrail.id, GuardrailState.ENABLED, True)
+        await policies.set_flag(s, tid, OP, team, flag_registry(), "CREATE_AGENTS", True, False)
+        await policies.set_connection_mode(s, tid, OP, team, ConnectionMode.ADMIN_MANAGED, True)
+        await policies.set_model_access(s, tid, OP, team, policies.ModelAccessRequest(None, [model], None))
+    tenant.ids |= {"guardrail": guardrail.id, "connection": connection.id, "draft": draft.id, "agent": agent.id}
+    return {
+        "guardrail": "Guardrail",
+        "connection": "Connection",
+        "draft": "Agent",
+        "agent": "Agent",
+        "settlement": "Settlement",
+        "reservation": "Reservation",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -224,11 +294,13 @@ def test_fuzz_the_running_server(target: Target, role: str, kind: str) -> None:
     # one root field per document: a document selecting a random subset of every root field is mostly
     # refused as too costly before anything runs
     strategy = st.one_of([make(target.schema, fields=[name], custom_scalars=scalars) for name in sorted(root.fields)])
-    outcomes = {"answered": 0, "refused": 0}
+    outcomes = {"answered": 0, "refused": 0, "unauthenticated": 0, "sent": 0, "skipped": 0}
     headers = {"Authorization": f"Bearer {target.tokens[role]}"}
     started = time.monotonic()
 
     with httpx.Client(base_url=target.base, headers=headers, timeout=30) as client:
+        who = client.post("/graphql", json={"query": "{ viewer { role } }"})
+        assert who.json().get("data") == {"viewer": {"role": role}}, who.text  # the token is the intended principal
 
         @settings(
             max_examples=EXAMPLES,
@@ -240,10 +312,22 @@ def test_fuzz_the_running_server(target: Target, role: str, kind: str) -> None:
         )
         @given(document=strategy)
         def fuzz(document: str) -> None:
+            if time.monotonic() - started > SECONDS:  # the time bound: send nothing more (the run fails below)
+                outcomes["skipped"] += 1
+                return
             response = client.post("/graphql", json={"query": document})
             check(target, role, document, response)
-            outcomes["refused" if response.json().get("errors") else "answered"] += 1
+            body = response.json()
+            codes = {(e.get("extensions") or {}).get("code") for e in body.get("errors") or []}
+            outcomes["sent"] += 1
+            outcomes["unauthenticated"] += response.status_code == 401 or "UNAUTHENTICATED" in codes
+            data = body.get("data") or {}
+            outcomes["answered" if any(v is not None for v in data.values()) else "refused"] += 1
 
         fuzz()
     took = time.monotonic() - started
-    print(f"{role} {kind}: {EXAMPLES} examples in {took:.1f}s, {outcomes}; error codes so far {target.seen}")
+    print(f"{role} {kind}: {outcomes['sent']} examples in {took:.1f}s, {outcomes}; error codes so far {target.seen}")
+    assert outcomes["skipped"] == 0 and took < SECONDS + 60, f"over FUZZ_SECONDS={SECONDS:g}: {took:.0f} s"
+    assert outcomes["sent"] >= min(EXAMPLES, 10), outcomes
+    assert outcomes["unauthenticated"] == 0, f"answered as no principal: {outcomes}"
+    assert outcomes["answered"] >= MIN_ANSWERED * outcomes["sent"], f"too few answered with data: {outcomes}"
