@@ -15,7 +15,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from cockpit_graphql.app import create_app
 from cockpit_graphql.ide import ASSETS_PATH, GraphiQLPage, content_security_policy
 from cockpit_graphql.ide.assets import STATIC_DIR, sri, stock_assets, verify
-from tests.support.live_server import ROOT
+from tests.support.live_server import ROOT, live_server
 from tests.support.world import World
 
 STOCK = get_graphql_ide_html("graphiql")
@@ -60,7 +60,53 @@ async def test_the_app_serves_the_self_hosted_page_under_a_strict_csp(client: ht
         kind = "text/css" if url.endswith(".css") else "text/javascript"
         assert served.headers["content-type"].startswith(kind)
         assert "immutable" in served.headers["cache-control"]
-    assert (await client.get(f"{ASSETS_PATH}/../settings.py")).status_code == 404
+
+
+# Sent as written: httpx removes literal dot segments before sending (`/graphiql-assets/../x` leaves as
+# `/x`, never reaching the assets mount), but leaves percent-encoded ones alone, and the server decodes
+# them. Each one aims at a file that exists outside the assets folder (cockpit_graphql/settings.py,
+# cockpit_graphql/static/…, pyproject.toml).
+TRAVERSALS = [
+    "%2e%2e/%2e%2e/settings.py",
+    "%2E%2E/%2E%2E/settings.py",
+    "..%2f..%2fsettings.py",
+    "%2e%2e%2f%2e%2e%2fsettings.py",
+    "a/%2e%2e/%2e%2e/%2e%2e/settings.py",
+    "%2e%2e/%2e%2e/%2e%2e/pyproject.toml",
+    "..%2f..%2f..%2fpyproject.toml",
+    "%2fetc%2fpasswd",
+]
+
+
+def _raw(base: str, raw_path: str) -> httpx.URL:
+    url = httpx.URL(base + raw_path)
+    assert url.raw_path == raw_path.encode(), url.raw_path  # nothing normalised away before sending
+    return url
+
+
+async def _assert_no_traversal(get: Any, base: str) -> None:
+    outside = [(ROOT / "cockpit_graphql" / "settings.py").read_bytes(), (ROOT / "pyproject.toml").read_bytes()]
+    for traversal in TRAVERSALS:
+        r = await get(_raw(base, f"{ASSETS_PATH}/{traversal}"))
+        assert r.status_code == 404, (traversal, r.status_code)
+        assert not any(r.content and r.content in file for file in outside), traversal
+        assert b"class Settings" not in r.content and b"[project]" not in r.content, traversal
+    # the control: an encoded `..` that stays inside the folder is decoded and served, so the 404s above
+    # are the mount's containment check, not a path that never reached it
+    inside = f"{ASSETS_PATH}/x/%2e%2e/{ASSETS[0].local_path}"
+    r = await get(_raw(base, inside))
+    assert r.status_code == 200 and sri(r.content) == ASSETS[0].integrity, inside
+
+
+async def test_encoded_dot_segments_serve_nothing_outside_the_assets_folder(
+    client: httpx.AsyncClient, settings: Any
+) -> None:
+    """Before, `GET /graphiql-assets/../settings.py` was checked, which httpx sends as `/settings.py`:
+    a 404 that proved nothing. In process (ASGI) and over TCP through uvicorn's own path decoding."""
+    await _assert_no_traversal(client.get, "http://test")
+    with live_server(settings) as base:
+        async with httpx.AsyncClient() as tcp:
+            await _assert_no_traversal(tcp.get, base)
 
 
 async def test_without_assets_the_stock_cdn_page_is_served(settings: Any, db: Any, tmp_path: Path) -> None:
