@@ -263,8 +263,12 @@ async def _sync_directory(session: AsyncSession, call: ScimCall, user: User, pro
         )
 
 
-async def _apply(session: AsyncSession, call: ScimCall, user: User, scim: ScimUser, resource: Any) -> Any:
-    """Write a replaced or patched resource: directory projection, SCIM row, version, audit."""
+async def _apply(
+    session: AsyncSession, call: ScimCall, user: User, scim: ScimUser, resource: Any, *, replacing: bool = False
+) -> Any:
+    """Write a replaced or patched resource: directory projection, SCIM row, version, audit. Without
+    `active`, the user keeps its state; a PUT (`replacing`) that leaves it out also keeps it in the
+    document, while a PATCH that removes it removes it from the document (RFC 7644 §3.5.2.2)."""
     check_lengths(resource)
     user_name = str(resource.user_name or "")
     if not user_name.strip():
@@ -273,8 +277,8 @@ async def _apply(session: AsyncSession, call: ScimCall, user: User, scim: ScimUs
         raise UniquenessException(detail=f"A user with userName {user_name!r} exists.")
     proj = project(resource, current_active=scim.active)
     document = document_of(resource)
-    if resource.active is None and ("active" in scim.document or not scim.active):
-        document["active"] = scim.active  # not asserted: GET keeps answering the current value
+    if replacing and resource.active is None and ("active" in scim.document or not scim.active):
+        document["active"] = scim.active  # not asserted by the PUT: GET keeps answering the current value
     before = _scim_snapshot(scim)
     user = await _sync_directory(session, call, user, proj)
     await _set_active(session, call, user.id, proj.active)
@@ -307,7 +311,7 @@ async def replace_user(
     check_version(if_match, scim.version)
     current = await _resource(session, call, user, scim)
     resource.replace(current)  # read-only attributes kept, immutable ones checked (mutability)
-    return await _apply(session, call, user, scim, resource)
+    return await _apply(session, call, user, scim, resource, replacing=True)
 
 
 async def patch_user(
