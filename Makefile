@@ -105,5 +105,7 @@ bench/peer/node_modules/.installed: bench/peer/package.json bench/peer/package-l
 bench-peer: install bench/peer/node_modules/.installed
 	$(BIN)/python -m bench.peer
 
+## Everything the verbs install or write (all ignored by git, see .gitignore); sources stay.
 clean:
-	rm -rf $(VENV) .data
+	rm -rf $(VENV) $(CODEGEN_VENV) .data build test-artifacts \
+	  graphiql/node_modules ecosystem/node_modules bench/peer/node_modules cockpit_graphql/static/graphiql

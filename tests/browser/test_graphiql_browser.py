@@ -1,7 +1,8 @@
 """GraphiQL in a real browser with no network but this server: Debian's chromium (driven by Playwright,
 no browser download) opens the self-hosted page under its Content-Security-Policy, sets an Authorization
 header in the headers pane, runs a query and reads the result; the docs pane shows our descriptions.
-Screenshots go to test-artifacts/ (ignored by git). A missing chromium or missing assets fail the test:
+Screenshots and the chromium version (chromium-version.txt, also printed and in the junit XML as the
+`chromium` property) go to test-artifacts/ (ignored by git). A missing chromium or missing assets fail the test:
 `make test` installs both (`make chromium`, `make graphiql-assets`)."""
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ async def _editor_value(page: Page, selector: str) -> str:
 
 
 async def test_graphiql_runs_a_query_in_chromium_without_network(
-    world: World, graphiql_url: str, chromium: Path
+    world: World, graphiql_url: str, chromium: Path, record_property: Any
 ) -> None:
     assert GraphiQLPage.build().self_hosted, "GraphiQL assets are missing: run `make graphiql-assets`"
     tenant = await world.tenant()
@@ -71,6 +72,10 @@ async def test_graphiql_runs_a_query_in_chromium_without_network(
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
+        # which browser passed (or failed): in the output (-rP, or with a failure), the junit XML and a file
+        print(f"chromium {browser.version} ({chromium})")
+        record_property("chromium", browser.version)
+        (ARTIFACTS / "chromium-version.txt").write_text(f"{browser.version}\n")
         try:
             context = await browser.new_context(viewport={"width": 1440, "height": 900})
             await context.route("**/*", only_this_server)

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -245,17 +248,36 @@ async def test_readyz_names_a_failing_database(settings: Any) -> None:
 
 
 def test_serve_prepares_the_multiprocess_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(metrics.MULTIPROC_ENV, "recorded")  # so that teardown restores the original state
+    monkeypatch.delenv(metrics.MULTIPROC_ENV)
+    # `serve` configures logging: the loggers it touches get back their handlers and propagation
+    # (monkeypatch) and their levels (setLevel in the finally below, which also clears logging's caches)
+    touched = ["", "strawberry.execution", "pgserver", "arq.worker", "httpx", "uvicorn", "uvicorn.error"]
+    levels = {name: logging.getLogger(name or None).level for name in touched}
+    for name in [*touched, "uvicorn.access"]:
+        logger = logging.getLogger(name or None)
+        monkeypatch.setattr(logger, "handlers", logger.handlers[:])
+        monkeypatch.setattr(logger, "propagate", logger.propagate)
+    try:
+        _serve_prepares_the_multiprocess_directory(tmp_path, monkeypatch)
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name or None).setLevel(level)
+
+
+def _serve_prepares_the_multiprocess_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import argparse
 
     import uvicorn
 
     from cockpit_graphql import cli
 
-    monkeypatch.setenv(metrics.MULTIPROC_ENV, "recorded")  # so that teardown restores the original state
-    monkeypatch.delenv(metrics.MULTIPROC_ENV)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the directories `serve` makes land in tmp_path
     assert cli._metrics_multiproc_dir(1) == (None, False) and metrics.MULTIPROC_ENV not in os.environ  # in memory
     created, ours = cli._metrics_multiproc_dir(2)  # several workers and no directory given: a fresh one
     assert ours and created and Path(created).is_dir() and os.environ[metrics.MULTIPROC_ENV] == created
+    assert Path(created).parent == tmp_path
+    shutil.rmtree(created)  # `serve` removes it when uvicorn returns; this test called the helper alone
     given = tmp_path / "given"
     given.mkdir()
     (given / "counter_123.db").write_bytes(b"stale")

@@ -48,3 +48,5 @@ def live_server(settings: Any, **overrides: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+        # a server still running would keep its port, pool and event loop into the next tests
+        assert not thread.is_alive(), f"the server thread on port {port} did not stop within 30 s"
