@@ -36,7 +36,6 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +46,7 @@ from sqlalchemy.engine import make_url
 
 from bench import database
 from bench.database import BenchServer
+from bench.harness import run_bench
 from bench.load import (
     BenchFailure,
     CaseResult,
@@ -543,28 +543,9 @@ def bench(args: argparse.Namespace, server: BenchServer, started: list[Any]) -> 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    began, began_at = time.perf_counter(), datetime.now(UTC)
-    server = BenchServer.resolve()
-    started: list[Any] = []
-    status = 1
-    try:
-        status = bench(args, server, started)
-    except BenchFailure as exc:
-        print(f"\nBENCH FAILED: {exc}", file=sys.stderr)
-    except Exception as exc:
-        traceback.print_exc()
-        print(f"\nBENCH FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
-    finally:
-        for process in started:
-            process.stop()
-            if status != 0:
-                print(f"output of {process.log_path}:\n{process.log_tail()}", file=sys.stderr)
-        if args.keep:
-            print(f"kept database {PEER_DB} on {server.where()}")
-        else:
-            asyncio.run(database.drop(server, PEER_DB))
-        server.stop()
-    print(f"total bench-peer time: {time.perf_counter() - began:.1f} s (from {began_at:%Y-%m-%d %H:%M} UTC)")
+    began_at = datetime.now(UTC)
+    status = run_bench("bench-peer", PEER_DB, args.keep, lambda server, started: bench(args, server, started))
+    print(f"(bench-peer started {began_at:%Y-%m-%d %H:%M} UTC)")
     return status
 
 

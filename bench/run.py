@@ -34,7 +34,6 @@ import secrets
 import statistics
 import sys
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +41,7 @@ import httpx
 
 from bench import budgets, costs, database, marketplace, policies
 from bench.database import BENCH_DB, BenchServer
+from bench.harness import run_bench
 from bench.load import BenchFailure, Case, CaseResult, DirectoryCase, query_once, run_case, warm_up
 from bench.report import as_json, machine_facts, render
 from bench.seed import ADMIN_EMAIL, BENCH_ORG, TenantShape
@@ -452,29 +452,7 @@ def bench(args: argparse.Namespace, server: BenchServer, cleanup: list[ServerPro
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    started = time.perf_counter()
-    server = BenchServer.resolve()
-    servers: list[ServerProcess] = []
-    status = 1
-    try:
-        status = bench(args, server, servers)
-    except BenchFailure as exc:
-        print(f"\nBENCH FAILED: {exc}", file=sys.stderr)
-    except Exception as exc:
-        traceback.print_exc()
-        print(f"\nBENCH FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
-    finally:
-        for process in servers:
-            process.stop()
-            if status != 0:
-                print(f"server output (tail of {process.log_path}):\n{process.log_tail()}", file=sys.stderr)
-        if args.keep:
-            print(f"kept database {BENCH_DB} on {server.where()}")
-        else:
-            asyncio.run(database.drop(server, BENCH_DB))
-        server.stop()
-    print(f"total bench time: {time.perf_counter() - started:.1f} s")
-    return status
+    return run_bench("bench", BENCH_DB, args.keep, lambda server, started: bench(args, server, started))
 
 
 if __name__ == "__main__":
