@@ -23,6 +23,7 @@ from cockpit_graphql.domain.pagination import Page
 from cockpit_graphql.domain.policies.effective import load_inputs, views
 from cockpit_graphql.domain.policies.settings import GuardrailState
 from cockpit_graphql.domain.roles import Permission
+from cockpit_graphql.resolvers.account_argument import requested_account
 from cockpit_graphql.resolvers.budgets import parse_scope
 from cockpit_graphql.resolvers.mutation import Plan, mutate, parse_optional_ref, parse_ref
 from cockpit_graphql.types.agent_mutations import (
@@ -159,19 +160,10 @@ class AgentQueries:
         filter: Annotated[AgentFilter | None, strawberry.argument(description="Narrow the list.")] = None,
     ) -> Connection[Agent]:
         ctx = info.context
-        principal = ctx.require(Permission.READ_ASSETS)
+        ctx.require(Permission.READ_ASSETS)
         request = page_request(info, first, after, last, before)
         flt = filter.to_domain() if filter else None
-        if account_id is not None:
-            try:
-                account = parse_ref(account_id, "Account", "accountId").id
-            except UserInputError as exc:
-                raise BadUserInput("`accountId` is not the id of an Account.") from exc
-        elif principal.account_id is not None:
-            account = principal.account_id
-        else:
-            raise BadUserInput("Super admins name the account: pass `accountId`.")
-        tenant = ctx.tenant_for(account)
+        tenant = ctx.tenant_for(requested_account(info, account_id))
         if tenant is None:
             return _empty()  # type: ignore[no-any-return]
         async with ctx.db.tenant(tenant) as session:

@@ -3,19 +3,17 @@ platform trail (super admins). Parse -> permission -> one tenant (or platform) t
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 import strawberry
 
 from cockpit_graphql.context import Info
 from cockpit_graphql.domain.audit import query
-from cockpit_graphql.domain.errors import BadUserInput
 from cockpit_graphql.domain.pagination import Page
 from cockpit_graphql.domain.roles import Permission
+from cockpit_graphql.resolvers.account_argument import requested_account
 from cockpit_graphql.types.audit import AuditEvent, AuditEventFilter
 from cockpit_graphql.types.directory import page_request
-from cockpit_graphql.types.ids import decode_id
 from cockpit_graphql.types.pagination import After, Before, Connection, First, Last, build_connection
 
 FilterArg = Annotated[AuditEventFilter | None, strawberry.argument(description="Narrow the trail.")]
@@ -23,18 +21,6 @@ FilterArg = Annotated[AuditEventFilter | None, strawberry.argument(description="
 
 async def _no_count() -> int:
     return 0
-
-
-def _account_of(info: Info, account_id: strawberry.ID | None) -> uuid.UUID:
-    principal = info.context.require_principal()
-    if account_id is not None:
-        ref = decode_id(account_id)
-        if ref is None or ref.type_name != "Account":
-            raise BadUserInput("`accountId` is not the id of an Account.")
-        return ref.id
-    if principal.account_id is None:
-        raise BadUserInput("Super admins name the account: pass `accountId`.")
-    return principal.account_id
 
 
 @strawberry.type
@@ -59,7 +45,7 @@ class AuditQueries:
         ctx = info.context
         ctx.require(Permission.READ_AUDIT)
         request = page_request(info, first, after, last, before)
-        account = _account_of(info, account_id)
+        account = requested_account(info, account_id)
         flt = filter.to_domain(account) if filter is not None else None
         tenant = ctx.tenant_for(account)
         if tenant is None:  # another account's trail answers as if it did not exist: empty

@@ -3,19 +3,17 @@ admins naming the account. Mutations run through run_mutation: change and audit 
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 import strawberry
 
 from cockpit_graphql.context import Info
-from cockpit_graphql.domain.errors import BadUserInput
 from cockpit_graphql.domain.pagination import Page, page_in_memory
 from cockpit_graphql.domain.roles import Permission
 from cockpit_graphql.domain.scim import tokens
+from cockpit_graphql.resolvers.account_argument import requested_account
 from cockpit_graphql.resolvers.mutation import Plan, default_account, mutate, parse_optional_ref, parse_ref
 from cockpit_graphql.types.directory import page_request
-from cockpit_graphql.types.ids import decode_id
 from cockpit_graphql.types.pagination import After, Before, Connection, First, Last, build_connection
 from cockpit_graphql.types.scim import (
     CreateScimTokenInput,
@@ -24,18 +22,6 @@ from cockpit_graphql.types.scim import (
     RevokeScimTokenPayload,
     ScimToken,
 )
-
-
-def _account(info: Info, account_id: strawberry.ID | None) -> uuid.UUID:
-    principal = info.context.require(Permission.MANAGE_DIRECTORY)
-    if account_id is not None:
-        ref = decode_id(account_id)
-        if ref is None or ref.type_name != "Account":
-            raise BadUserInput("`accountId` is not the id of an Account.")
-        return ref.id
-    if principal.account_id is None:
-        raise BadUserInput("Super admins name the account: pass `accountId`.")
-    return principal.account_id
 
 
 @strawberry.type
@@ -57,7 +43,8 @@ class ScimQueries:
         before: Before = None,
     ) -> Connection[ScimToken]:
         ctx = info.context
-        account = _account(info, account_id)
+        ctx.require(Permission.MANAGE_DIRECTORY)
+        account = requested_account(info, account_id)
         request = page_request(info, first, after, last, before)
         tenant = ctx.tenant_for(account)
         rows: list[Any] = []
