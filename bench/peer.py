@@ -66,6 +66,7 @@ from bench.server import (
     ServerProcess,
     cpu_seconds,
     free_port,
+    log_tail,
     machine_busy_seconds,
     server_environment,
 )
@@ -245,9 +246,7 @@ class PeerProcess:
             self._log = None
 
     def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return "(no output)"
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:]) or "(no output)"
+        return log_tail(self.log_path, lines)
 
     def version(self) -> str:
         package = json.loads((PEER_DIR / "node_modules" / "postgraphile" / "package.json").read_text())

@@ -161,10 +161,14 @@ class ServerProcess:
             self._log = None
 
     def log_tail(self, lines: int = 40) -> str:
-        if not self.log_path.exists():
-            return "(no server output)"
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:]) or "(no server output)"
+        return log_tail(self.log_path, lines)
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    """The last `lines` lines a bench-started process wrote to `path`."""
+    if not path.exists():
+        return "(no output)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) or "(no output)"
 
 
 def peak_rss_kib(pid: int) -> int:
