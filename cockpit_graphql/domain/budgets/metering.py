@@ -20,9 +20,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
+from cockpit_graphql.db.bulk import insert_rows
 from cockpit_graphql.db.tables import Account, BudgetCycle, BudgetPlan, Reservation, UsageEvent
 from cockpit_graphql.domain.budgets import repository as repo
 from cockpit_graphql.domain.budgets.allocation import Allocation, allocate
@@ -99,6 +101,23 @@ class _CycleState:
     pool: Decimal
     included: Decimal
     deltas: dict[Scope, CounterDelta] = field(default_factory=lambda: defaultdict(CounterDelta))
+    spent_by_user: dict[uuid.UUID, Decimal] = field(default_factory=dict)  # this call's credits per user
+    overflow: Decimal = ZERO  # this call's overflow credits
+
+    def __post_init__(self) -> None:
+        self.included_before = self.included
+
+    def add_spending(self, places: dict[uuid.UUID, Placement]) -> None:
+        """Turn this call's per-user credits into counter deltas along each user's chain (summed per
+        user first: one delta per scope, not one per event and scope)."""
+        for user_id, credits in self.spent_by_user.items():
+            for scope in places[user_id].chain():
+                self.deltas[scope] = self.deltas[scope] + CounterDelta(spent=credits)
+        for scope in list(self.deltas):
+            if scope.level is ScopeLevel.ACCOUNT:
+                self.deltas[scope] = self.deltas[scope] + CounterDelta(
+                    included=self.included - self.included_before, overflow=self.overflow
+                )
 
 
 # --- authorization ----------------------------------------------------------------------------
@@ -349,8 +368,7 @@ async def record_usage(
     await repo.lock_account_budget(session, tenant)
     keys = [e.idempotency_key.strip() for e in inputs]
     existing: dict[str, UsageEvent | RecordedEvent] = {
-        ev.idempotency_key: ev
-        for ev in (await session.scalars(sa.select(UsageEvent).where(UsageEvent.idempotency_key.in_(keys)))).all()
+        ev.idempotency_key: ev for ev in (await session.scalars(_replays(keys))).all()
     }
     fresh: set[int] = set()
     seen: set[str] = set(existing)
@@ -452,11 +470,8 @@ async def record_usage(
         new_events.append(row)
         existing[key] = row
         outcomes.append(UsageOutcome(row, replayed=False))
-        for scope in place.chain():
-            delta = CounterDelta(spent=credits)
-            if scope.level is ScopeLevel.ACCOUNT:
-                delta = CounterDelta(spent=credits, included=included, overflow=overflow)
-            state.deltas[scope] = state.deltas[scope] + delta
+        state.spent_by_user[place.user_id] = state.spent_by_user.get(place.user_id, ZERO) + credits
+        state.overflow += overflow
         if included:
             ledger.append(dict(cycle_id=cycle_id, kind="USAGE", amount=-included, usage_event_id=row.id))
         if overflow:
@@ -477,9 +492,11 @@ async def record_usage(
             if held.status == "HELD":
                 release.append(held)
 
+    for state in states.values():
+        state.add_spending(places)
     if new_events:
-        # Core insert of plain rows: ORM instances cost ~0.2 ms each, most of a batch's Python time.
-        await session.execute(sa.insert(UsageEvent.__table__), [e.as_row() for e in new_events])
+        # One statement for the whole batch (plain rows: ORM instances cost ~0.2 ms each).
+        await insert_rows(session, UsageEvent.__table__, [e.as_row() for e in new_events])
         await add_to_rollups(session, tenant, [e.id for e in new_events])  # daily rollups, same transaction
         await repo.append_ledger(session, tenant, ledger)
     for r in release:
@@ -501,6 +518,16 @@ async def record_usage(
             await insert_notices(session, tenant, notices)
         await repo.bump_counters(session, tenant, cycle_id, deltas)
     return outcomes
+
+
+def _replays(keys: list[str]) -> sa.Select[tuple[UsageEvent]]:
+    """The events already recorded under `keys`: one array parameter, so the (account, key) unique
+    index answers it whatever the table's statistics say (an IN list of 1,000 bind parameters was
+    planned as a filter over every event of the account once the plan went generic: 218 ms a batch
+    at 30,000 events)."""
+    return sa.select(UsageEvent).where(
+        UsageEvent.idempotency_key == sa.any_(sa.bindparam("keys", keys, type_=ARRAY(sa.Text)))
+    )
 
 
 async def _cycle_of(

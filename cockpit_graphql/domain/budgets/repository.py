@@ -7,16 +7,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from cockpit_graphql.auth.tenant import TenantId
+from cockpit_graphql.db.bulk import insert_rows
 from cockpit_graphql.db.engine import TenantSession
+from cockpit_graphql.db.rls import TENANT_SETTING
 from cockpit_graphql.db.tables import (
     BudgetCap,
     BudgetCounter,
@@ -181,13 +185,13 @@ async def lock_cycle(session: AsyncSession, cycle_id: uuid.UUID) -> BudgetCycle:
 
 
 async def pool_of(session: AsyncSession, cycle_id: uuid.UUID) -> Decimal:
-    """creditsPerCycle + rollover in + adjustments of the cycle, from the ledger (never a copy)."""
+    """creditsPerCycle + rollover in + adjustments of the cycle, from the ledger (never a copy). The
+    kinds are one IN list, so the (account, cycle, kind) index skips the cycle's usage entries (with
+    an OR around them it read every entry of the cycle: 8 ms per usage batch at 90,000 entries)."""
     stmt = sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0)).where(
         LedgerEntry.cycle_id == cycle_id,
-        sa.or_(
-            LedgerEntry.kind.in_(("GRANT", "ADJUSTMENT")),
-            sa.and_(LedgerEntry.kind == "ROLLOVER", LedgerEntry.amount > 0),
-        ),
+        LedgerEntry.kind.in_(POOL_KINDS),
+        sa.or_(LedgerEntry.kind != "ROLLOVER", LedgerEntry.amount > 0),  # a rollover in, not the one out
     )
     return Decimal(await session.scalar(stmt) or 0)
 
@@ -208,23 +212,69 @@ async def append_ledger(session: AsyncSession, tenant: TenantId, entries: list[d
     if not entries:
         return
     rows = [{"account_id": tenant.value, "id": uuid.uuid4(), **e} for e in entries]
-    await session.execute(sa.insert(LedgerEntry), rows)
+    if len({frozenset(row) for row in rows}) == 1:  # the usage path: one statement for the whole batch
+        await insert_rows(session, LedgerEntry.__table__, rows)
+    else:
+        await session.execute(sa.insert(LedgerEntry), rows)
 
 
 # --- caps and counters ------------------------------------------------------------------------
 
 
 async def scope_settings(session: AsyncSession, scopes: Iterable[Scope]) -> dict[Scope, ScopeSettings]:
-    wanted = list(set(scopes))
+    wanted = set(scopes)
     if not wanted:
         return {}
-    stmt = sa.select(BudgetCap).where(
-        sa.tuple_(BudgetCap.scope_level, BudgetCap.scope_id).in_([(s.level.value, s.id) for s in wanted])
-    )
+    stmt = _by_scope(BudgetCap, wanted, ("cap", "default_user_cap"))
     return {
-        Scope(ScopeLevel(row.scope_level), row.scope_id): ScopeSettings(row.cap, row.default_user_cap)
-        for row in (await session.scalars(stmt)).all()
+        Scope(ScopeLevel(level), scope_id): ScopeSettings(cap, default)
+        for level, scope_id, cap, default in (await session.execute(stmt)).all()
     }
+
+
+def _by_scope(
+    model: type[BudgetCap] | type[BudgetCounter], scopes: set[Scope], columns: tuple[str, ...], *criteria: Any
+) -> sa.Select[Any]:
+    """`scope_level, scope_id, *columns` of `model`'s rows for `scopes`, one primary-key probe per wanted
+    scope: `unnest(levels, ids)` drives a LATERAL subquery that OFFSET 0 keeps PostgreSQL from
+    flattening, so the plan does not depend on the table's statistics. A row-value IN list of 1,000
+    scopes was planned as a filter over every counter of the cycle (83 ms a batch at 10,000 users); a
+    plain join to unnest() as a nested loop over them (250 ms) with statistics taken while the table
+    was nearly empty. Plain rows, not ORM instances: a batch reads ~1,200 of them. The account filter
+    is the transaction's tenant setting (the ORM's per-account criteria apply to entities, and this
+    selects from the table); row-level security checks the same again."""
+    ordered = list(scopes)
+    wanted = (
+        sa.func.unnest(
+            sa.bindparam("scope_levels", [s.level.value for s in ordered], type_=ARRAY(sa.Text)),
+            sa.bindparam("scope_ids", [s.id for s in ordered], type_=ARRAY(PG_UUID(as_uuid=True))),
+        )
+        .table_valued("scope_level", "scope_id")
+        .render_derived(name="wanted")
+    )
+    probe = (
+        sa.select(model.__table__)  # type: ignore[attr-defined]
+        .where(
+            model.account_id == sa.func.nullif(sa.func.current_setting(TENANT_SETTING, True), "").cast(PG_UUID),
+            *criteria,
+            model.scope_level == wanted.c.scope_level,
+            model.scope_id == wanted.c.scope_id,
+        )
+        .offset(0)
+        .lateral("found")
+    )
+    picked = [probe.c.scope_level, probe.c.scope_id, *(probe.c[name] for name in columns)]
+    return sa.select(*picked).select_from(wanted).join(probe, sa.true())
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """A scope's running totals in a cycle (a budget_counters row)."""
+
+    spent: Decimal
+    reserved: Decimal
+    included: Decimal
+    overflow: Decimal
 
 
 async def children_caps(session: AsyncSession, parents: list[Scope]) -> dict[Scope, Decimal]:
@@ -267,48 +317,58 @@ async def children_caps(session: AsyncSession, parents: list[Scope]) -> dict[Sco
     return out
 
 
-async def counters(session: AsyncSession, cycle_id: uuid.UUID, scopes: Iterable[Scope]) -> dict[Scope, BudgetCounter]:
-    wanted = list(set(scopes))
+async def counters(session: AsyncSession, cycle_id: uuid.UUID, scopes: Iterable[Scope]) -> dict[Scope, Totals]:
+    wanted = set(scopes)
     if not wanted:
         return {}
-    stmt = sa.select(BudgetCounter).where(
-        BudgetCounter.cycle_id == cycle_id,
-        sa.tuple_(BudgetCounter.scope_level, BudgetCounter.scope_id).in_([(s.level.value, s.id) for s in wanted]),
+    stmt = _by_scope(
+        BudgetCounter, wanted, ("spent", "reserved", "included", "overflow"), BudgetCounter.cycle_id == cycle_id
     )
-    return {Scope(ScopeLevel(c.scope_level), c.scope_id): c for c in (await session.scalars(stmt)).all()}
+    return {Scope(ScopeLevel(row[0]), row[1]): Totals(*row[2:]) for row in (await session.execute(stmt)).all()}
+
+
+BUMP_COUNTERS = sa.text(
+    """
+    INSERT INTO budget_counters AS c (account_id, cycle_id, scope_level, scope_id, spent, reserved, included, overflow)
+    SELECT :account_id, :cycle_id, d.scope_level, d.scope_id, d.spent, d.reserved, d.included, d.overflow
+      FROM unnest(:levels, :ids, :spent, :reserved, :included, :overflow)
+           AS d(scope_level, scope_id, spent, reserved, included, overflow)
+    ON CONFLICT (account_id, cycle_id, scope_level, scope_id) DO UPDATE
+       SET spent = c.spent + excluded.spent, reserved = c.reserved + excluded.reserved,
+           included = c.included + excluded.included, overflow = c.overflow + excluded.overflow
+    """
+).bindparams(
+    sa.bindparam("account_id", type_=PG_UUID(as_uuid=True)),
+    sa.bindparam("cycle_id", type_=PG_UUID(as_uuid=True)),
+    sa.bindparam("levels", type_=ARRAY(sa.Text)),
+    sa.bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
+    *(sa.bindparam(name, type_=ARRAY(sa.Numeric)) for name in ("spent", "reserved", "included", "overflow")),
+)
 
 
 async def bump_counters(
     session: AsyncSession, tenant: TenantId, cycle_id: uuid.UUID, deltas: dict[Scope, CounterDelta]
 ) -> None:
-    """Add deltas to the running totals in one statement (rows created on first use)."""
+    """Add deltas to the running totals in one statement (rows created on first use), in scope order
+    (so concurrent writers lock the rows in one order). Arrays, not a VALUES list: one statement text
+    whatever the number of scopes, so PostgreSQL parses it once per connection and SQLAlchemy
+    compiles no bind parameter per row."""
     if not deltas:
         return
-    rows = [
+    ordered = sorted(deltas.items())
+    await session.execute(
+        BUMP_COUNTERS,
         {
             "account_id": tenant.value,
             "cycle_id": cycle_id,
-            "scope_level": s.level.value,
-            "scope_id": s.id,
-            "spent": d.spent,
-            "reserved": d.reserved,
-            "included": d.included,
-            "overflow": d.overflow,
-        }
-        for s, d in sorted(deltas.items())
-    ]
-    stmt = pg_insert(BudgetCounter).values(rows)
-    excluded = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["account_id", "cycle_id", "scope_level", "scope_id"],
-        set_={
-            "spent": BudgetCounter.spent + excluded.spent,
-            "reserved": BudgetCounter.reserved + excluded.reserved,
-            "included": BudgetCounter.included + excluded.included,
-            "overflow": BudgetCounter.overflow + excluded.overflow,
+            "levels": [s.level.value for s, _ in ordered],
+            "ids": [s.id for s, _ in ordered],
+            "spent": [d.spent for _, d in ordered],
+            "reserved": [d.reserved for _, d in ordered],
+            "included": [d.included for _, d in ordered],
+            "overflow": [d.overflow for _, d in ordered],
         },
     )
-    await session.execute(stmt)
 
 
 # --- placements -------------------------------------------------------------------------------
