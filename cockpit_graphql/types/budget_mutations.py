@@ -20,6 +20,7 @@ from cockpit_graphql.types.budgets import (
     UsageEvent,
 )
 from cockpit_graphql.types.directory_mutations import Payload
+from cockpit_graphql.types.leaf_input import leaf_input
 
 
 @strawberry.input(description="Create the account's plan, or a new version of it that applies from the next cycle.")
@@ -113,6 +114,7 @@ class AuthorizeUsagePayload(Payload):
     authorization: Authorization | None = strawberry.field(default=None, description="The decision.")
 
 
+@leaf_input  # up to 1,000 per recordUsageBatch: built in one pass (types/leaf_input.py)
 @strawberry.input(description="One usage event: what a call actually consumed.")
 class UsageEventInput:
     idempotency_key: str = strawberry.field(description="Unique per account; a replay returns the first result.")
