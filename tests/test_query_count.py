@@ -53,6 +53,6 @@ async def test_statement_count_is_constant_from_10_to_10000_users(settings: Any,
     assert users(small_body) == 11  # 10 seeded members + the admin in Global
     assert users(large_body) == 10_001
     assert small_count == large_count, (small_count, large_count)
-    # auth: account + binding, set_config + linked user (4); the account (1);
-    # 3 levels x (page + count) x (set_config + query) (12)
-    assert large_count == 17
+    # auth, one transaction: operator + account + binding in one statement, set_config, linked user (3);
+    # the account (1); 3 levels x (page + count) x (set_config + query) (12)
+    assert large_count == 16

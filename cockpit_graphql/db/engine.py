@@ -54,6 +54,15 @@ def _account_criteria(account_id: uuid.UUID) -> tuple[Any, ...]:
     )
 
 
+async def enter_tenant(session: AsyncSession, tenant: TenantId) -> None:
+    """Make the session's transaction speak for exactly one account from here on: the tenant setting
+    row-level security reads, and the account filter the ORM adds to every tenant statement."""
+    if not isinstance(tenant, TenantId):
+        raise TypeError("enter_tenant() takes a TenantId minted by the auth layer")
+    session.info["account_id"] = tenant.value
+    await session.execute(SET_TENANT, {"account_id": str(tenant.value)})
+
+
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:
     engine = create_async_engine(
         url,
@@ -92,8 +101,7 @@ class Database:
         if not isinstance(tenant, TenantId):  # a plain UUID must never open a tenant transaction
             raise TypeError("Database.tenant() takes a TenantId minted by the auth layer")
         async with self._sessions() as session, session.begin():
-            session.info["account_id"] = tenant.value
-            await session.execute(SET_TENANT, {"account_id": str(tenant.value)})
+            await enter_tenant(session, tenant)
             yield session
 
     @contextlib.asynccontextmanager

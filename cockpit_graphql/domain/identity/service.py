@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId, mint_for_system
-from cockpit_graphql.db.engine import Database
+from cockpit_graphql.db.engine import Database, enter_tenant
 from cockpit_graphql.db.tables import (
     Account,
     IdentityBinding,
@@ -88,37 +88,39 @@ def _unlinked(reason: str, message: str) -> IdentityRefused:
 async def resolve_identity(
     db: Database, claims: VerifiedClaims, platform_issuers: list[str], request_id: str | None = None
 ) -> Identity:
-    if claims.issuer in platform_issuers:
-        operator = await _platform_operator(db, claims)
-        if operator is not None:
+    """One transaction for a known identity: the operator, account and binding in one statement, then
+    the linked user under the account's tenant setting. Only a first sign-in (link or provision), a
+    refusal that keeps the identity, and ACCOUNT_MISMATCH (audited) take another."""
+    mismatch: uuid.UUID | None = None
+    user: User | None = None
+    async with db.platform() as session:
+        found = await _lookup(session, claims, operator=claims.issuer in platform_issuers)
+        if found.operator is not None:
             return Identity(
                 role=Role.SUPER_ADMIN,
                 issuer=claims.issuer,
                 subject=claims.subject,
-                label=operator.display_name or claims.subject,
-                operator_id=operator.id,
+                label=found.operator.display_name or claims.subject,
+                operator_id=found.operator.id,
             )
-    if not claims.organization:
-        raise _refuse(ErrorCode.UNAUTHENTICATED, "The token carries no organization claim.")
-    account, bound_account = await _account_and_binding(db, claims)
-    if account is None:
-        raise _refuse(ErrorCode.UNAUTHENTICATED, "No account matches this token's issuer and organization.")
-    tenant = mint_for_system(account.id)
-    if bound_account is not None and bound_account != account.id:
-        await _audit_mismatch(db, tenant, claims, bound_account, request_id)
-        raise _refuse(ErrorCode.ACCOUNT_MISMATCH, "This identity is linked to a different account.")
-    if account.status == "SUSPENDED":
-        raise _refuse(ErrorCode.ACCOUNT_SUSPENDED, "This account is suspended.")
-    try:
-        async with db.tenant(tenant) as session:
+        if not claims.organization:
+            raise _refuse(ErrorCode.UNAUTHENTICATED, "The token carries no organization claim.")
+        account = found.account
+        if account is None:
+            raise _refuse(ErrorCode.UNAUTHENTICATED, "No account matches this token's issuer and organization.")
+        tenant = mint_for_system(account.id)
+        if found.bound_account is not None and found.bound_account != account.id:
+            mismatch = found.bound_account
+        elif account.status == "SUSPENDED":
+            raise _refuse(ErrorCode.ACCOUNT_SUSPENDED, "This account is suspended.")
+        else:
+            await enter_tenant(session, tenant)
             user = await _linked_user(session, claims)
-            if user is None:
-                user = await _link_or_provision(session, tenant, account, claims, request_id)
-    except IdentityRefused as refused:
-        if refused.unlinked_reason is not None:
-            async with db.tenant(tenant) as session:  # the failed transaction rolled back: a fresh one
-                await _keep_unlinked(session, tenant, claims, refused.unlinked_reason)
-        raise
+    if mismatch is not None:
+        await _audit_mismatch(db, tenant, claims, mismatch, request_id)
+        raise _refuse(ErrorCode.ACCOUNT_MISMATCH, "This identity is linked to a different account.")
+    if user is None:
+        user = await _first_sign_in(db, tenant, account, claims, request_id)
     if user.deactivated_at is not None:  # deprovisioned (SCIM): history kept, access gone
         raise _refuse(ErrorCode.UNAUTHENTICATED, "This user is deactivated.")
     label = user.display_name or user.email
@@ -133,29 +135,58 @@ async def resolve_identity(
     )
 
 
-async def _platform_operator(db: Database, claims: VerifiedClaims) -> PlatformOperator | None:
-    async with db.platform() as session:
-        stmt = sa.select(PlatformOperator).where(
-            PlatformOperator.issuer == claims.issuer, PlatformOperator.subject == claims.subject
-        )
-        return (await session.scalars(stmt)).first()
+async def _first_sign_in(
+    db: Database, tenant: TenantId, account: Account, claims: VerifiedClaims, request_id: str | None
+) -> User:
+    """No user is linked to (issuer, subject): link by verified email or provision, in a tenant
+    transaction of its own; a refusal that names a reason keeps the identity for reconciliation."""
+    try:
+        async with db.tenant(tenant) as session:
+            return await _link_or_provision(session, tenant, account, claims, request_id)
+    except IdentityRefused as refused:
+        if refused.unlinked_reason is not None:
+            async with db.tenant(tenant) as session:  # the failed transaction rolled back: a fresh one
+                await _keep_unlinked(session, tenant, claims, refused.unlinked_reason)
+        raise
 
 
-async def _account_and_binding(db: Database, claims: VerifiedClaims) -> tuple[Account | None, uuid.UUID | None]:
-    async with db.platform() as session:
-        account = (
-            await session.scalars(
-                sa.select(Account).where(
-                    Account.sso_issuer == claims.issuer, Account.external_org_id == claims.organization
-                )
-            )
-        ).first()
-        bound = await session.scalar(
-            sa.select(IdentityBinding.account_id).where(
-                IdentityBinding.issuer == claims.issuer, IdentityBinding.subject == claims.subject
-            )
+@dataclass(frozen=True)
+class _Found:
+    operator: PlatformOperator | None
+    account: Account | None
+    bound_account: uuid.UUID | None
+
+
+async def _lookup(session: AsyncSession, claims: VerifiedClaims, *, operator: bool) -> _Found:
+    """The platform operator (only when the issuer is a platform issuer), the account of (issuer,
+    organization) and the account the subject is bound to: one statement, each part unique."""
+    one = sa.select(sa.literal(1).label("one")).subquery("one")
+    stmt = (
+        sa.select(PlatformOperator, Account, IdentityBinding.account_id)
+        .select_from(one)
+        .outerjoin(
+            PlatformOperator,
+            sa.and_(
+                sa.literal(operator),
+                PlatformOperator.issuer == claims.issuer,
+                PlatformOperator.subject == claims.subject,
+            ),
         )
-        return account, bound
+        .outerjoin(
+            Account,
+            sa.and_(
+                Account.sso_issuer == claims.issuer,
+                Account.external_org_id == (claims.organization or ""),
+                sa.literal(bool(claims.organization)),
+            ),
+        )
+        .outerjoin(
+            IdentityBinding,
+            sa.and_(IdentityBinding.issuer == claims.issuer, IdentityBinding.subject == claims.subject),
+        )
+    )
+    found_operator, account, bound = (await session.execute(stmt)).one()
+    return _Found(found_operator, account, bound)
 
 
 async def _audit_mismatch(
