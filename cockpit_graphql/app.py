@@ -52,6 +52,14 @@ class CockpitGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any = None) -> Context:  # type: ignore[override]
         return build_context(request, self.settings, self.db_holder["db"])
 
+    async def execute_operation(self, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            return await super().execute_operation(**kwargs)
+        finally:
+            context = kwargs.get("context")
+            if isinstance(context, Context):
+                context.release()
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 

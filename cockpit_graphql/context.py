@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import strawberry
+from aiodataloader import DataLoader
 from starlette.requests import Request
 
 from cockpit_graphql.auth.principal import Principal
@@ -57,6 +58,18 @@ class Context:
 
     def operation(self) -> Operation:
         return Operation(self.require_principal().actor, self.request_id)
+
+    def release(self) -> None:
+        """Drop what the loaders cached, once the response data is built (it holds plain values only).
+        Each loader group references its DataLoaders and they reference its bound methods: a cycle,
+        which kept every loaded row (1,000 ORM users and their states on a directory page, ~17,000
+        objects) alive until the garbage collector's next pass (~26 ms, every 2-3 pages). Emptied
+        caches leave the cycle holding only the loaders themselves."""
+        groups = (self.directory, self.budgets, self.pages, self.models, self.policies, self.agents, self.connections)
+        for group in groups:
+            for value in vars(group).values():
+                if isinstance(value, DataLoader):
+                    value.clear_all()
 
 
 def build_context(request: Request, settings: Settings, db: Database) -> Context:

@@ -56,3 +56,40 @@ async def test_statement_count_is_constant_from_10_to_10000_users(settings: Any,
     # auth, one transaction: operator + account + binding in one statement, set_config, linked user (3);
     # the account (1); 3 levels x (page + count) x (set_config + query) (12)
     assert large_count == 16
+
+
+async def test_a_response_leaves_no_loaded_row_for_the_garbage_collector(
+    settings: Any, db: Any, keyring: KeyRing
+) -> None:
+    """Context.release(): the loaders' caches are emptied when the response data is built, so the
+    rows of a page are freed by reference counting at once, not kept in the loaders' reference
+    cycle until the collector's next pass (measured: ~17,000 objects and ~10 ms of GC per
+    1,000-user page before)."""
+    import gc
+
+    from cockpit_graphql.db.tables import User
+
+    issuer = "https://idp.garbage.test"
+    app = create_app(settings.model_copy(update={"max_query_cost": 10_000_000}), database=db)
+    tag = await _seed(settings, TenantShape(organizations=2, teams_per_organization=2, users_per_team=5), issuer)
+
+    def orm_users() -> int:
+        return sum(1 for o in gc.get_objects() if isinstance(o, User))
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        await _ask(client, keyring, issuer, tag)  # warm-up: links the identity
+        gc.collect()
+        before = orm_users()
+        gc.disable()
+        try:
+            _, body = await _ask(client, keyring, issuer, tag)
+            after = orm_users()
+        finally:
+            gc.enable()
+    listed = sum(
+        len(t["users"]["nodes"])
+        for o in body["data"]["viewer"]["account"]["organizations"]["nodes"]
+        for t in o["teams"]["nodes"]
+    )
+    assert listed == 21
+    assert after == before, (before, after)  # without release(): 21 more, alive until a collection
