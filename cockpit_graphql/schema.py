@@ -6,7 +6,7 @@ import functools
 from typing import Any
 
 import strawberry
-from strawberry.extensions import DisableIntrospection
+from strawberry.extensions import DisableIntrospection, ParserCache
 from strawberry.federation import Schema as FederationSchema
 
 from cockpit_graphql.limits.extension import (
@@ -85,10 +85,17 @@ class CockpitSchema(FederationSchema):
         return await shaped_execute(lambda: super(CockpitSchema, self).execute(*args, **kwargs), context)
 
 
+PARSED_DOCUMENTS = 512  # distinct query texts kept parsed, like the validation cache
+
+
 def build_schema(*, introspection: bool = True, rate_limiter: Any = None, tracing: Any = None) -> CockpitSchema:
-    """Extensions, outermost first: tracing (when on), request outcome (metrics), limits, validation,
-    the rate limit (after validation: only valid documents are charged), error shaping."""
-    extensions: list[Any] = [RequestOutcome, QueryLimits, CachedValidation, NulFreeText]
+    """Extensions, outermost first: tracing (when on), request outcome (metrics), limits, parsing and
+    validation (each distinct document text once per process), the rate limit (after validation: only
+    valid documents are charged), error shaping. Parsing the effectiveAccess query took ~0.4 ms of a
+    request; QueryLimits sets the token limit before the parse, and a document the parser refuses is
+    not cached (the exception propagates through the LRU)."""
+    parser_cache = functools.partial(ParserCache, maxsize=PARSED_DOCUMENTS)
+    extensions: list[Any] = [RequestOutcome, QueryLimits, parser_cache, CachedValidation, NulFreeText]
     if rate_limiter is not None:
         extensions.append(functools.partial(RateLimiting, limiter=rate_limiter))
     extensions.append(ErrorShaping)

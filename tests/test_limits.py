@@ -143,3 +143,24 @@ async def test_introspection_and_graphiql_can_be_switched_off(settings: Any, db:
         assert ok.json()["data"]["viewer"]["role"] == "ACCOUNT_ADMIN"
     default = await world.client.get("/graphql", headers={"accept": "text/html"})
     assert default.status_code == 200
+
+
+async def test_a_document_text_is_parsed_once_and_a_refused_one_is_not_kept(world: World, admin: str) -> None:
+    from strawberry.extensions.parser_cache import _get_parse_cache
+
+    from cockpit_graphql.schema import PARSED_DOCUMENTS
+
+    cache = _get_parse_cache(PARSED_DOCUMENTS)
+    query = "{ viewer { role } } # parse-once probe"
+    first = await world.gql(query, token=admin)
+    before = cache.cache_info()
+    second = await world.gql(query, token=admin)
+    after = cache.cache_info()
+    assert first.errors == [] and second.errors == [] and first.data == second.data
+    assert (after.hits - before.hits, after.misses - before.misses) == (1, 0)
+
+    broken = "{ viewer { role } # unbalanced"
+    for _ in range(2):
+        r = await world.gql(broken, token=admin)
+        assert r.errors and r.errors[0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    assert cache.cache_info().currsize == after.currsize  # a syntax error is answered, never cached
