@@ -6,10 +6,12 @@ import functools
 from typing import Any
 
 import strawberry
-from strawberry.extensions import DisableIntrospection, ParserCache
+from strawberry.extensions import DisableIntrospection
 from strawberry.federation import Schema as FederationSchema
 
+from cockpit_graphql.execution import CockpitExecutionContext
 from cockpit_graphql.limits.extension import (
+    CachedParsing,
     CachedValidation,
     ErrorShaping,
     QueryLimits,
@@ -85,17 +87,11 @@ class CockpitSchema(FederationSchema):
         return await shaped_execute(lambda: super(CockpitSchema, self).execute(*args, **kwargs), context)
 
 
-PARSED_DOCUMENTS = 512  # distinct query texts kept parsed, like the validation cache
-
-
 def build_schema(*, introspection: bool = True, rate_limiter: Any = None, tracing: Any = None) -> CockpitSchema:
     """Extensions, outermost first: tracing (when on), request outcome (metrics), limits, parsing and
     validation (each distinct document text once per process), the rate limit (after validation: only
-    valid documents are charged), error shaping. Parsing the effectiveAccess query took ~0.4 ms of a
-    request; QueryLimits sets the token limit before the parse, and a document the parser refuses is
-    not cached (the exception propagates through the LRU)."""
-    parser_cache = functools.partial(ParserCache, maxsize=PARSED_DOCUMENTS)
-    extensions: list[Any] = [RequestOutcome, QueryLimits, parser_cache, CachedValidation, NulFreeText]
+    valid documents are charged), error shaping."""
+    extensions: list[Any] = [RequestOutcome, QueryLimits, CachedParsing, CachedValidation, NulFreeText]
     if rate_limiter is not None:
         extensions.append(functools.partial(RateLimiting, limiter=rate_limiter))
     extensions.append(ErrorShaping)
@@ -108,6 +104,7 @@ def build_schema(*, introspection: bool = True, rate_limiter: Any = None, tracin
         mutation=Mutation,
         types=[Account, Organization, Team, User, Guardrail, ConnectionNode, Agent],
         extensions=extensions,
+        execution_context_class=CockpitExecutionContext,
         federation_version=FEDERATION_VERSION,  # type: ignore[arg-type]
     )
 

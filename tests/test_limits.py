@@ -146,11 +146,9 @@ async def test_introspection_and_graphiql_can_be_switched_off(settings: Any, db:
 
 
 async def test_a_document_text_is_parsed_once_and_a_refused_one_is_not_kept(world: World, admin: str) -> None:
-    from strawberry.extensions.parser_cache import _get_parse_cache
+    from cockpit_graphql.limits.extension import parse_cached
 
-    from cockpit_graphql.schema import PARSED_DOCUMENTS
-
-    cache = _get_parse_cache(PARSED_DOCUMENTS)
+    cache = parse_cached
     query = "{ viewer { role } } # parse-once probe"
     first = await world.gql(query, token=admin)
     before = cache.cache_info()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -171,6 +172,29 @@ class _Source:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Source) and other.text == self.text
+
+
+PARSED_DOCUMENTS = 512  # distinct query texts kept parsed, like the validation cache below
+
+
+@functools.lru_cache(maxsize=PARSED_DOCUMENTS)
+def parse_cached(text: str, max_tokens: int | None = None) -> DocumentNode:
+    return parse(text, max_tokens=max_tokens)
+
+
+class CachedParsing(SchemaExtension):
+    """Parses each distinct document text once per process (a bounded LRU): the effectiveAccess query
+    was parsed on every request (~0.4 ms). Runs after QueryLimits, which sets the token limit. A text
+    that does not parse is left to strawberry's own parse, which fails in its usual place and reports
+    the error as usual (strawberry's ParserCache raises from inside the hook instead: the outer
+    extensions, request metrics among them, then never see the failed operation finish)."""
+
+    def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.query is not None and ctx.graphql_document is None:
+            with contextlib.suppress(Exception):  # strawberry parses it again and reports the error
+                ctx.graphql_document = parse_cached(ctx.query, ctx.parse_options.get("max_tokens"))
+        yield
 
 
 @functools.lru_cache(maxsize=512)
