@@ -529,9 +529,9 @@ def bench(args: argparse.Namespace, server: BenchServer, started: list[Any]) -> 
         f"on {os.cpu_count()} cores; other jobs may share this machine: read the CPU notes"
     )
     notes.append(
-        "ours authenticates every request (JWT verification and 5 of its statements: the identity, account and "
-        "tenant lookups) and checks limits; the peer has no authentication (it ignores the bearer token) and "
-        "is given the account and role by configuration"
+        "ours authenticates every request (JWT verification and 3 of its statements, in one transaction: the "
+        "operator, account and identity binding in one, set_config, the linked user) and checks limits; the peer "
+        "has no authentication (it ignores the bearer token) and is given the account and role by configuration"
     )
     publish(facts, pairs, notes)
     if problems := varying(pairs):
