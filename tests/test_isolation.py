@@ -417,3 +417,18 @@ async def test_effective_values_of_another_account_are_not_found(world: World, p
         "query($id: ID!) { node(id: $id) { id } }", {"id": b.gid("Guardrail", "guardrail")}, token=world.admin(a)
     )
     assert r.data == {"node": None}
+
+
+def test_every_tenant_model_takes_the_account_filter() -> None:
+    """The tenant session's explicit account filter names the TenantScoped base (db/engine.py): a
+    tenant table whose model forgot the mixin would be guarded by row-level security alone."""
+    from sqlmodel import SQLModel
+
+    from cockpit_graphql.db.tables import TENANT_MODELS, TENANT_TABLES
+    from cockpit_graphql.db.tables.common import TenantScoped
+
+    mapped = {m.class_ for m in SQLModel._sa_registry.mappers}  # type: ignore[attr-defined]
+    scoped = {cls for cls in mapped if issubclass(cls, TenantScoped)}
+    assert scoped == set(TENANT_MODELS)
+    assert {cls.__tablename__ for cls in scoped} == set(TENANT_TABLES)  # type: ignore[attr-defined]
+    assert all("account_id" in cls.__table__.c for cls in scoped)  # type: ignore[attr-defined]

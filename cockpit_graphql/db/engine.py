@@ -44,13 +44,16 @@ def _filter_by_account(state: ORMExecuteState) -> None:
 
 @functools.lru_cache(maxsize=4096)
 def _account_criteria(account_id: uuid.UUID) -> tuple[Any, ...]:
-    """The per-account criteria options, built once per account: building them (a lambda analysed
-    per tenant model) cost about as much as running a small statement."""
-    from cockpit_graphql.db.tables import TENANT_MODELS
+    """The per-account criteria option, built once per account: one `with_loader_criteria` on the
+    TenantScoped base, which applies to every tenant model (and its aliases) in the statement."""
+    from cockpit_graphql.db.tables.common import TenantScoped
 
-    return tuple(
-        with_loader_criteria(model, lambda cls: cls.account_id == account_id, include_aliases=True)
-        for model in TENANT_MODELS
+    return (
+        with_loader_criteria(
+            TenantScoped,
+            lambda cls: cls.account_id == account_id,
+            include_aliases=True,
+        ),
     )
 
 

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import Field, SQLModel
 
-from cockpit_graphql.db.tables.common import timestamptz, uuid_pk
+from cockpit_graphql.db.tables.common import TenantScoped, timestamptz, uuid_pk
 
 
-class AuditEvent(SQLModel, table=True):
+class AuditEvent(TenantScoped, SQLModel, table=True):
     __tablename__ = "audit_events"
     __table_args__ = (sa.Index("ix_audit_events_time", "account_id", "occurred_at", "id"),)
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import Field, SQLModel
 
-from cockpit_graphql.db.tables.common import timestamptz, uuid_pk
+from cockpit_graphql.db.tables.common import TenantScoped, timestamptz, uuid_pk
 
 CREDITS = sa.Numeric(20, 6)
 USD = sa.Numeric(20, 10)
@@ -26,7 +26,7 @@ def ts(nullable: bool = True) -> Any:
     return Field(default=None, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"nullable": nullable})
 
 
-class BudgetPlan(SQLModel, table=True):
+class BudgetPlan(TenantScoped, SQLModel, table=True):
     """One version of an account's plan; a version governs the cycles that start at or after
     `effective_from` until a later version takes over (edits apply from the next cycle)."""
 
@@ -46,7 +46,7 @@ class BudgetPlan(SQLModel, table=True):
     created_at: datetime = timestamptz()
 
 
-class BudgetCycle(SQLModel, table=True):
+class BudgetCycle(TenantScoped, SQLModel, table=True):
     __tablename__ = "budget_cycles"
 
     account_id: uuid.UUID = Field(primary_key=True)
@@ -59,7 +59,7 @@ class BudgetCycle(SQLModel, table=True):
     created_at: datetime = timestamptz()
 
 
-class BudgetCap(SQLModel, table=True):
+class BudgetCap(TenantScoped, SQLModel, table=True):
     """Explicit settings of one scope: its cap (org, team, user) and default user cap (account, org, team)."""
 
     __tablename__ = "budget_caps"
@@ -72,7 +72,7 @@ class BudgetCap(SQLModel, table=True):
     updated_at: datetime = timestamptz()
 
 
-class BudgetCounter(SQLModel, table=True):
+class BudgetCounter(TenantScoped, SQLModel, table=True):
     """Running totals per (cycle, scope), written in the same transaction as the ledger and the
     events; `ledgerReconciliation` checks them against both."""
 
@@ -88,7 +88,7 @@ class BudgetCounter(SQLModel, table=True):
     overflow: Decimal = credit_field()
 
 
-class Reservation(SQLModel, table=True):
+class Reservation(TenantScoped, SQLModel, table=True):
     __tablename__ = "budget_reservations"
 
     account_id: uuid.UUID = Field(primary_key=True)
@@ -106,7 +106,7 @@ class Reservation(SQLModel, table=True):
     created_at: datetime = timestamptz()
 
 
-class UsageEvent(SQLModel, table=True):
+class UsageEvent(TenantScoped, SQLModel, table=True):
     """What was actually consumed, with its attribution as it stood when it happened."""
 
     __tablename__ = "usage_events"
@@ -135,7 +135,7 @@ class UsageEvent(SQLModel, table=True):
     reservation_id: uuid.UUID | None = None
 
 
-class LedgerEntry(SQLModel, table=True):
+class LedgerEntry(TenantScoped, SQLModel, table=True):
     """Append-only: the app role may only INSERT and SELECT."""
 
     __tablename__ = "ledger_entries"
@@ -153,7 +153,7 @@ class LedgerEntry(SQLModel, table=True):
     created_at: datetime = timestamptz()
 
 
-class Settlement(SQLModel, table=True):
+class Settlement(TenantScoped, SQLModel, table=True):
     __tablename__ = "settlements"
 
     account_id: uuid.UUID = Field(primary_key=True)
@@ -168,7 +168,7 @@ class Settlement(SQLModel, table=True):
     updated_at: datetime = timestamptz()
 
 
-class SettlementTransition(SQLModel, table=True):
+class SettlementTransition(TenantScoped, SQLModel, table=True):
     __tablename__ = "settlement_transitions"
 
     account_id: uuid.UUID = Field(primary_key=True)
@@ -181,7 +181,7 @@ class SettlementTransition(SQLModel, table=True):
     at: datetime = timestamptz()
 
 
-class BillingNotice(SQLModel, table=True):
+class BillingNotice(TenantScoped, SQLModel, table=True):
     __tablename__ = "billing_notices"
 
     account_id: uuid.UUID = Field(primary_key=True)

@@ -8,10 +8,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from cockpit_graphql.db.tables.common import timestamptz, uuid_pk
+from cockpit_graphql.db.tables.common import TenantScoped, timestamptz, uuid_pk
 
 
-class Organization(SQLModel, table=True):
+class Organization(TenantScoped, SQLModel, table=True):
     __tablename__ = "organizations"
     __table_args__ = (
         sa.UniqueConstraint("account_id", "name", name="uq_organizations_name"),
@@ -26,7 +26,7 @@ class Organization(SQLModel, table=True):
     updated_at: datetime = timestamptz()
 
 
-class Team(SQLModel, table=True):
+class Team(TenantScoped, SQLModel, table=True):
     __tablename__ = "teams"
     __table_args__ = (
         sa.UniqueConstraint("account_id", "organization_id", "name", name="uq_teams_name"),
@@ -43,7 +43,7 @@ class Team(SQLModel, table=True):
     updated_at: datetime = timestamptz()
 
 
-class User(SQLModel, table=True):
+class User(TenantScoped, SQLModel, table=True):
     __tablename__ = "users"
     __table_args__ = (
         # Unique per account except the empty email of a SCIM user sent without one (migration 0008).

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from cockpit_graphql.db.tables.common import timestamptz, uuid_pk
+from cockpit_graphql.db.tables.common import TenantScoped, timestamptz, uuid_pk
 
 
 class PlatformOperator(SQLModel, table=True):
@@ -39,7 +39,7 @@ class IdentityBinding(SQLModel, table=True):
     created_at: datetime = timestamptz()
 
 
-class OidcIdentity(SQLModel, table=True):
+class OidcIdentity(TenantScoped, SQLModel, table=True):
     """A user's link to an (issuer, subject) pair: tenant data."""
 
     __tablename__ = "oidc_identities"
@@ -58,7 +58,7 @@ class OidcIdentity(SQLModel, table=True):
     linked_at: datetime = timestamptz()
 
 
-class UnlinkedIdentity(SQLModel, table=True):
+class UnlinkedIdentity(TenantScoped, SQLModel, table=True):
     """An identity that signed in to this account but could not be linked to a user (no user with
     its email yet, email not verified, domain not allowed, ambiguous). Kept so that an admin can
     reconcile it later (`reconcileIdentities`) instead of the sign-in being forgotten."""

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import Field, SQLModel
 
-from cockpit_graphql.db.tables.common import timestamptz, uuid_pk
+from cockpit_graphql.db.tables.common import TenantScoped, timestamptz, uuid_pk
 
 
-class Connection(SQLModel, table=True):
+class Connection(TenantScoped, SQLModel, table=True):
     """An integration. `owner_user_id` set = a member's personal connection; else an admin one.
     `secret_ciphertext` is the write-only secret, encrypted (never returned, logged or audited)."""
 
@@ -32,7 +32,7 @@ class Connection(SQLModel, table=True):
     updated_at: datetime = timestamptz()
 
 
-class ConnectionAssignment(SQLModel, table=True):
+class ConnectionAssignment(TenantScoped, SQLModel, table=True):
     __tablename__ = "connection_assignments"
 
     account_id: uuid.UUID = Field(primary_key=True)
@@ -42,7 +42,7 @@ class ConnectionAssignment(SQLModel, table=True):
     created_at: datetime = timestamptz()
 
 
-class Agent(SQLModel, table=True):
+class Agent(TenantScoped, SQLModel, table=True):
     """An agent, owned by a scope (ACCOUNT, ORGANIZATION, TEAM, or USER for a personal agent)."""
 
     __tablename__ = "agents"
@@ -67,7 +67,7 @@ class Agent(SQLModel, table=True):
     updated_at: datetime = timestamptz()
 
 
-class AgentVersion(SQLModel, table=True):
+class AgentVersion(TenantScoped, SQLModel, table=True):
     """Append-only history of an agent's edits: the full definition as of each version."""
 
     __tablename__ = "agent_versions"
@@ -80,7 +80,7 @@ class AgentVersion(SQLModel, table=True):
     created_at: datetime = timestamptz()
 
 
-class AgentAssignment(SQLModel, table=True):
+class AgentAssignment(TenantScoped, SQLModel, table=True):
     """A published agent offered to a scope: AVAILABLE (in the marketplace) or INSTALLED (in the workspace)."""
 
     __tablename__ = "agent_assignments"
@@ -93,7 +93,7 @@ class AgentAssignment(SQLModel, table=True):
     created_at: datetime = timestamptz()
 
 
-class AgentInstall(SQLModel, table=True):
+class AgentInstall(TenantScoped, SQLModel, table=True):
     """A member's own install of an AVAILABLE agent; inactive while they are outside its audience."""
 
     __tablename__ = "agent_installs"

@@ -13,9 +13,10 @@ from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import Field, SQLModel
 
 from cockpit_graphql.db.tables.budgets import CREDITS, USD
+from cockpit_graphql.db.tables.common import TenantScoped
 
 
-class UsageDaily(SQLModel, table=True):
+class UsageDaily(TenantScoped, SQLModel, table=True):
     """Usage of one UTC day (of occurred_at) per placement snapshot, agent and model: the additive
     groupings. `agent_key` / `model_key` are the reported ids ('' when the event named none)."""
 
@@ -33,7 +34,7 @@ class UsageDaily(SQLModel, table=True):
     cost_usd: Decimal = Field(default=Decimal(0), sa_type=USD)
 
 
-class UsageDailyTeam(SQLModel, table=True):
+class UsageDailyTeam(TenantScoped, SQLModel, table=True):
     """`usage_daily` summed over user, agent and model: one row per UTC day and organization × team
     (a coarse grain for breakdowns and filters that name only the placement)."""
 
@@ -48,7 +49,7 @@ class UsageDailyTeam(SQLModel, table=True):
     cost_usd: Decimal = Field(default=Decimal(0), sa_type=USD)
 
 
-class UsageDailyModel(SQLModel, table=True):
+class UsageDailyModel(TenantScoped, SQLModel, table=True):
     """`usage_daily` summed over the placement: one row per UTC day and agent × model (a coarse grain
     for breakdowns and filters that name only agents and models)."""
 
@@ -63,7 +64,7 @@ class UsageDailyModel(SQLModel, table=True):
     cost_usd: Decimal = Field(default=Decimal(0), sa_type=USD)
 
 
-class UsageDailyTag(SQLModel, table=True):
+class UsageDailyTag(TenantScoped, SQLModel, table=True):
     """Usage of one UTC day per connection or guardrail (kind CONNECTION | GUARDRAIL): an event counts
     whole under every tag it names, so these rows are not additive."""
 
@@ -78,7 +79,7 @@ class UsageDailyTag(SQLModel, table=True):
     cost_usd: Decimal = Field(default=Decimal(0), sa_type=USD)
 
 
-class CostAnomaly(SQLModel, table=True):
+class CostAnomaly(TenantScoped, SQLModel, table=True):
     """A recorded cost anomaly (kind SPIKE | PACE) of one UTC day, written once by the daily job (the
     unique key makes recording idempotent) and acknowledged in place by an admin."""
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import Field, SQLModel
 
-from cockpit_graphql.db.tables.common import timestamptz, uuid_pk
+from cockpit_graphql.db.tables.common import TenantScoped, timestamptz, uuid_pk
 
 PRICE = sa.Numeric(20, 10)
 
@@ -54,7 +54,7 @@ class PlatformAuditEvent(SQLModel, table=True):
     request_id: str | None = None
 
 
-class GuardrailDefinition(SQLModel, table=True):
+class GuardrailDefinition(TenantScoped, SQLModel, table=True):
     """An account's guardrail: what it checks and how it acts. Off until some scope enables it."""
 
     __tablename__ = "guardrails"
@@ -70,7 +70,7 @@ class GuardrailDefinition(SQLModel, table=True):
     updated_at: datetime = timestamptz()
 
 
-class PolicySetting(SQLModel, table=True):
+class PolicySetting(TenantScoped, SQLModel, table=True):
     """One explicit setting of one scope. `kind` says what it sets and `key` which one (a flag's name,
     a guardrail's id, '' for model access and the connection mode); `value` holds the setting."""
 

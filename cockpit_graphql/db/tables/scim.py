@@ -14,14 +14,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlmodel import Field, SQLModel
 
-from cockpit_graphql.db.tables.common import timestamptz, uuid_pk
+from cockpit_graphql.db.tables.common import TenantScoped, timestamptz, uuid_pk
 
 
 def _nullable_ts() -> Any:
     return Field(default=None, sa_type=sa.DateTime(timezone=True))  # type: ignore[call-overload]
 
 
-class ScimToken(SQLModel, table=True):
+class ScimToken(TenantScoped, SQLModel, table=True):
     """A per-account SCIM bearer token, without its value (only its hash is kept, in the routing row)."""
 
     __tablename__ = "scim_tokens"
@@ -47,7 +47,7 @@ class ScimTokenRoute(SQLModel, table=True):
     created_at: datetime = timestamptz()
 
 
-class ScimUser(SQLModel, table=True):
+class ScimUser(TenantScoped, SQLModel, table=True):
     """The SCIM side of a directory user: its userName, the resource as last written, active, version."""
 
     __tablename__ = "scim_users"
@@ -66,7 +66,7 @@ class ScimUser(SQLModel, table=True):
     deleted_at: datetime | None = _nullable_ts()
 
 
-class ScimGroup(SQLModel, table=True):
+class ScimGroup(TenantScoped, SQLModel, table=True):
     """A SCIM group and the team (and through it the organization) it maps to; null team: unmapped."""
 
     __tablename__ = "scim_groups"
@@ -86,7 +86,7 @@ class ScimGroup(SQLModel, table=True):
     updated_at: datetime = timestamptz()
 
 
-class ScimGroupMember(SQLModel, table=True):
+class ScimGroupMember(TenantScoped, SQLModel, table=True):
     """A user's membership in a SCIM group (a user may be in several); joined_at drives the home-team rule."""
 
     __tablename__ = "scim_group_members"
