@@ -390,3 +390,14 @@ async def test_api_permissions_and_isolation(world: World) -> None:
     superadmin = await world.super_admin()
     r = await world.gql(QUERY, {**variables, "account": b.tenant.account_gid}, superadmin)
     assert r.errors == [] and r.data["costBreakdown"]["totals"] == mine["totals"]
+
+
+async def test_the_ends_of_the_calendar_are_bad_input_not_internal(world: World) -> None:
+    """9999-12-31 has no next day, where a breakdown's range ends (fuzzing-style edge)."""
+    b, _today = await api_setup(world)
+    last = {"input": {"from": "9999-12-01", "to": "9999-12-31", "groupBy": ["TEAM"]}}
+    r = await world.gql(QUERY, last, world.admin(b.tenant))
+    assert r.codes == ["BAD_USER_INPUT"] and "9999-12-31" in r.errors[0]["message"]
+    almost = {"input": {"from": "9999-12-01", "to": "9999-12-30", "groupBy": ["TEAM"]}}
+    r = await world.gql(QUERY, almost, world.admin(b.tenant))
+    assert r.errors == [] and r.data["costBreakdown"]["totals"]["events"] == 0

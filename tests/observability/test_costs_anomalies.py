@@ -142,3 +142,12 @@ async def test_api(world: World) -> None:
     assert (await world.gql(QUERY, {}, world.member(t))).codes == ["FORBIDDEN"]
     other = await world.tenant()
     assert (await world.gql(QUERY, {"a": t.account_gid}, world.admin(other))).data["costAnomalies"] is None
+
+
+async def test_a_day_whose_window_starts_before_year_one_is_bad_input(world: World) -> None:
+    """Found by the fuzzer: costAnomalies(day: "0001-01-01") was INTERNAL (the 14-day window underflowed)."""
+    t = await world.tenant()
+    r = await world.gql(QUERY, {"i": {"day": "0001-01-01"}}, world.admin(t))
+    assert r.codes == ["BAD_USER_INPUT"] and "0001-01-01" in r.errors[0]["message"]
+    r = await world.gql(QUERY, {"i": {"day": "0001-01-15"}}, world.admin(t))
+    assert r.errors == [] and r.data["costAnomalies"]["day"] == "0001-01-15"

@@ -195,6 +195,8 @@ async def anomalies(
     if sigmas < 0 or min_credits < 0:
         raise BadUserInput("`sigmas` and `minCredits` must be ≥ 0.")
     on = day or (now.astimezone(UTC).date() - timedelta(days=1))
+    if on - date.min < timedelta(days=WINDOW):  # its trailing window would start before year 1 (fuzzing found it)
+        raise BadUserInput(f"`day` must be at least {WINDOW} days after 0001-01-01.")
     chosen = list(CostDimension) if dims is None else dims
     return Anomalies(
         on, await spikes(session, tenant, on, chosen, sigmas, min_credits), await pace(session, tenant, now)

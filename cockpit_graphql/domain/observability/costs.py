@@ -129,6 +129,8 @@ def _check(q: CostQuery) -> list[CostDimension]:
         raise BadUserInput("`from` must not be after `to`.")
     if (q.to_day - q.from_day).days + 1 > MAX_DAYS:
         raise BadUserInput(f"A cost breakdown covers at most {MAX_DAYS} days.")
+    if q.to_day >= date.max:  # the range ends at the start of the next day, which 9999-12-31 has not
+        raise BadUserInput("`to` must be before 9999-12-31.")
     if not 1 <= q.top <= MAX_TOP:
         raise BadUserInput(f"`top` must be 1 to {MAX_TOP}.")
     dims = list(dict.fromkeys(q.group_by))
