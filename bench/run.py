@@ -92,7 +92,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured requests before each case")
     parser.add_argument("--budget-requests", type=int, default=200, help="requests per members/usage/authorize case")
     parser.add_argument("--budget-seconds", type=float, default=20.0, help="time budget per budget case (default 20)")
-    parser.add_argument("--batch-requests", type=int, default=10, help="requests per recordUsageBatch case")
+    parser.add_argument("--batch-requests", type=int, default=30, help="requests per recordUsageBatch case (30)")
     parser.add_argument("--batch-concurrency", type=int, default=4, help="concurrency of the parallel batch case")
     parser.add_argument("--access-requests", type=int, default=5_000, help="requests per effectiveAccess case")
     parser.add_argument("--access-seconds", type=float, default=20.0, help="time budget per effectiveAccess case")
