@@ -46,10 +46,8 @@ query Access($u: ID!) {
 """
 
 
-async def _both(
-    world: World, monkeypatch: pytest.MonkeyPatch, query: str, variables: dict[str, Any], token: str
-) -> tuple[Any, int]:
-    """The body with the fast path, then without it; and how many lists the fast path completed."""
+def _count_fast_lists(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A one-element list counting the lists the fast path completes from now on."""
     done = [0]
     complete_list = ObjectPlan.complete_list
 
@@ -59,6 +57,14 @@ async def _both(
         return result
 
     monkeypatch.setattr(ObjectPlan, "complete_list", counting)
+    return done
+
+
+async def _both(
+    world: World, monkeypatch: pytest.MonkeyPatch, query: str, variables: dict[str, Any], token: str
+) -> tuple[Any, int]:
+    """The body with the fast path, then without it; and how many lists the fast path completed."""
+    done = _count_fast_lists(monkeypatch)
     fast = await world.gql(query, variables, token=token)
     monkeypatch.setattr(CockpitExecutionContext, "fast_lists", False)
     slow = await world.gql(query, variables, token=token)
@@ -179,15 +185,7 @@ def test_errors_and_nulls_are_graphql_cores_own(case: str, field: str, monkeypat
 
 
 def test_plain_nested_objects_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    done = [0]
-    complete_list = ObjectPlan.complete_list
-
-    def counting(self: ObjectPlan, items: Any, info: Any) -> Any:
-        result = complete_list(self, items, info)
-        done[0] += result is not None
-        return result
-
-    monkeypatch.setattr(ObjectPlan, "complete_list", counting)
+    done = _count_fast_lists(monkeypatch)
     result = SMALL.execute_sync('{ items(case: "plain") { name owner { label } } }')
     assert result.errors is None and done[0] == 1
     result = SMALL.execute_sync('{ items(case: "nested_without_attribute") { name owner { label } } }')
