@@ -178,8 +178,9 @@ PARSED_DOCUMENTS = 512  # distinct query texts kept parsed, like the validation 
 
 
 @functools.lru_cache(maxsize=PARSED_DOCUMENTS)
-def parse_cached(text: str, max_tokens: int | None = None) -> DocumentNode:
-    return parse(text, max_tokens=max_tokens)
+def parse_cached(text: str, options: tuple[tuple[str, Any], ...] = ()) -> DocumentNode:
+    """The parsed document of `text` with graphql-core's parse `options` (as sorted pairs: hashable)."""
+    return parse(text, **dict(options))
 
 
 class CachedParsing(SchemaExtension):
@@ -193,7 +194,7 @@ class CachedParsing(SchemaExtension):
         ctx = self.execution_context
         if ctx.query is not None and ctx.graphql_document is None:
             with contextlib.suppress(Exception):  # strawberry parses it again and reports the error
-                ctx.graphql_document = parse_cached(ctx.query, ctx.parse_options.get("max_tokens"))
+                ctx.graphql_document = parse_cached(ctx.query, tuple(sorted(ctx.parse_options.items())))
         yield
 
 

@@ -103,6 +103,7 @@ class _CycleState:
     deltas: dict[Scope, CounterDelta] = field(default_factory=lambda: defaultdict(CounterDelta))
     spent_by_user: dict[uuid.UUID, Decimal] = field(default_factory=dict)  # this call's credits per user
     overflow: Decimal = ZERO  # this call's overflow credits
+    included_before: Decimal = field(init=False)  # the pool's included credits before this call
 
     def __post_init__(self) -> None:
         self.included_before = self.included
