@@ -1,5 +1,7 @@
 """SQLModel tables, one module per domain. Importing this package registers every table."""
 
+import sqlalchemy as sa
+
 from cockpit_graphql.db.tables.audit import AuditEvent
 from cockpit_graphql.db.tables.budgets import (
     BillingNotice,
@@ -13,6 +15,7 @@ from cockpit_graphql.db.tables.budgets import (
     SettlementTransition,
     UsageEvent,
 )
+from cockpit_graphql.db.tables.common import TenantScoped
 from cockpit_graphql.db.tables.directory import Organization, Team, User
 from cockpit_graphql.db.tables.identity import IdentityBinding, OidcIdentity, PlatformOperator, UnlinkedIdentity
 from cockpit_graphql.db.tables.marketplace import (
@@ -70,6 +73,12 @@ TENANT_TABLES: tuple[str, ...] = (
     "scim_group_members",
 )
 """Every table that carries account_id and is guarded by a FORCEd row-level-security policy."""
+
+# What the account filter's lambda reads while SQLAlchemy analyses it against the TenantScoped base
+# (db/engine.py); each mapped model's own `account_id` column stands in when a statement is compiled.
+# Set only now that every model is defined: on the mixin at definition time, pydantic and declarative
+# would warn that each model's field shadows it.
+TenantScoped.account_id = sa.literal_column("account_id")  # type: ignore[attr-defined]
 
 TENANT_MODELS: tuple[type, ...] = (
     Organization,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field
@@ -17,9 +17,6 @@ class TenantScoped:
     ~0.3 ms of every ORM statement's preparation)."""
 
     __slots__ = ()
-    # What the filter's lambda reads while SQLAlchemy analyses it against this base (each mapped
-    # model's own `account_id` column replaces it when a statement is compiled).
-    account_id: ClassVar[Any] = sa.literal_column("account_id")
 
 
 def utcnow() -> datetime:
