@@ -208,14 +208,12 @@ async def ceiling_of(session: AsyncSession, cycle: BudgetCycle, plan: BudgetPlan
 
 
 async def append_ledger(session: AsyncSession, tenant: TenantId, entries: list[dict[str, object]]) -> None:
-    """Insert ledger entries (append-only; the app role cannot update or delete them)."""
+    """Insert ledger entries (append-only; the app role cannot update or delete them). The entries of
+    one call name the same columns (insert_rows refuses others)."""
     if not entries:
         return
     rows = [{"account_id": tenant.value, "id": uuid.uuid4(), **e} for e in entries]
-    if len({frozenset(row) for row in rows}) == 1:  # the usage path: one statement for the whole batch
-        await insert_rows(session, LedgerEntry.__table__, rows)
-    else:
-        await session.execute(sa.insert(LedgerEntry), rows)
+    await insert_rows(session, LedgerEntry.__table__, rows)  # one statement, however many entries
 
 
 # --- caps and counters ------------------------------------------------------------------------
