@@ -432,3 +432,16 @@ def test_every_tenant_model_takes_the_account_filter() -> None:
     assert scoped == set(TENANT_MODELS)
     assert {cls.__tablename__ for cls in scoped} == set(TENANT_TABLES)  # type: ignore[attr-defined]
     assert all("account_id" in cls.__table__.c for cls in scoped)  # type: ignore[attr-defined]
+
+
+async def test_a_plain_uuid_never_opens_a_tenant_transaction(world: World, pair: tuple[Tenant, Tenant]) -> None:
+    """Only the auth layer mints TenantIds: Database.tenant() and enter_tenant() refuse a bare UUID."""
+    from cockpit_graphql.db.engine import enter_tenant
+
+    a, _ = pair
+    with pytest.raises(TypeError, match="takes a TenantId"):
+        async with world.db.tenant(a.account_id):  # type: ignore[arg-type]
+            pass
+    with pytest.raises(TypeError, match="takes a TenantId"):
+        async with world.db.platform() as session:
+            await enter_tenant(session, a.account_id)  # type: ignore[arg-type]

@@ -61,7 +61,7 @@ async def enter_tenant(session: AsyncSession, tenant: TenantId) -> None:
     """Make the session's transaction speak for exactly one account from here on: the tenant setting
     row-level security reads, and the account filter the ORM adds to every tenant statement."""
     if not isinstance(tenant, TenantId):
-        raise TypeError("enter_tenant() takes a TenantId minted by the auth layer")
+        raise TypeError("a tenant transaction takes a TenantId minted by the auth layer")
     session.info["account_id"] = tenant.value
     await session.execute(SET_TENANT, {"account_id": str(tenant.value)})
 
@@ -100,9 +100,8 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def tenant(self, tenant: TenantId) -> AsyncIterator[AsyncSession]:
-        """One transaction with exactly one account set. Commits on success, rolls back on error."""
-        if not isinstance(tenant, TenantId):  # a plain UUID must never open a tenant transaction
-            raise TypeError("Database.tenant() takes a TenantId minted by the auth layer")
+        """One transaction with exactly one account set. Commits on success, rolls back on error;
+        `enter_tenant` refuses anything but a TenantId (a plain UUID never opens a tenant transaction)."""
         async with self._sessions() as session, session.begin():
             await enter_tenant(session, tenant)
             yield session
