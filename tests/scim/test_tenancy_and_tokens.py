@@ -150,15 +150,18 @@ async def test_a_suspended_account_is_refused_and_the_trail_names_the_token(worl
     assert {"identity.scim_user.created"} <= {e["name"] for e in events}
 
     fresh = await scim_tenant(world)  # a token not used yet (no route remembered)
-    root = await world.super_admin()
-    r = await world.gql(
-        "mutation($i: AccountStatusInput!) { suspendAccount(input: $i) { userErrors { code } } }",
-        {"i": {"id": fresh.tenant.account_gid}},
-        token=root,
-    )
-    assert r.data["suspendAccount"]["userErrors"] == []
+    await _suspend(world, fresh.tenant)
     status, body = await scim_client(fresh).call("GET", "/Users")
     assert status == 403 and body["status"] == "403"
+
+
+async def _suspend(world: World, tenant: Any) -> None:
+    r = await world.gql(
+        "mutation($i: AccountStatusInput!) { suspendAccount(input: $i) { userErrors { code } } }",
+        {"i": {"id": tenant.account_gid}},
+        token=await world.super_admin(),
+    )
+    assert r.data["suspendAccount"]["userErrors"] == []
 
 
 async def test_a_suspension_stops_a_token_whose_route_is_remembered(world: World, scim_client: Any) -> None:
@@ -166,13 +169,7 @@ async def test_a_suspension_stops_a_token_whose_route_is_remembered(world: World
     scim = scim_client(who)
     status, _ = await scim.call("GET", "/Users")  # the process now remembers the token's route (5 s)
     assert status == 200
-    root = await world.super_admin()
-    r = await world.gql(
-        "mutation($i: AccountStatusInput!) { suspendAccount(input: $i) { userErrors { code } } }",
-        {"i": {"id": who.tenant.account_gid}},
-        token=root,
-    )
-    assert r.data["suspendAccount"]["userErrors"] == []
+    await _suspend(world, who.tenant)
     status, body = await scim.call("POST", "/Users", _user(f"late@{who.tenant.domain}"))
     assert status == 403 and body["status"] == "403", body
     status, body = await scim.call("GET", "/Users")
