@@ -138,7 +138,11 @@ class PolicyQueries:
             agent_id=agent.id if agent else None,
         )
         answer = await ctx.policies.access.load(AccessKey(ref.account_id, ref.id, request))
-        return EffectiveAccess.of(ref.account_id, answer) if answer else None
+        if answer is None:
+            return None
+        if answer.model is not None:  # `model { … }` then needs no catalog read of its own
+            ctx.models.by_id.prime(answer.model.id, answer.model)
+        return EffectiveAccess.of(ref.account_id, answer)
 
 
 @strawberry.type

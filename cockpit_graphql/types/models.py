@@ -12,6 +12,7 @@ import strawberry
 from cockpit_graphql.context import Info
 from cockpit_graphql.db.tables import CatalogModel
 from cockpit_graphql.domain.models.catalog import Capability, ModelChanges, Provider
+from cockpit_graphql.domain.policies.records import ModelRecord
 from cockpit_graphql.types.enums import described_enum
 from cockpit_graphql.types.errors import Payload
 from cockpit_graphql.types.ids import NO_ACCOUNT, decode_id, encode_id
@@ -74,10 +75,10 @@ class Model(Node):
     deprecated: bool = strawberry.field(description="Still usable, but on its way out: pick another model.")
     created_at: datetime = strawberry.field(description="When it was added to the catalog.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
-    row: strawberry.Private[CatalogModel]
+    row: strawberry.Private[CatalogModel | ModelRecord]
 
     @classmethod
-    def from_row(cls, row: CatalogModel) -> Model:
+    def from_row(cls, row: CatalogModel | ModelRecord) -> Model:
         return cls(
             id=strawberry.ID(model_gid(row.id)),
             provider=Provider(row.provider),

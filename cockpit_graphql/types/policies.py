@@ -9,11 +9,12 @@ import strawberry
 from strawberry.scalars import JSON
 
 from cockpit_graphql.context import Info
-from cockpit_graphql.db.tables import GuardrailDefinition as GuardrailRow
+from cockpit_graphql.db.tables import GuardrailDefinition
 from cockpit_graphql.domain.budgets.scopes import Scope
 from cockpit_graphql.domain.policies.effective import PolicyView
 from cockpit_graphql.domain.policies.flags import FlagDefinition
 from cockpit_graphql.domain.policies.guardrail_types import GuardrailMode, GuardrailType
+from cockpit_graphql.domain.policies.records import GuardrailRecord
 from cockpit_graphql.domain.policies.resolve import ModelStep, Outcome, Resolved, ResolvedGuardrail, Source
 from cockpit_graphql.domain.policies.settings import ConnectionMode, GuardrailState, ScopePolicies
 from cockpit_graphql.domain.roles import Permission
@@ -22,6 +23,8 @@ from cockpit_graphql.types.enums import described_enum
 from cockpit_graphql.types.ids import decode_id, encode_id
 from cockpit_graphql.types.models import Model, model_of, models_by_name
 from cockpit_graphql.types.node import Node
+
+GuardrailRow = GuardrailDefinition | GuardrailRecord  # a table row, or the policy statement's record
 
 PolicyOutcomeEnum = described_enum(
     Outcome,

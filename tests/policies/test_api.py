@@ -492,6 +492,39 @@ async def test_effective_access_for_many_users_is_batched(world: World) -> None:
     assert all(v["reasons"] == ["NO_MODEL_AVAILABLE", "NO_PLAN"] for v in data.values())  # no default, no plan
 
 
+MODEL_FIELDS = (
+    "id provider providerModelId displayName capabilities inputUsdPerMillionTokens outputUsdPerMillionTokens "
+    "enabled deprecated createdAt updatedAt"
+)
+
+
+async def test_the_chosen_model_comes_with_the_answer_exactly_as_the_catalog_has_it(world: World) -> None:
+    """effectiveAccess reads the chosen model's row with the policy inputs: `model { … }` costs no
+    statement of its own, and every field equals what `node(id:)` reads from the catalog table
+    (prices to the last decimal, timestamps to the microsecond)."""
+    t = await world.tenant()
+    priced = await catalog_model(world, "Priced", price_in="2.1234567891", price_out="0.0000000001")
+    await entitle(world, t, [priced])
+    await _ok(
+        world, t, "setModelAccess", "SetModelAccessInput", {"scopeId": t.account_gid, "defaultModelId": model_gid(priced)}
+    )
+    user = t.gid("User", "member")
+    plain = await world.gql("query($u: ID!) { effectiveAccess(userId: $u) { allowed } }", {"u": user}, world.admin(t))
+    with_model = await world.gql(
+        f"query($u: ID!) {{ effectiveAccess(userId: $u) {{ allowed model {{ {MODEL_FIELDS} }} }} }}",
+        {"u": user},
+        world.admin(t),
+    )
+    assert with_model.errors == [], with_model.body
+    assert with_model.statements == plain.statements, (with_model.statements, plain.statements)
+    node = await world.gql(
+        f'{{ node(id: "{model_gid(priced)}") {{ ... on Model {{ {MODEL_FIELDS} }} }} }}', token=world.admin(t)
+    )
+    assert node.errors == [], node.body
+    assert with_model.data["effectiveAccess"]["model"] == node.data["node"]
+    assert node.data["node"]["inputUsdPerMillionTokens"] == "2.1234567891"
+
+
 async def test_an_account_has_at_most_max_guardrails(world: World, monkeypatch: Any) -> None:
     from cockpit_graphql.domain.policies import service
 

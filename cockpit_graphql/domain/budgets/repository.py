@@ -375,15 +375,24 @@ async def bump_counters(
 async def placements(
     session: AsyncSession, tenant: TenantId, user_ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Placement]:
+    """Where each user sits now (home team and its organization); users of no team or of another
+    account are absent. A text statement: the ORM select cost ~1 ms of Python per call to build, add
+    the account criteria to and compile-cache-key, on the runtime's hot paths (effectiveAccess, usage)."""
     ids = list(set(user_ids))
     if not ids:
         return {}
-    stmt = (
-        sa.select(User.id, User.home_team_id, Team.organization_id)
-        .join(Team, sa.and_(Team.account_id == User.account_id, Team.id == User.home_team_id))
-        .where(User.id.in_(ids))
-    )
-    return {uid: Placement(tenant.value, org, team, uid) for uid, team, org in (await session.execute(stmt)).all()}
+    rows = await session.execute(PLACEMENTS, {"account_id": tenant.value, "ids": ids})
+    return {uid: Placement(tenant.value, org, team, uid) for uid, team, org in rows.all()}
+
+
+PLACEMENTS = sa.text(
+    """
+    SELECT u.id, u.home_team_id, t.organization_id
+      FROM users u
+      JOIN teams t ON t.account_id = u.account_id AND t.id = u.home_team_id
+     WHERE u.account_id = :account_id AND u.id = ANY(:ids)
+    """
+).bindparams(sa.bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))))
 
 
 # --- one-statement snapshot for read paths ----------------------------------------------------

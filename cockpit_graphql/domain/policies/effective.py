@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
-from cockpit_graphql.db.tables import GuardrailDefinition
 from cockpit_graphql.domain.budgets.scopes import Scope
 from cockpit_graphql.domain.policies import repository as repo
 from cockpit_graphql.domain.policies.entitlements import Entitlements
 from cockpit_graphql.domain.policies.flags import FlagDefinition
+from cockpit_graphql.domain.policies.records import GuardrailRecord, ModelRecord
 from cockpit_graphql.domain.policies.resolve import AgentGuardrailOverride, EffectivePolicy, resolve_policy
 from cockpit_graphql.domain.policies.settings import ScopePolicies
 
@@ -27,14 +28,21 @@ class PolicyInputs:
     settings: Mapping[Scope, ScopePolicies]
     catalog: Mapping[uuid.UUID, frozenset[str]]
     entitlements: Entitlements
-    guardrails: Sequence[GuardrailDefinition]
+    guardrails: Sequence[GuardrailRecord]
     account_active: bool = True
+    models: Mapping[uuid.UUID, list[Any]] = field(default_factory=dict)  # enabled models' rows, as read
+
+    def model(self, model_id: uuid.UUID | None) -> ModelRecord | None:
+        """The enabled catalog model `model_id` as this read saw it (built on demand: most answers
+        need one model of the catalog, if any)."""
+        values = self.models.get(model_id) if model_id is not None else None
+        return ModelRecord.from_array(values) if values is not None else None
 
 
 async def load_inputs(session: AsyncSession, tenant: TenantId, scopes: set[Scope]) -> PolicyInputs:
     """One statement, whatever the number of scopes."""
     raw = await repo.policy_inputs(session, tenant.value, scopes)
-    return PolicyInputs(raw.settings, raw.catalog, raw.entitlements, raw.guardrails, raw.account_active)
+    return PolicyInputs(raw.settings, raw.catalog, raw.entitlements, raw.guardrails, raw.account_active, raw.models)
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,7 @@ class PolicyView:
     """An effective policy with the guardrail definitions its answers refer to."""
 
     policy: EffectivePolicy
-    guardrails: Mapping[uuid.UUID, GuardrailDefinition]
+    guardrails: Mapping[uuid.UUID, GuardrailRecord]
 
 
 def views(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cockpit_graphql.db.tables import CatalogModel, GuardrailDefinition, PolicySetting
 from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
 from cockpit_graphql.domain.policies.entitlements import Entitlements
+from cockpit_graphql.domain.policies.records import MODEL_ARRAY, GuardrailRecord
 from cockpit_graphql.domain.policies.settings import ScopePolicies
 
 
@@ -81,13 +81,13 @@ INPUTS = sa.text(
              WHERE p.account_id = a.id
                AND (p.scope_level, p.scope_id) IN (SELECT * FROM unnest(CAST(:levels AS text[]), CAST(:ids AS uuid[]))))
              AS settings,
-           (SELECT coalesce(jsonb_agg(jsonb_build_array(m.id, m.capabilities)), '[]'::jsonb)
+           (SELECT coalesce(jsonb_agg(MODEL_ARRAY), '[]'::jsonb)
               FROM models m WHERE m.enabled) AS catalog,
            (SELECT coalesce(jsonb_agg(to_jsonb(g) ORDER BY g.name, g.id), '[]'::jsonb)
               FROM guardrails g WHERE g.account_id = a.id) AS guardrails
       FROM accounts a
      WHERE a.id = :account_id
-    """
+    """.replace("MODEL_ARRAY", MODEL_ARRAY)
 ).columns(
     sa.column("status", sa.Text),
     sa.column("entitlements", JSONB),
@@ -103,7 +103,8 @@ class RawInputs:
     entitlements: Entitlements
     settings: dict[Scope, ScopePolicies]
     catalog: dict[uuid.UUID, frozenset[str]]
-    guardrails: list[GuardrailDefinition]
+    models: dict[uuid.UUID, list[Any]]  # each enabled model's MODEL_ARRAY, for ModelRecord.from_array on demand
+    guardrails: list[GuardrailRecord]
 
 
 async def policy_inputs(session: AsyncSession, account_id: uuid.UUID, scopes: Iterable[Scope]) -> RawInputs:
@@ -125,23 +126,12 @@ async def policy_inputs(session: AsyncSession, account_id: uuid.UUID, scopes: It
         settings.setdefault(Scope(ScopeLevel(level), uuid.UUID(scope_id)), ScopePolicies()).add(
             kind, key, value, locked
         )
+    models = {uuid.UUID(values[0]): values for values in row.catalog}
     return RawInputs(
         account_active=row.status == "ACTIVE",
         entitlements=Entitlements.from_document(row.entitlements),
         settings=settings,
-        catalog={uuid.UUID(ident): frozenset(caps) for ident, caps in row.catalog},
-        guardrails=[_guardrail_row(g) for g in row.guardrails],
-    )
-
-
-def _guardrail_row(doc: dict[str, Any]) -> GuardrailDefinition:
-    return GuardrailDefinition(
-        account_id=uuid.UUID(doc["account_id"]),
-        id=uuid.UUID(doc["id"]),
-        name=doc["name"],
-        type=doc["type"],
-        mode=doc["mode"],
-        config=doc["config"],
-        created_at=datetime.fromisoformat(doc["created_at"]),
-        updated_at=datetime.fromisoformat(doc["updated_at"]),
+        catalog={ident: frozenset(values[4]) for ident, values in models.items()},
+        models=models,
+        guardrails=[GuardrailRecord.from_document(g) for g in row.guardrails],
     )

@@ -22,6 +22,7 @@ from cockpit_graphql.domain.marketplace.connection_access import may_use
 from cockpit_graphql.domain.policies.access import AccessDecision, AccessRequest, decide_access
 from cockpit_graphql.domain.policies.effective import PolicyView, load_inputs, views
 from cockpit_graphql.domain.policies.flags import FlagDefinition
+from cockpit_graphql.domain.policies.records import ModelRecord
 from cockpit_graphql.domain.policies.resolve import AgentGuardrailOverride, AgentOwnership
 from cockpit_graphql.domain.policies.settings import GuardrailState
 
@@ -34,6 +35,7 @@ class AccessAnswer:
     decision: AccessDecision
     connection_ids: tuple[uuid.UUID, ...] | None = None  # with an agent: its connections the user may use
     agent_id: uuid.UUID | None = None
+    model: ModelRecord | None = None  # the catalog row of decision.model, read with the policy inputs
 
 
 @dataclass(frozen=True)
@@ -109,5 +111,6 @@ async def effective_access(
                 view = views(inputs, [chains[user]], registry, run.override)[0]
             request = replace(request, agent_model=run.model)
         decision = decide_access(view.policy, allocation, inputs.account_active, request, available)
-        answers.append(AccessAnswer(places[user], view, allocation, decision, connections, request.agent_id))
+        model = inputs.model(decision.model)
+        answers.append(AccessAnswer(places[user], view, allocation, decision, connections, request.agent_id, model))
     return answers
