@@ -506,7 +506,11 @@ async def test_the_chosen_model_comes_with_the_answer_exactly_as_the_catalog_has
     priced = await catalog_model(world, "Priced", price_in="2.1234567891", price_out="0.0000000001")
     await entitle(world, t, [priced])
     await _ok(
-        world, t, "setModelAccess", "SetModelAccessInput", {"scopeId": t.account_gid, "defaultModelId": model_gid(priced)}
+        world,
+        t,
+        "setModelAccess",
+        "SetModelAccessInput",
+        {"scopeId": t.account_gid, "defaultModelId": model_gid(priced)},
     )
     user = t.gid("User", "member")
     plain = await world.gql("query($u: ID!) { effectiveAccess(userId: $u) { allowed } }", {"u": user}, world.admin(t))

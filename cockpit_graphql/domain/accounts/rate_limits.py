@@ -34,11 +34,16 @@ class RateLimitSetting:
 
 def override_of(account: Account) -> RateLimitSetting | None:
     """The account's override, or None when it uses the defaults (the columns are set together)."""
-    capacity = getattr(account, "rate_limit_capacity", None)
-    refill = getattr(account, "rate_limit_refill_per_second", None)
-    if capacity is None or refill is None:
+    return override_from(
+        getattr(account, "rate_limit_capacity", None), getattr(account, "rate_limit_refill_per_second", None)
+    )
+
+
+def override_from(capacity: int | None, refill_per_second: float | None) -> RateLimitSetting | None:
+    """The override the two account columns hold, as read (None: the defaults)."""
+    if capacity is None or refill_per_second is None:
         return None
-    return RateLimitSetting(int(capacity), float(refill))
+    return RateLimitSetting(int(capacity), float(refill_per_second))
 
 
 def validate(capacity: int | None, refill_per_second: float | None) -> RateLimitSetting | None:

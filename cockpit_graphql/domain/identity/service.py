@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -25,11 +26,10 @@ from cockpit_graphql.db.tables import (
     Account,
     IdentityBinding,
     OidcIdentity,
-    PlatformOperator,
     UnlinkedIdentity,
     User,
 )
-from cockpit_graphql.domain.accounts.rate_limits import RateLimitSetting, override_of
+from cockpit_graphql.domain.accounts.rate_limits import RateLimitSetting, override_from
 from cockpit_graphql.domain.actor import Actor, ActorType, Operation
 from cockpit_graphql.domain.audit.repository import record
 from cockpit_graphql.domain.audit.taxonomy import AuditAction
@@ -90,58 +90,58 @@ async def resolve_identity(
 ) -> Identity:
     """One transaction for a known identity: the operator, account and binding in one statement, then
     the linked user under the account's tenant setting. Only a first sign-in (link or provision), a
-    refusal that keeps the identity, and ACCOUNT_MISMATCH (audited) take another."""
+    refusal that keeps the identity, and ACCOUNT_MISMATCH (audited) take another. Every request pays
+    this: both reads are text statements returning the few columns used (ORM entities of the whole
+    account, operator and user rows cost more Python than the rest of a small request's SQL)."""
     mismatch: uuid.UUID | None = None
-    user: User | None = None
+    user: _SignedIn | None = None
     async with db.platform() as session:
         found = await _lookup(session, claims, operator=claims.issuer in platform_issuers)
-        if found.operator is not None:
+        if found.operator_id is not None:
             return Identity(
                 role=Role.SUPER_ADMIN,
                 issuer=claims.issuer,
                 subject=claims.subject,
-                label=found.operator.display_name or claims.subject,
-                operator_id=found.operator.id,
+                label=found.operator_name or claims.subject,
+                operator_id=found.operator_id,
             )
         if not claims.organization:
             raise _refuse(ErrorCode.UNAUTHENTICATED, "The token carries no organization claim.")
-        account = found.account
-        if account is None:
+        account_id = found.account_id
+        if account_id is None:
             raise _refuse(ErrorCode.UNAUTHENTICATED, "No account matches this token's issuer and organization.")
-        tenant = mint_for_system(account.id)
-        if found.bound_account is not None and found.bound_account != account.id:
+        tenant = mint_for_system(account_id)
+        if found.bound_account is not None and found.bound_account != account_id:
             mismatch = found.bound_account
-        elif account.status == "SUSPENDED":
+        elif found.account_status == "SUSPENDED":
             raise _refuse(ErrorCode.ACCOUNT_SUSPENDED, "This account is suspended.")
         else:
             await enter_tenant(session, tenant)
-            user = await _linked_user(session, claims)
+            user = await _linked_user(session, tenant, claims)
     if mismatch is not None:
         await _audit_mismatch(db, tenant, claims, mismatch, request_id)
         raise _refuse(ErrorCode.ACCOUNT_MISMATCH, "This identity is linked to a different account.")
     if user is None:
-        user = await _first_sign_in(db, tenant, account, claims, request_id)
+        user = _SignedIn.of(await _first_sign_in(db, tenant, claims, request_id))
     if user.deactivated_at is not None:  # deprovisioned (SCIM): history kept, access gone
         raise _refuse(ErrorCode.UNAUTHENTICATED, "This user is deactivated.")
-    label = user.display_name or user.email
     return Identity(
         role=Role(user.role),
         issuer=claims.issuer,
         subject=claims.subject,
-        label=label,
-        account_id=account.id,
+        label=user.display_name or user.email,
+        account_id=account_id,
         user_id=user.id,
-        rate_limit=override_of(account),
+        rate_limit=found.rate_limit,
     )
 
 
-async def _first_sign_in(
-    db: Database, tenant: TenantId, account: Account, claims: VerifiedClaims, request_id: str | None
-) -> User:
+async def _first_sign_in(db: Database, tenant: TenantId, claims: VerifiedClaims, request_id: str | None) -> User:
     """No user is linked to (issuer, subject): link by verified email or provision, in a tenant
     transaction of its own; a refusal that names a reason keeps the identity for reconciliation."""
     try:
         async with db.tenant(tenant) as session:
+            account = await session.get_one(Account, tenant.value)
             return await _link_or_provision(session, tenant, account, claims, request_id)
     except IdentityRefused as refused:
         if refused.unlinked_reason is not None:
@@ -152,41 +152,38 @@ async def _first_sign_in(
 
 @dataclass(frozen=True)
 class _Found:
-    operator: PlatformOperator | None
-    account: Account | None
+    operator_id: uuid.UUID | None
+    operator_name: str | None
+    account_id: uuid.UUID | None
+    account_status: str | None
+    rate_limit: RateLimitSetting | None
     bound_account: uuid.UUID | None
+
+
+LOOKUP = sa.text(
+    """
+    SELECT o.id, o.display_name, a.id, a.status, a.rate_limit_capacity, a.rate_limit_refill_per_second, b.account_id
+      FROM (SELECT 1) AS one
+      LEFT JOIN platform_operators o ON :operator AND o.issuer = :issuer AND o.subject = :subject
+      LEFT JOIN accounts a ON :has_organization AND a.sso_issuer = :issuer AND a.external_org_id = :organization
+      LEFT JOIN identity_bindings b ON b.issuer = :issuer AND b.subject = :subject
+    """
+)
 
 
 async def _lookup(session: AsyncSession, claims: VerifiedClaims, *, operator: bool) -> _Found:
     """The platform operator (only when the issuer is a platform issuer), the account of (issuer,
     organization) and the account the subject is bound to: one statement, each part unique."""
-    one = sa.select(sa.literal(1).label("one")).subquery("one")
-    stmt = (
-        sa.select(PlatformOperator, Account, IdentityBinding.account_id)
-        .select_from(one)
-        .outerjoin(
-            PlatformOperator,
-            sa.and_(
-                sa.literal(operator),
-                PlatformOperator.issuer == claims.issuer,
-                PlatformOperator.subject == claims.subject,
-            ),
-        )
-        .outerjoin(
-            Account,
-            sa.and_(
-                Account.sso_issuer == claims.issuer,
-                Account.external_org_id == (claims.organization or ""),
-                sa.literal(bool(claims.organization)),
-            ),
-        )
-        .outerjoin(
-            IdentityBinding,
-            sa.and_(IdentityBinding.issuer == claims.issuer, IdentityBinding.subject == claims.subject),
-        )
-    )
-    found_operator, account, bound = (await session.execute(stmt)).one()
-    return _Found(found_operator, account, bound)
+    params = {
+        "operator": operator,
+        "issuer": claims.issuer,
+        "subject": claims.subject,
+        "has_organization": bool(claims.organization),
+        "organization": claims.organization or "",
+    }
+    row = (await session.execute(LOOKUP, params)).one()
+    operator_id, operator_name, account_id, status, capacity, refill, bound = row
+    return _Found(operator_id, operator_name, account_id, status, override_from(capacity, refill), bound)
 
 
 async def _audit_mismatch(
@@ -205,13 +202,35 @@ async def _audit_mismatch(
         )
 
 
-async def _linked_user(session: AsyncSession, claims: VerifiedClaims) -> User | None:
-    stmt = (
-        sa.select(User)
-        .join(OidcIdentity, sa.and_(OidcIdentity.account_id == User.account_id, OidcIdentity.user_id == User.id))
-        .where(OidcIdentity.issuer == claims.issuer, OidcIdentity.subject == claims.subject)
-    )
-    return (await session.scalars(stmt)).first()
+@dataclass(frozen=True)
+class _SignedIn:
+    """What a request needs of its user."""
+
+    id: uuid.UUID
+    role: str
+    display_name: str | None
+    email: str
+    deactivated_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> _SignedIn:
+        return cls(user.id, user.role, user.display_name, user.email, user.deactivated_at)
+
+
+LINKED_USER = sa.text(
+    """
+    SELECT u.id, u.role, u.display_name, u.email, u.deactivated_at
+      FROM oidc_identities i
+      JOIN users u ON u.account_id = i.account_id AND u.id = i.user_id
+     WHERE i.account_id = :account_id AND i.issuer = :issuer AND i.subject = :subject
+    """
+)
+
+
+async def _linked_user(session: AsyncSession, tenant: TenantId, claims: VerifiedClaims) -> _SignedIn | None:
+    params = {"account_id": tenant.value, "issuer": claims.issuer, "subject": claims.subject}
+    row = (await session.execute(LINKED_USER, params)).first()
+    return _SignedIn(*row) if row is not None else None
 
 
 async def _link_or_provision(
