@@ -525,11 +525,12 @@ async def record_usage(
         for source in (states[cycle_id].deltas if cycle_id in states else {}, release_deltas.get(cycle_id, {})):
             for scope, d in source.items():
                 deltas[scope] = deltas[scope] + d
-        if cycle_id in states and states[cycle_id].deltas:
+        spending = states[cycle_id].deltas if cycle_id in states else {}
+        after = await repo.bump_counters(session, tenant, cycle_id, deltas, returning=bool(spending))
+        if spending:
             state = states[cycle_id]
-            notices = await detect_notices(session, state.cycle, state.plan, state.pool, state.deltas, chains)
+            notices = await detect_notices(session, state.cycle, state.plan, state.pool, spending, chains, after)
             await insert_notices(session, tenant, notices)
-        await repo.bump_counters(session, tenant, cycle_id, deltas)
     return outcomes
 
 

@@ -15,8 +15,7 @@ from cockpit_graphql.auth.tenant import TenantId
 from cockpit_graphql.db.tables import BillingNotice, BudgetCycle, BudgetPlan
 from cockpit_graphql.domain.budgets import repository as repo
 from cockpit_graphql.domain.budgets.allocation import resolve_caps
-from cockpit_graphql.domain.budgets.money import ZERO
-from cockpit_graphql.domain.budgets.repository import CounterDelta
+from cockpit_graphql.domain.budgets.repository import CounterDelta, Totals
 from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
 
 WARN = Decimal("0.8")
@@ -54,23 +53,23 @@ async def detect_notices(
     pool: Decimal,
     deltas: dict[Scope, CounterDelta],
     chains: dict[Scope, list[Scope]],
+    after: dict[Scope, Totals],
 ) -> list[Notice]:
-    """Compare running totals before and after `deltas` (called before they are applied).
+    """Compare running totals before and after `deltas`: `after` holds the totals once the counters
+    were bumped (by deltas and anything else of the same change), so before = after − delta.
     `chains` gives each touched user's chain, so a default cap resolves by the one cap rule."""
-    scopes = list(deltas)
-    current = await repo.counters(session, cycle.id, scopes)
-    settings = await repo.scope_settings(session, scopes)
+    settings = await repo.scope_settings(session, list(deltas))
     out: list[Notice] = []
     for scope, delta in deltas.items():
         if not delta.spent:
             continue
-        before = current[scope].spent if scope in current else ZERO
-        after = before + delta.spent
+        now_spent = after[scope].spent
+        before = now_spent - delta.spent
         cap: Decimal | None
         if scope.level is ScopeLevel.ACCOUNT:
             cap = pool
-            over_before = current[scope].overflow if scope in current else ZERO
-            over_after = over_before + delta.overflow
+            over_after = after[scope].overflow
+            over_before = over_after - delta.overflow
             if over_before == 0 < over_after:
                 out.append(Notice(cycle.id, scope, NoticeKind.OVERFLOW_ENTERED, {"overflow": str(over_after)}))
             limit = plan.overflow_cap_credits
@@ -82,8 +81,8 @@ async def detect_notices(
             cap = settings[scope].cap if scope in settings else None
         if cap is None:
             continue
-        for kind in crossings(cap, before, after):
-            out.append(Notice(cycle.id, scope, kind, {"cap": str(cap), "spent": str(after)}))
+        for kind in crossings(cap, before, now_spent):
+            out.append(Notice(cycle.id, scope, kind, {"cap": str(cap), "spent": str(now_spent)}))
     return out
 
 

@@ -325,8 +325,7 @@ async def counters(session: AsyncSession, cycle_id: uuid.UUID, scopes: Iterable[
     return {Scope(ScopeLevel(row[0]), row[1]): Totals(*row[2:]) for row in (await session.execute(stmt)).all()}
 
 
-BUMP_COUNTERS = sa.text(
-    """
+_BUMP = """
     INSERT INTO budget_counters AS c (account_id, cycle_id, scope_level, scope_id, spent, reserved, included, overflow)
     SELECT :account_id, :cycle_id, d.scope_level, d.scope_id, d.spent, d.reserved, d.included, d.overflow
       FROM unnest(:levels, :ids, :spent, :reserved, :included, :overflow)
@@ -335,27 +334,37 @@ BUMP_COUNTERS = sa.text(
        SET spent = c.spent + excluded.spent, reserved = c.reserved + excluded.reserved,
            included = c.included + excluded.included, overflow = c.overflow + excluded.overflow
     """
-).bindparams(
+_BUMP_PARAMETERS = (
     sa.bindparam("account_id", type_=PG_UUID(as_uuid=True)),
     sa.bindparam("cycle_id", type_=PG_UUID(as_uuid=True)),
     sa.bindparam("levels", type_=ARRAY(sa.Text)),
     sa.bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
     *(sa.bindparam(name, type_=ARRAY(sa.Numeric)) for name in ("spent", "reserved", "included", "overflow")),
 )
+BUMP_COUNTERS = sa.text(_BUMP).bindparams(*_BUMP_PARAMETERS)
+BUMP_COUNTERS_RETURNING = sa.text(
+    _BUMP + "RETURNING c.scope_level, c.scope_id, c.spent, c.reserved, c.included, c.overflow"
+).bindparams(*_BUMP_PARAMETERS)
 
 
 async def bump_counters(
-    session: AsyncSession, tenant: TenantId, cycle_id: uuid.UUID, deltas: dict[Scope, CounterDelta]
-) -> None:
+    session: AsyncSession,
+    tenant: TenantId,
+    cycle_id: uuid.UUID,
+    deltas: dict[Scope, CounterDelta],
+    *,
+    returning: bool = False,
+) -> dict[Scope, Totals]:
     """Add deltas to the running totals in one statement (rows created on first use), in scope order
     (so concurrent writers lock the rows in one order). Arrays, not a VALUES list: one statement text
     whatever the number of scopes, so PostgreSQL parses it once per connection and SQLAlchemy
-    compiles no bind parameter per row."""
+    compiles no bind parameter per row. With `returning`, the totals after the change of every scope
+    of `deltas` (what they were before is after − delta: the caller holds the cycle lock); else {}."""
     if not deltas:
-        return
+        return {}
     ordered = sorted(deltas.items())
-    await session.execute(
-        BUMP_COUNTERS,
+    result = await session.execute(
+        BUMP_COUNTERS_RETURNING if returning else BUMP_COUNTERS,
         {
             "account_id": tenant.value,
             "cycle_id": cycle_id,
@@ -367,6 +376,9 @@ async def bump_counters(
             "overflow": [d.overflow for _, d in ordered],
         },
     )
+    if not returning:
+        return {}
+    return {Scope(ScopeLevel(row[0]), row[1]): Totals(*row[2:]) for row in result.all()}
 
 
 # --- placements -------------------------------------------------------------------------------
