@@ -529,8 +529,8 @@ def bench(args: argparse.Namespace, server: BenchServer, started: list[Any]) -> 
         f"on {os.cpu_count()} cores; other jobs may share this machine: read the CPU notes"
     )
     notes.append(
-        "ours authenticates every request (JWT verification and 3 of its statements, in one transaction: the "
-        "operator, account and identity binding in one, set_config, the linked user) and checks limits; the peer "
+        "ours authenticates every request (JWT verification and 1 of its statements, cockpit_identity(): the "
+        "operator, account, identity binding and linked user, outside a transaction) and checks limits; the peer "
         "has no authentication (it ignores the bearer token) and is given the account and role by configuration"
     )
     publish(facts, pairs, notes)

@@ -396,3 +396,57 @@ async def test_suspended_account_refuses_its_users_but_not_the_super_admin(world
     r = await world.gql(REACTIVATE, {"id": t.account_gid}, token=super_admin)
     assert r.data["reactivateAccount"]["account"]["status"] == "ACTIVE", r.body
     assert_signed_in(await world.gql(VIEWER, token=world.member(t)), t.member_email)
+
+
+# --- the one-statement lookup --------------------------------------------------------------------------------
+
+IDENTITY_ROW = sa.text("SELECT * FROM cockpit_identity(:issuer, :subject, :organization, false)")
+TENANT_NOW = sa.text("SELECT current_setting('app.account_id', true)")
+
+
+async def test_the_identity_function_enters_the_account_for_the_user_read_only(world: World, db: Database) -> None:
+    """cockpit_identity() reads the linked user under row-level security by entering the account it
+    found, then gives the caller's transaction back its own tenant setting; outside a transaction the
+    setting ends with the statement, so a pooled connection never keeps it."""
+    a = await world.tenant()
+    b = await world.tenant()
+    assert_signed_in(await world.gql(VIEWER, token=world.member(a)), a.member_email)  # links A's member
+    params = {"issuer": a.issuer, "subject": subject(a.member_email), "organization": a.external_org_id}
+
+    async with db.tenant(mint_for_system(b.account_id)) as session:
+        row = (await session.execute(IDENTITY_ROW, params)).one()
+        assert (row.account_id, row.user_id, row.user_email) == (a.account_id, a.ids["member"], a.member_email)
+        assert await session.scalar(TENANT_NOW) == str(b.account_id)  # B's transaction is still B's
+        seen = (await session.scalars(sa.select(User.email))).all()
+        assert a.member_email not in seen  # and sees no row of A
+
+    async with db.single_statements() as connection:
+        row = (await connection.execute(IDENTITY_ROW, params)).one()
+        assert row.user_id == a.ids["member"]
+        assert await connection.scalar(TENANT_NOW) in (None, "")
+
+
+async def test_the_identity_function_reads_no_user_where_the_account_may_not_be_entered(
+    world: World, db: Database
+) -> None:
+    """No account for (issuer, organization), a subject bound to another account, or a suspended
+    account: the function returns what it found and no user (the service refuses each)."""
+    a = await world.tenant()
+    b = await world.tenant()
+    assert_signed_in(await world.gql(VIEWER, token=world.member(a)), a.member_email)
+    sub = subject(a.member_email)
+
+    async def lookup(organization: str) -> sa.Row[Any]:
+        async with db.single_statements() as connection:
+            params = {"issuer": a.issuer, "subject": sub, "organization": organization}
+            return (await connection.execute(IDENTITY_ROW, params)).one()
+
+    unknown = await lookup("no-such-org")
+    assert (unknown.account_id, unknown.bound_account, unknown.user_id) == (None, a.account_id, None)
+    elsewhere = await lookup(b.external_org_id)  # bound to A, token for B
+    assert (elsewhere.account_id, elsewhere.bound_account, elsewhere.user_id) == (b.account_id, a.account_id, None)
+    root = await world.super_admin()
+    r = await world.gql(SUSPEND, {"id": a.account_gid}, token=root)
+    assert r.data["suspendAccount"]["userErrors"] == [], r.body
+    suspended = await lookup(a.external_org_id)
+    assert (suspended.account_id, suspended.account_status, suspended.user_id) == (a.account_id, "SUSPENDED", None)

@@ -1,4 +1,6 @@
-"""Engines and transactions. Every statement on tenant data runs inside `Database.tenant()`.
+"""Engines and transactions. Every statement on tenant data runs inside `Database.tenant()`, but
+one: `cockpit_identity()` (identity resolution, on every request), a SQL function that sets the
+tenant itself for its one tenant read (migration 0011), run on `single_statements()`.
 
 Session strategy for concurrent resolvers: strawberry resolves sibling fields concurrently and one
 asyncpg connection cannot run two statements at once, so a request never shares one session between
@@ -17,7 +19,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from cockpit_graphql.auth.tenant import TenantId
@@ -111,6 +113,15 @@ class Database:
         """A transaction with no account set: platform tables only (tenant tables show no rows)."""
         async with self._sessions() as session, session.begin():
             yield session
+
+    @contextlib.asynccontextmanager
+    async def single_statements(self) -> AsyncIterator[AsyncConnection]:
+        """A connection outside any transaction (autocommit: each statement is its own, no BEGIN or
+        COMMIT round trip) with no account set: for one-statement platform reads every request makes
+        (identity). A statement that sets the account with `set_config(…, true)` loses it when it ends."""
+        async with self.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
 
     async def dispose(self) -> None:
         await self.engine.dispose()

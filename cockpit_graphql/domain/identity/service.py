@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId, mint_for_system
-from cockpit_graphql.db.engine import Database, enter_tenant
+from cockpit_graphql.db.engine import Database
 from cockpit_graphql.db.tables import (
     Account,
     IdentityBinding,
@@ -88,39 +88,30 @@ def _unlinked(reason: str, message: str) -> IdentityRefused:
 async def resolve_identity(
     db: Database, claims: VerifiedClaims, platform_issuers: list[str], request_id: str | None = None
 ) -> Identity:
-    """One transaction for a known identity: the operator, account and binding in one statement, then
-    the linked user under the account's tenant setting. Only a first sign-in (link or provision), a
-    refusal that keeps the identity, and ACCOUNT_MISMATCH (audited) take another. Every request pays
-    this: both reads are text statements returning the few columns used (ORM entities of the whole
-    account, operator and user rows cost more Python than the rest of a small request's SQL)."""
-    mismatch: uuid.UUID | None = None
-    user: _SignedIn | None = None
-    async with db.platform() as session:
-        found = await _lookup(session, claims, operator=claims.issuer in platform_issuers)
-        if found.operator_id is not None:
-            return Identity(
-                role=Role.SUPER_ADMIN,
-                issuer=claims.issuer,
-                subject=claims.subject,
-                label=found.operator_name or claims.subject,
-                operator_id=found.operator_id,
-            )
-        if not claims.organization:
-            raise _refuse(ErrorCode.UNAUTHENTICATED, "The token carries no organization claim.")
-        account_id = found.account_id
-        if account_id is None:
-            raise _refuse(ErrorCode.UNAUTHENTICATED, "No account matches this token's issuer and organization.")
-        tenant = mint_for_system(account_id)
-        if found.bound_account is not None and found.bound_account != account_id:
-            mismatch = found.bound_account
-        elif found.account_status == "SUSPENDED":
-            raise _refuse(ErrorCode.ACCOUNT_SUSPENDED, "This account is suspended.")
-        else:
-            await enter_tenant(session, tenant)
-            user = await _linked_user(session, tenant, claims)
-    if mismatch is not None:
-        await _audit_mismatch(db, tenant, claims, mismatch, request_id)
+    """One statement for a known identity (`_lookup`): the operator, the account, the binding and the
+    linked user. Only a first sign-in (link or provision), a refusal that keeps the identity, and
+    ACCOUNT_MISMATCH (audited) take a transaction of their own."""
+    found = await _lookup(db, claims, operator=claims.issuer in platform_issuers)
+    if found.operator_id is not None:
+        return Identity(
+            role=Role.SUPER_ADMIN,
+            issuer=claims.issuer,
+            subject=claims.subject,
+            label=found.operator_name or claims.subject,
+            operator_id=found.operator_id,
+        )
+    if not claims.organization:
+        raise _refuse(ErrorCode.UNAUTHENTICATED, "The token carries no organization claim.")
+    account_id = found.account_id
+    if account_id is None:
+        raise _refuse(ErrorCode.UNAUTHENTICATED, "No account matches this token's issuer and organization.")
+    tenant = mint_for_system(account_id)
+    if found.bound_account is not None and found.bound_account != account_id:
+        await _audit_mismatch(db, tenant, claims, found.bound_account, request_id)
         raise _refuse(ErrorCode.ACCOUNT_MISMATCH, "This identity is linked to a different account.")
+    if found.account_status == "SUSPENDED":
+        raise _refuse(ErrorCode.ACCOUNT_SUSPENDED, "This account is suspended.")
+    user = found.user
     if user is None:
         user = _SignedIn.of(await _first_sign_in(db, tenant, claims, request_id))
     if user.deactivated_at is not None:  # deprovisioned (SCIM): history kept, access gone
@@ -151,6 +142,21 @@ async def _first_sign_in(db: Database, tenant: TenantId, claims: VerifiedClaims,
 
 
 @dataclass(frozen=True)
+class _SignedIn:
+    """What a request needs of its user."""
+
+    id: uuid.UUID
+    role: str
+    display_name: str | None
+    email: str
+    deactivated_at: datetime | None
+
+    @classmethod
+    def of(cls, user: User) -> _SignedIn:
+        return cls(user.id, user.role, user.display_name, user.email, user.deactivated_at)
+
+
+@dataclass(frozen=True)
 class _Found:
     operator_id: uuid.UUID | None
     operator_name: str | None
@@ -158,32 +164,29 @@ class _Found:
     account_status: str | None
     rate_limit: RateLimitSetting | None
     bound_account: uuid.UUID | None
+    user: _SignedIn | None  # read only when the account may be entered (found, not bound elsewhere, active)
 
 
-LOOKUP = sa.text(
-    """
-    SELECT o.id, o.display_name, a.id, a.status, a.rate_limit_capacity, a.rate_limit_refill_per_second, b.account_id
-      FROM (SELECT 1) AS one
-      LEFT JOIN platform_operators o ON :operator AND o.issuer = :issuer AND o.subject = :subject
-      LEFT JOIN accounts a ON :has_organization AND a.sso_issuer = :issuer AND a.external_org_id = :organization
-      LEFT JOIN identity_bindings b ON b.issuer = :issuer AND b.subject = :subject
-    """
-)
+IDENTITY = sa.text("SELECT * FROM cockpit_identity(:issuer, :subject, :organization, :operator)")
 
 
-async def _lookup(session: AsyncSession, claims: VerifiedClaims, *, operator: bool) -> _Found:
+async def _lookup(db: Database, claims: VerifiedClaims, *, operator: bool) -> _Found:
     """The platform operator (only when the issuer is a platform issuer), the account of (issuer,
-    organization) and the account the subject is bound to: one statement, each part unique."""
+    organization), the account the subject is bound to and its linked user: one statement outside a
+    transaction, `cockpit_identity()` (migration 0011), which enters the account for the user read
+    only (row-level security applies) and decides nothing. Every request pays this: it was a
+    transaction of five round trips and three statements."""
     params = {
-        "operator": operator,
         "issuer": claims.issuer,
         "subject": claims.subject,
-        "has_organization": bool(claims.organization),
         "organization": claims.organization or "",
+        "operator": operator,
     }
-    row = (await session.execute(LOOKUP, params)).one()
-    operator_id, operator_name, account_id, status, capacity, refill, bound = row
-    return _Found(operator_id, operator_name, account_id, status, override_from(capacity, refill), bound)
+    async with db.single_statements() as connection:
+        row = (await connection.execute(IDENTITY, params)).one()
+    (operator_id, operator_name, account_id, status, capacity, refill, bound, user_id, *user) = row
+    signed_in = _SignedIn(user_id, *user) if user_id is not None else None
+    return _Found(operator_id, operator_name, account_id, status, override_from(capacity, refill), bound, signed_in)
 
 
 async def _audit_mismatch(
@@ -200,37 +203,6 @@ async def _audit_mismatch(
             target_id=claims.subject,
             after={"issuer": claims.issuer, "organization": claims.organization, "refused": True},
         )
-
-
-@dataclass(frozen=True)
-class _SignedIn:
-    """What a request needs of its user."""
-
-    id: uuid.UUID
-    role: str
-    display_name: str | None
-    email: str
-    deactivated_at: datetime | None
-
-    @classmethod
-    def of(cls, user: User) -> _SignedIn:
-        return cls(user.id, user.role, user.display_name, user.email, user.deactivated_at)
-
-
-LINKED_USER = sa.text(
-    """
-    SELECT u.id, u.role, u.display_name, u.email, u.deactivated_at
-      FROM oidc_identities i
-      JOIN users u ON u.account_id = i.account_id AND u.id = i.user_id
-     WHERE i.account_id = :account_id AND i.issuer = :issuer AND i.subject = :subject
-    """
-)
-
-
-async def _linked_user(session: AsyncSession, tenant: TenantId, claims: VerifiedClaims) -> _SignedIn | None:
-    params = {"account_id": tenant.value, "issuer": claims.issuer, "subject": claims.subject}
-    row = (await session.execute(LINKED_USER, params)).first()
-    return _SignedIn(*row) if row is not None else None
 
 
 async def _link_or_provision(
