@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import httpx
-
+from bench.http import LeanClient
 from bench.load import BenchFailure, Case, clean_data, make_client, post_graphql
 from bench.seed import TenantShape
 
@@ -216,11 +215,11 @@ class BudgetWorld:
         return [u for org in self.organizations for team in org.teams for u in team.users]
 
 
-async def _run(client: httpx.AsyncClient, query: str, operation: str, variables: dict[str, Any]) -> dict[str, Any]:
+async def _run(client: LeanClient, query: str, operation: str, variables: dict[str, Any]) -> dict[str, Any]:
     return clean_data(await post_graphql(client, payload_of(query, operation, variables)))
 
 
-async def _fetch_directory(client: httpx.AsyncClient, shape: TenantShape) -> BudgetWorld:
+async def _fetch_directory(client: LeanClient, shape: TenantShape) -> BudgetWorld:
     variables = {"orgs": shape.organizations, "teams": shape.teams_per_organization, "users": shape.users_per_team}
     account = (await _run(client, IDS_QUERY, "BenchIds", variables))["account"]
     orgs = [
@@ -238,7 +237,7 @@ async def _fetch_directory(client: httpx.AsyncClient, shape: TenantShape) -> Bud
 
 
 async def _set(
-    client: httpx.AsyncClient, query: str, operation: str, field_name: str, scope: str, credits: Decimal
+    client: LeanClient, query: str, operation: str, field_name: str, scope: str, credits: Decimal
 ) -> dict[str, Any]:
     variables = {"input": {"scopeId": scope, "credits": str(credits)}}
     return mutation_payload(await _run(client, query, operation, variables), field_name)
@@ -282,7 +281,7 @@ async def setup(base_url: str, token: str, shape: TenantShape) -> BudgetWorld:
     return world
 
 
-async def ledger_state(client: httpx.AsyncClient) -> dict[str, Any]:
+async def ledger_state(client: LeanClient) -> dict[str, Any]:
     return (await _run(client, RECONCILIATION, "BenchReconciliation", {}))["account"]  # type: ignore[no-any-return]
 
 

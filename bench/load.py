@@ -3,6 +3,7 @@
 A case builds request number `seq` (unique per case, warm-up included) with `payload(seq)` and
 validates the `data` of its response with `check(data, seq)`; any failure raises BenchFailure. Every
 response must also be a clean HTTP 200 without GraphQL errors and carry the `x-sql-statements` header.
+Measured requests go through bench.http.LeanClient (its docstring says why).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import orjson
+
+from bench.http import HttpFailure, LeanClient, LeanResponse
 
 DIRECTORY_PAGE_QUERY = """
 query DirectoryPage($orgs: Int!, $teams: Int!, $users: Int!) {
@@ -155,7 +157,7 @@ def count_user_nodes(data: dict[str, Any], case: DirectoryCase) -> int:
     return users
 
 
-def clean_data(response: httpx.Response) -> dict[str, Any]:
+def clean_data(response: LeanResponse) -> dict[str, Any]:
     """The `data` of a clean HTTP 200 GraphQL response; raise BenchFailure otherwise."""
     if response.status_code != 200:
         raise BenchFailure(f"HTTP {response.status_code}: {response.text[:500]}")
@@ -168,18 +170,23 @@ def clean_data(response: httpx.Response) -> dict[str, Any]:
     return data
 
 
-def statement_count(response: httpx.Response) -> int:
+def statement_count(response: LeanResponse) -> int:
     header = response.headers.get("x-sql-statements")
     if header is None or not header.isdigit():
         raise BenchFailure(f"missing or invalid x-sql-statements header: {header!r}")
     return int(header)
 
 
-async def post_graphql(client: httpx.AsyncClient, payload: dict[str, Any]) -> httpx.Response:
-    return await client.post("/graphql", content=orjson.dumps(payload), headers={"content-type": "application/json"})
+async def post_graphql(client: LeanClient, payload: dict[str, Any]) -> LeanResponse:
+    try:
+        return await client.post(
+            "/graphql", content=orjson.dumps(payload), headers={"content-type": "application/json"}
+        )
+    except HttpFailure as exc:
+        raise BenchFailure(str(exc)) from exc
 
 
-async def query_once(client: httpx.AsyncClient, case: Case) -> tuple[float, int]:
+async def query_once(client: LeanClient, case: Case) -> tuple[float, int]:
     seq = case.next_seq()
     payload = case.payload(seq)
     started = time.perf_counter()
@@ -189,14 +196,8 @@ async def query_once(client: httpx.AsyncClient, case: Case) -> tuple[float, int]
     return elapsed, statement_count(response)
 
 
-def make_client(base_url: str, token: str, concurrency: int) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    return httpx.AsyncClient(
-        base_url=base_url,
-        headers={"Authorization": f"Bearer {token}"},
-        limits=limits,
-        timeout=httpx.Timeout(REQUEST_TIMEOUT_S),
-    )
+def make_client(base_url: str, token: str, concurrency: int) -> LeanClient:
+    return LeanClient(base_url, {"Authorization": f"Bearer {token}"}, concurrency, REQUEST_TIMEOUT_S)
 
 
 async def warm_up(base_url: str, token: str, case: Case, requests: int) -> None:
@@ -205,9 +206,7 @@ async def warm_up(base_url: str, token: str, case: Case, requests: int) -> None:
             await query_once(client, case)
 
 
-async def run_case(
-    base_url: str, token: str, case: Case, clients: Sequence[httpx.AsyncClient] | None = None
-) -> CaseResult:
+async def run_case(base_url: str, token: str, case: Case, clients: Sequence[LeanClient] | None = None) -> CaseResult:
     """`concurrency` workers in a closed loop until `max_requests` were sent or `max_seconds` passed.
 
     By default the workers share one client (its connections opened by the first requests). With
@@ -217,7 +216,7 @@ async def run_case(
     started = time.perf_counter()
     deadline = started + case.max_seconds
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker(client: LeanClient) -> None:
         nonlocal issued
         while issued < case.max_requests and time.perf_counter() < deadline:
             issued += 1
@@ -225,7 +224,7 @@ async def run_case(
             result.latencies_s.append(latency)
             result.statements.append(statements)
 
-    async def loop(worker_clients: Sequence[httpx.AsyncClient]) -> None:
+    async def loop(worker_clients: Sequence[LeanClient]) -> None:
         async with asyncio.TaskGroup() as group:
             for client in worker_clients:
                 group.create_task(worker(client))

@@ -31,9 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from bench.budgets import USER_ERRORS, mutation_payload, payload_of
+from bench.http import LeanClient
 from bench.load import BenchFailure, Case, clean_data, make_client, post_graphql, statement_count
 
 MARKETPLACE_PAGE = """
@@ -158,19 +157,19 @@ class MarketplaceWorld:
         return len(self.expected)
 
 
-async def _call(client: httpx.AsyncClient, query: str, field_name: str, variables: dict[str, Any]) -> dict[str, Any]:
+async def _call(client: LeanClient, query: str, field_name: str, variables: dict[str, Any]) -> dict[str, Any]:
     """Run one mutation; fail on errors or userErrors; return its payload."""
     operation = query.split("(", 1)[0].split()[-1]
     data = clean_data(await post_graphql(client, payload_of(query, operation, variables)))
     return mutation_payload(data, field_name)
 
 
-async def _query(client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+async def _query(client: LeanClient, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
     operation = query.split("{", 1)[0].split("(", 1)[0].split()[-1]
     return clean_data(await post_graphql(client, payload_of(query, operation, variables or {})))
 
 
-async def _directory(admin: httpx.AsyncClient) -> Directory:
+async def _directory(admin: LeanClient) -> Directory:
     account = (await _query(admin, DIRECTORY))["account"]
     orgs = account["organizations"]["nodes"]
     o, t = MEMBER
@@ -273,7 +272,7 @@ def expected_node(
     }
 
 
-async def _catalog(client: httpx.AsyncClient) -> dict[str, str]:
+async def _catalog(client: LeanClient) -> dict[str, str]:
     """As super admin: 3 catalog models; model id → display name."""
     tag = secrets.token_hex(4)
     models = {}
@@ -291,7 +290,7 @@ async def _catalog(client: httpx.AsyncClient) -> dict[str, str]:
     return models
 
 
-async def _guardrails(client: httpx.AsyncClient) -> list[tuple[str, str]]:
+async def _guardrails(client: LeanClient) -> list[tuple[str, str]]:
     out = []
     for name, kind, mode, config in GUARDRAILS:
         guardrail_input = {"name": name, "type": kind, "mode": mode, "config": config}
@@ -302,7 +301,7 @@ async def _guardrails(client: httpx.AsyncClient) -> list[tuple[str, str]]:
     return out
 
 
-async def _connections(client: httpx.AsyncClient, account: str) -> dict[str, dict[str, str]]:
+async def _connections(client: LeanClient, account: str) -> dict[str, dict[str, str]]:
     """5 admin connections assigned to the account; id → {id, name, type} (the page's selection)."""
     out = {}
     for name, kind, config in CONNECTIONS:
@@ -314,7 +313,7 @@ async def _connections(client: httpx.AsyncClient, account: str) -> dict[str, dic
     return out
 
 
-async def _member(client: httpx.AsyncClient, d: Directory) -> None:
+async def _member(client: LeanClient, d: Directory) -> None:
     """The member's token is theirs: a MEMBER in the expected team (this first request links the identity)."""
     viewer = (await _query(client, VIEWER))["viewer"]
     user = viewer["user"] or {}
@@ -328,7 +327,7 @@ async def _member(client: httpx.AsyncClient, d: Directory) -> None:
         raise BenchFailure(f"the member token of {d.member_email} resolved to {viewer}")
 
 
-async def _check_after_setup(member: httpx.AsyncClient, world: MarketplaceWorld, in_workspace: int) -> str:
+async def _check_after_setup(member: LeanClient, world: MarketplaceWorld, in_workspace: int) -> str:
     """The page equals the expectation; the workspace holds what it should; first 5 costs as much as first 100."""
     counts = {}
     for first in (5, VISIBLE):

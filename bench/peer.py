@@ -16,7 +16,7 @@ users(first: 5), totalCount at each level, users' email and role (bench/load.py'
 peer's query asks PostGraphile for the same fields under the same aliases, in the same order). Before any
 measurement one page of each is fetched and compared: the same organizations, teams, users (email, role)
 and counts, in the same order, or the bench fails. The load generator is bench/load.py's (closed loop, one
-httpx client in this process, every response checked: HTTP 200, no errors, 1,000 user nodes, an
+LeanClient in this process, every response checked: HTTP 200, no errors, 1,000 user nodes, an
 `x-sql-statements` header), at concurrency 1 and --concurrency, the two servers alternating case by case
 (ours c=1, peer c=1, ours c=16, peer c=16; --rounds repeats that). Prints and writes the side-by-side table
 with the ratio ours / PostGraphile (bench/results/peer.md and peer.json), with each case's CPU split and
@@ -521,7 +521,7 @@ def bench(args: argparse.Namespace, server: BenchServer, started: list[Any]) -> 
         "- servers: ours `cockpit serve` with 1 uvicorn worker; the peer "
         f"{peer.version()} in one process (bench/peer/server.js), connected as the owner with role "
         f"`{PEER_ROLE}` and `app.account_id` set per request (pgSettings); both on loopback. Client: bench/load.py "
-        "(httpx.AsyncClient in the bench process, which shares the cores); the cases alternate ours / peer"
+        "(bench.http.LeanClient in the bench process, which shares the cores); the cases alternate ours / peer"
     )
     facts.append(f"- {seeding}")
     facts.append(

@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import httpx
-
 from bench.budgets import USER_ERRORS, BudgetWorld, mutation_payload, payload_of
+from bench.http import LeanClient
 from bench.load import BenchFailure, Case, clean_data, make_client, post_graphql
 
 EFFECTIVE_ACCESS = """
@@ -167,20 +166,20 @@ def expected_for(o: int, t: int, u: int, flag_defaults: dict[str, bool]) -> Expe
     return Expected(model, allowed, flags, guardrails, mode)
 
 
-async def _call(client: httpx.AsyncClient, query: str, field_name: str, variables: dict[str, Any]) -> dict[str, Any]:
+async def _call(client: LeanClient, query: str, field_name: str, variables: dict[str, Any]) -> dict[str, Any]:
     """Run one mutation; fail on errors or userErrors; return its payload."""
     operation = query.split("(", 1)[0].split()[-1]
     data = clean_data(await post_graphql(client, payload_of(query, operation, variables)))
     return mutation_payload(data, field_name)
 
 
-async def _set(client: httpx.AsyncClient, field_name: str, scope_id: str, **values: Any) -> None:
+async def _set(client: LeanClient, field_name: str, scope_id: str, **values: Any) -> None:
     payload = await _call(client, SETTING_MUTATIONS[field_name], field_name, {"input": {"scopeId": scope_id, **values}})
     if payload["scope"] is None or payload["scope"]["id"] != scope_id:
         raise BenchFailure(f"{field_name} on {scope_id}: unexpected scope {payload['scope']}")
 
 
-async def _catalog(client: httpx.AsyncClient, account_id: str) -> tuple[list[dict[str, Any]], dict[str, bool]]:
+async def _catalog(client: LeanClient, account_id: str) -> tuple[list[dict[str, Any]], dict[str, bool]]:
     """As super admin: the 8 models, the entitlements, and the registered flags."""
     tag = secrets.token_hex(4)
     models = []
@@ -196,7 +195,7 @@ async def _catalog(client: httpx.AsyncClient, account_id: str) -> tuple[list[dic
     return models, {f["key"]: f["default"] for f in flags}
 
 
-async def _policies(client: httpx.AsyncClient, world: PolicyWorld) -> None:
+async def _policies(client: LeanClient, world: PolicyWorld) -> None:
     """As the account admin: model access, flags, guardrails and their states, connection mode."""
     orgs, account = world.budget.organizations, world.budget.account_id
     model = [m["id"] for m in world.models]
@@ -239,7 +238,7 @@ async def _policies(client: httpx.AsyncClient, world: PolicyWorld) -> None:
     await _set(client, "setConnectionMode", orgs[SELF_MANAGED_ORG].id, mode="SELF_MANAGED_ALLOWED", locked=False)
 
 
-async def _check_representatives(client: httpx.AsyncClient, world: PolicyWorld) -> int:
+async def _check_representatives(client: LeanClient, world: PolicyWorld) -> int:
     """effectiveAccess of the first user of every kind of placement: allowed models and default model,
     then the cases' query and checks."""
     pmid = [m["providerModelId"] for m in world.models]

@@ -60,7 +60,8 @@ def machine_facts(pg_version: str, pg_where: str, root: Path) -> list[str]:
         f"- python: {platform.python_version()} ({platform.python_implementation()})",
         f"- postgresql: {pg_version} at {pg_where}",
         "- server: uvicorn on loopback, with the number of worker processes in the `workers` column; "
-        "client: httpx.AsyncClient in the bench process (it shares the cores)",
+        "client: bench.http.LeanClient (HTTP/1.1 keep-alive over asyncio streams) in the bench process "
+        "(it shares the cores)",
     ]
 
 

@@ -17,6 +17,7 @@ from typing import IO
 
 import httpx
 
+from bench.http import LeanClient
 from bench.load import BenchFailure, Case, clean_data, make_client, post_graphql, statement_count
 
 HOST = "127.0.0.1"
@@ -206,7 +207,7 @@ class PinnedClients:
     """Single-connection clients spread evenly over a server's workers: client i's connection was
     accepted by worker owners[ports[i]]. A connection closed and reopened would be another port."""
 
-    clients: list[httpx.AsyncClient] = field(default_factory=list)
+    clients: list[LeanClient] = field(default_factory=list)
     ports: list[int] = field(default_factory=list)
     owners: dict[int, int] = field(default_factory=dict)
     last_used: list[float] = field(default_factory=list)
@@ -227,14 +228,13 @@ class PinnedClients:
             await client.aclose()
 
 
-async def _request(server: ServerProcess, client: httpx.AsyncClient, case: Case) -> tuple[int, int | None]:
+async def _request(server: ServerProcess, client: LeanClient, case: Case) -> tuple[int, int | None]:
     """One request of `case` (checked like any other); the client's port and the worker it reached."""
     seq = case.next_seq()
     response = await post_graphql(client, case.payload(seq))
     case.check(clean_data(response), seq)
     statement_count(response)
-    port = int(response.extensions["network_stream"].get_extra_info("client_addr")[1])
-    return port, server.connection_owners().get(port)
+    return response.local_port, server.connection_owners().get(response.local_port)
 
 
 async def pin_connections(server: ServerProcess, token: str, case: Case, connections: int) -> PinnedClients:
