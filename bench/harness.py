@@ -14,11 +14,13 @@ from typing import Any
 from bench import database
 from bench.database import BenchServer
 from bench.load import BenchFailure
+from bench.report import LOOP_STEPS, speed_at_start
 
 
 def run_bench(label: str, db_name: str, keep: bool, bench: Callable[[BenchServer, list[Any]], int]) -> int:
     """Run `bench(server, started)`; `started` collects the processes it starts (each with stop(),
     log_path and log_tail()). Returns its exit status (1 on any exception)."""
+    print(f"machine speed: a {LOOP_STEPS:,}-step Python loop in {speed_at_start():.2f} s", flush=True)
     began = time.perf_counter()
     server = BenchServer.resolve()
     started: list[Any] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,29 @@ COLUMNS = (
     "SQL statements/request",
     "server peak RSS MB",
 )
+
+
+LOOP_STEPS = 10_000_000
+_LOOP_AT_IMPORT: float | None = None
+
+
+def python_loop_seconds(steps: int = LOOP_STEPS) -> float:
+    """How long this process takes for a fixed pure-Python loop: the machine's speed right now. This
+    shared machine has run the same loop in 0.69 s and in 2.2 s on the same day, and every figure of
+    a run moves with it: compare runs through it, and cases within a run."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(steps):
+        total += i * i
+    return time.perf_counter() - started
+
+
+def speed_at_start() -> float:
+    """The loop timed once when a bench starts (machine_facts times it again at the end)."""
+    global _LOOP_AT_IMPORT
+    if _LOOP_AT_IMPORT is None:
+        _LOOP_AT_IMPORT = python_loop_seconds()
+    return _LOOP_AT_IMPORT
 
 
 def cpu_model() -> str:
@@ -53,8 +77,11 @@ def git_revision(root: Path) -> str:
 
 
 def machine_facts(pg_version: str, pg_where: str, root: Path) -> list[str]:
+    start, end = speed_at_start(), python_loop_seconds()
     return [
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- machine speed: a {LOOP_STEPS:,}-step Python loop took {start:.2f} s when the bench started and "
+        f"{end:.2f} s at its end (0.69 s on the fastest day measured here)",
         f"- commit: {git_revision(root)}",
         f"- nproc: {os.cpu_count()} ({cpu_model()})",
         f"- python: {platform.python_version()} ({platform.python_implementation()})",
