@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -34,8 +34,8 @@ class GuardrailRecord:
             type=doc["type"],
             mode=doc["mode"],
             config=doc["config"],
-            created_at=datetime.fromisoformat(doc["created_at"]),
-            updated_at=datetime.fromisoformat(doc["updated_at"]),
+            created_at=_instant(doc["created_at"]),
+            updated_at=_instant(doc["updated_at"]),
         )
 
 
@@ -67,9 +67,14 @@ class ModelRecord:
             output_usd_per_mtok=Decimal(price_out),
             enabled=enabled,
             deprecated=deprecated,
-            created_at=datetime.fromisoformat(created),
-            updated_at=datetime.fromisoformat(updated),
+            created_at=_instant(created),
+            updated_at=_instant(updated),
         )
+
+
+def _instant(text: str) -> datetime:
+    """A timestamptz as JSON renders it (in the session's TimeZone), in UTC as asyncpg returns one."""
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 # The columns of ModelRecord.from_array, in its order, for a jsonb_build_array over `models m`.
