@@ -56,7 +56,8 @@ async def detect_notices(
     after: dict[Scope, Totals],
 ) -> list[Notice]:
     """Compare running totals before and after `deltas`: `after` holds the totals once the counters
-    were bumped (by deltas and anything else of the same change), so before = after − delta.
+    were bumped, under the cycle lock, by `deltas` and by reservation releases (which move `reserved`
+    only), so spent and overflow before = after − delta.
     `chains` gives each touched user's chain, so a default cap resolves by the one cap rule."""
     settings = await repo.scope_settings(session, list(deltas))
     out: list[Notice] = []
