@@ -64,10 +64,10 @@ class Context:
         Each loader group references its DataLoaders and they reference its bound methods: a cycle,
         which kept every loaded row (1,000 ORM users and their states on a directory page, ~17,000
         objects) alive until the garbage collector's next pass (~26 ms, every 2-3 pages). Emptied
-        caches leave the cycle holding only the loaders themselves."""
-        groups = (self.directory, self.budgets, self.pages, self.models, self.policies, self.agents, self.connections)
-        for group in groups:
-            for value in vars(group).values():
+        caches leave the cycle holding only the loaders themselves. Every DataLoader of every field
+        is found, so a loader group added later is released too."""
+        for item in vars(self).values():
+            for value in getattr(item, "__dict__", {}).values():
                 if isinstance(value, DataLoader):
                     value.clear_all()
 
