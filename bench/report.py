@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -27,7 +28,6 @@ COLUMNS = (
 
 
 LOOP_STEPS = 10_000_000
-_LOOP_AT_IMPORT: float | None = None
 
 
 def python_loop_seconds(steps: int = LOOP_STEPS) -> float:
@@ -41,12 +41,10 @@ def python_loop_seconds(steps: int = LOOP_STEPS) -> float:
     return time.perf_counter() - started
 
 
+@functools.cache
 def speed_at_start() -> float:
-    """The loop timed once when a bench starts (machine_facts times it again at the end)."""
-    global _LOOP_AT_IMPORT
-    if _LOOP_AT_IMPORT is None:
-        _LOOP_AT_IMPORT = python_loop_seconds()
-    return _LOOP_AT_IMPORT
+    """The loop timed once, when a bench starts (bench.harness); machine_facts times it again at the end."""
+    return python_loop_seconds()
 
 
 def cpu_model() -> str:
