@@ -1,6 +1,6 @@
 """`make bench`: seed a 10,000-user tenant, start the real server, load it, print and save a table.
 
-    .venv/bin/python -m bench.run [--keep] [--only policies|marketplace|costs] [--requests 200] [--seconds 30] …
+    .venv/bin/python -m bench.run [--keep] [--only policies|budgets|marketplace|costs] [--requests 200] [--seconds 30] …
 
 Uses the PostgreSQL server of DATABASE_URL (else the embedded one), in a fresh database that is dropped
 at the end unless --keep is passed. Against a one-worker server: the directory cases first; then the
@@ -14,14 +14,16 @@ run against a new one with --access-workers uvicorn workers (2: the target of is
 workers), on keep-alive connections spread evenly over its workers (bench.server.pin_connections).
 Servers run as deployed: `cockpit serve` (with its TCP_NODELAY fix for uvicorn's multi-worker
 supervisor). `--only policies` skips the directory, budget and marketplace cases (the budget setup still
-runs: effectiveAccess needs a plan). `--only marketplace` runs the marketplace setup and cases only (on
-the one-worker server). Last, the cost breakdown (bench/costs.py, issue #6): 10 M usage events and their
-daily rollups seeded set-based as the owner, then costBreakdown of the last 30 days by team and by model
-(top 20) at c=1 and c=--cost-concurrency on a new one-worker server, every answer compared exactly with
-sums computed from the raw events; `--only costs` runs only that (after the tenant seeding). Exits
-non-zero when any response is not a clean HTTP 200 with the expected data (userErrors included), when a
-ledger check fails, or when the SQL statement count differs between requests of a case (recordUsage
-cases excepted: they are reported as VARIES with the counts, and a warning is printed).
+runs: effectiveAccess needs a plan). `--only budgets` runs the budget setup and cases only (members
+page, recordUsage, recordUsageBatch, authorizeUsage, with both ledger checks). `--only marketplace` runs
+the marketplace setup and cases only (on the one-worker server). Last, the cost breakdown
+(bench/costs.py, issue #6): 10 M usage events and their daily rollups seeded set-based as the owner,
+then costBreakdown of the last 30 days by team and by model (top 20) at c=1 and c=--cost-concurrency on
+a new one-worker server, every answer compared exactly with sums computed from the raw events; `--only
+costs` runs only that (after the tenant seeding). Exits non-zero when any response is not a clean HTTP
+200 with the expected data (userErrors included), when a ledger check fails, or when the SQL statement
+count differs between requests of a case (recordUsage cases excepted: they are reported as VARIES with
+the counts, and a warning is printed).
 """
 
 from __future__ import annotations
@@ -80,8 +82,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database afterwards")
     parser.add_argument(
         "--only",
-        choices=("policies", "marketplace", "costs"),
+        choices=("policies", "budgets", "marketplace", "costs"),
         help="policies: only the effectiveAccess cases (seeding, budget and policy setup still run); "
+        "budgets: only the budget setup and the members, usage and authorize cases; "
         "marketplace: only the marketplace setup and the member's marketplace page cases; "
         "costs: only the 10 M-event seeding and the cost breakdown cases",
     )
@@ -190,9 +193,9 @@ async def measure(
     server: ServerProcess, tokens: Tokens, owner_url: str, args: argparse.Namespace
 ) -> tuple[list[CaseResult], list[str], policies.PolicyWorld | None]:
     """Everything on the one-worker server: directory and budget cases (unless --only), the budget and
-    policy setups, the marketplace setup and cases (unless --only policies); with --only marketplace,
-    only those. Returns the results, the notes and the world of the effectiveAccess cases (None with
-    --only marketplace)."""
+    policy setups, the marketplace setup and cases (unless --only policies); with --only marketplace
+    or --only budgets, only those. Returns the results, the notes and the world of the effectiveAccess
+    cases (None with --only marketplace or budgets)."""
     base_url, token, super_admin = server.base_url, tokens.admin, tokens.super_admin
     results: list[CaseResult] = []
     if args.only == "marketplace":
@@ -207,8 +210,10 @@ async def measure(
     world = await budgets.setup(base_url, token, SHAPE)
     print(f"budget setup through the API in {time.perf_counter() - started:.1f} s", flush=True)
     notes = [world.summary]
-    if not args.only:
+    if args.only in (None, "budgets"):
         notes += await measure_budgets(server, token, owner_url, world, args, results)
+    if args.only == "budgets":
+        return results, notes, None
 
     started = time.perf_counter()
     access = await policies.setup(base_url, token, super_admin, world)
