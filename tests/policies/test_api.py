@@ -492,6 +492,87 @@ async def test_effective_access_for_many_users_is_batched(world: World) -> None:
     assert all(v["reasons"] == ["NO_MODEL_AVAILABLE", "NO_PLAN"] for v in data.values())  # no default, no plan
 
 
+ALLOCATION_FIELDS = (
+    "scope { level id } hasPlan cap capSource spent reserved remaining bindingScope { level id } "
+    "allocatedToChildren poolHeadroom overflowHeadroom "
+    "trace { scope { level id } cap capSource capSourceScope { level id } spent reserved headroom }"
+)
+
+
+async def test_effective_access_reads_in_one_statement_what_the_users_own_fields_read(world: World) -> None:
+    """The runtime's question costs three statements (authentication, the tenant setting, ONE read of
+    the placement, policy inputs and budget snapshot), and its budget, models, flags, guardrails and
+    connection mode equal the user's own effective fields, which read them through the general paths
+    (a team cap, a default user cap and a flag at the team make the chain non-trivial)."""
+    t = await world.tenant()
+    alpha = await catalog_model(world, "Alpha")
+    await entitle(world, t, [alpha])
+    await _ok(
+        world,
+        t,
+        "setModelAccess",
+        "SetModelAccessInput",
+        {"scopeId": t.account_gid, "defaultModelId": model_gid(alpha)},
+    )
+    team = t.gid("Team", "platform")
+    await _ok(
+        world,
+        t,
+        "setFeatureFlag",
+        "SetFeatureFlagInput",
+        {"scopeId": team, "flag": "IMAGE_GENERATION", "enabled": True},
+    )
+    for mutation, input_type, payload in (
+        (
+            "setBudgetPlan",
+            "SetBudgetPlanInput",
+            {"creditsPerCycle": "1000", "renewalDay": 1, "overflowPolicy": "BLOCK"},
+        ),
+        ("setBudgetCap", "SetBudgetCapInput", {"scopeId": team, "credits": "300"}),
+        ("setDefaultUserCap", "SetBudgetCapInput", {"scopeId": t.account_gid, "credits": "120.5"}),
+    ):
+        r = await world.gql(
+            f"mutation($i: {input_type}!) {{ {mutation}(input: $i) {{ userErrors {{ code }} }} }}",
+            {"i": payload},
+            world.admin(t),
+        )
+        assert r.data[mutation]["userErrors"] == [], r.body
+    user = t.gid("User", "member")
+    policies = USER_EFFECTIVE.split("... on User {")[1].rsplit("} } }", 1)[0]
+    access = (
+        "query($u: ID!) { effectiveAccess(userId: $u) { allowed "
+        f"budget {{ {ALLOCATION_FIELDS} }} models {{ allowed {{ displayName }} defaultModel {{ displayName }} }} "
+        "flags { flag enabled locked decidedBy } guardrails { guardrail { name } enabled enforced } "
+        "connectionMode { mode locked decidedBy } } }"
+    )
+    await world.gql(access, {"u": user}, world.admin(t))  # the first call may learn the renewal day
+    r = await world.gql(access, {"u": user}, world.admin(t))
+    assert r.errors == [], r.body
+    assert r.statements == 3, r.statements
+    answer = r.data["effectiveAccess"]
+    own = await world.gql(
+        f"query($id: ID!) {{ node(id: $id) {{ ... on User {{ effectiveAllocation {{ {ALLOCATION_FIELDS} }} "
+        f"{policies} }} }} }}",
+        {"id": user},
+        world.admin(t),
+    )
+    assert own.errors == [], own.body
+    mine = own.data["node"]
+    assert answer["allowed"] is True
+    assert answer["budget"] == mine["effectiveAllocation"]
+    assert answer["budget"]["remaining"] == "120.500000" and answer["budget"]["capSource"] == "DEFAULT"
+    assert answer["models"]["allowed"] == mine["effectiveModels"]["allowed"]
+    assert answer["models"]["defaultModel"] == mine["effectiveModels"]["defaultModel"] == {"displayName": "Alpha"}
+    flags = [{k: f[k] for k in ("flag", "enabled", "locked", "decidedBy")} for f in mine["effectiveFlags"]]
+    assert answer["flags"] == flags and {"flag": "IMAGE_GENERATION", "enabled": True} in [
+        {"flag": f["flag"], "enabled": f["enabled"]} for f in flags
+    ]
+    guardrails = [{k: g[k] for k in ("guardrail", "enabled", "enforced")} for g in mine["effectiveGuardrails"]]
+    assert answer["guardrails"] == guardrails
+    mode = mine["effectiveConnectionMode"]
+    assert answer["connectionMode"] == {k: mode[k] for k in ("mode", "locked", "decidedBy")}
+
+
 MODEL_FIELDS = (
     "id provider providerModelId displayName capabilities inputUsdPerMillionTokens outputUsdPerMillionTokens "
     "enabled deprecated createdAt updatedAt"

@@ -3,7 +3,9 @@ of statements however many nodes, all decided by allocate()."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,6 +13,7 @@ from cockpit_graphql.auth.tenant import TenantId
 from cockpit_graphql.domain.budgets import repository as repo
 from cockpit_graphql.domain.budgets.allocation import Allocation, allocate
 from cockpit_graphql.domain.budgets.cycles import cycle_bounds
+from cockpit_graphql.domain.budgets.money import ZERO
 from cockpit_graphql.domain.budgets.scopes import Scope
 
 
@@ -30,6 +33,15 @@ async def allocations(
         return [allocate(chain, settings, None, {}, {}, children[chain[-1]]) for chain in chains]
     start, _ = cycle_bounds(day, now)
     snap = await repo.snapshot(session, tenant.value, start, {s for chain in chains for s in chain})
+    return allocations_of(snap, chains, children)
+
+
+def allocations_of(
+    snap: repo.BudgetSnapshot, chains: Sequence[list[Scope]], children: Mapping[Scope, Decimal]
+) -> list[Allocation]:
+    """The allocation of the last scope of each chain, from a snapshot that holds every scope of the
+    chains and the children's caps of each last scope (ZERO where absent: a user has no children)."""
     return [
-        allocate(chain, snap.settings, snap.ceiling, snap.spent, snap.reserved, children[chain[-1]]) for chain in chains
+        allocate(chain, snap.settings, snap.ceiling, snap.spent, snap.reserved, children.get(chain[-1], ZERO))
+        for chain in chains
     ]

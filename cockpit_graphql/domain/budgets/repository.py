@@ -409,9 +409,11 @@ PLACEMENTS = sa.text(
 
 # --- one-statement snapshot for read paths ----------------------------------------------------
 
-SNAPSHOT = sa.text(
-    """
-    WITH c AS (
+# The snapshot as fragments, so that the runtime's one read (domain/policies/access_read.py) can put
+# it in its own statement: SNAPSHOT_CTES need :account_id and :start (NULL: no plan, so no cycle and
+# no ceiling) and SNAPSHOT_COLUMNS a relation s(level, id) of the scopes asked about.
+SNAPSHOT_CTES = """
+    c AS (
         SELECT id, plan_id FROM budget_cycles WHERE account_id = :account_id AND starts_at = :start
     ), p AS (
         SELECT id, credits_per_cycle, overflow_policy, overflow_cap_credits FROM budget_plans
@@ -419,10 +421,9 @@ SNAPSHOT = sa.text(
            AND (id = (SELECT plan_id FROM c) OR (NOT EXISTS (SELECT 1 FROM c) AND effective_from <= :start))
          ORDER BY effective_from DESC, version DESC
          LIMIT 1
-    ), s AS (
-        SELECT * FROM unnest(CAST(:levels AS text[]), CAST(:ids AS uuid[])) AS s(level, id)
-    )
-    SELECT (SELECT id FROM c) AS cycle_id,
+    )"""
+SNAPSHOT_COLUMNS = """
+           (SELECT id FROM c) AS cycle_id,
            (SELECT credits_per_cycle::text FROM p) AS credits_per_cycle,
            (SELECT overflow_policy FROM p) AS overflow_policy,
            (SELECT overflow_cap_credits::text FROM p) AS overflow_cap,
@@ -436,9 +437,8 @@ SNAPSHOT = sa.text(
            (SELECT coalesce(jsonb_agg(jsonb_build_array(k.scope_level, k.scope_id, k.spent::text,
                                                         k.reserved::text)), '[]'::jsonb)
               FROM budget_counters k JOIN c ON k.cycle_id = c.id JOIN s ON k.scope_level = s.level AND k.scope_id = s.id
-             WHERE k.account_id = :account_id) AS counters
-    """
-).columns(
+             WHERE k.account_id = :account_id) AS counters"""
+SNAPSHOT_COLUMN_TYPES = (
     sa.column("cycle_id", sa.Uuid),
     sa.column("credits_per_cycle", sa.Text),
     sa.column("overflow_policy", sa.Text),
@@ -447,6 +447,14 @@ SNAPSHOT = sa.text(
     sa.column("caps", JSONB),
     sa.column("counters", JSONB),
 )
+SNAPSHOT = sa.text(
+    f"""
+    WITH s AS (
+        SELECT * FROM unnest(CAST(:levels AS text[]), CAST(:ids AS uuid[])) AS s(level, id)
+    ), {SNAPSHOT_CTES}
+    SELECT {SNAPSHOT_COLUMNS}
+    """
+).columns(*SNAPSHOT_COLUMN_TYPES)
 
 
 @dataclass(frozen=True)
@@ -476,7 +484,11 @@ async def snapshot(
         "levels": [s.level.value for s in wanted],
         "ids": [s.id for s in wanted],
     }
-    row = (await session.execute(SNAPSHOT, params)).one()
+    return snapshot_from_row((await session.execute(SNAPSHOT, params)).one())
+
+
+def snapshot_from_row(row: Any) -> BudgetSnapshot:
+    """A BudgetSnapshot from a row with the SNAPSHOT_COLUMNS (of SNAPSHOT or of another statement)."""
     settings = {
         Scope(ScopeLevel(level), uuid.UUID(ident)): ScopeSettings(_amount(cap), _amount(default))
         for level, ident, cap, default in row.caps

@@ -32,6 +32,10 @@ class PolicyInputs:
     account_active: bool = True
     models: Mapping[uuid.UUID, list[Any]] = field(default_factory=dict)  # enabled models' rows, as read
 
+    @classmethod
+    def of(cls, raw: repo.RawInputs) -> PolicyInputs:
+        return cls(raw.settings, raw.catalog, raw.entitlements, raw.guardrails, raw.account_active, raw.models)
+
     def model(self, model_id: uuid.UUID | None) -> ModelRecord | None:
         """The enabled catalog model `model_id` as this read saw it (built on demand: most answers
         need one model of the catalog, if any)."""
@@ -41,8 +45,7 @@ class PolicyInputs:
 
 async def load_inputs(session: AsyncSession, tenant: TenantId, scopes: set[Scope]) -> PolicyInputs:
     """One statement, whatever the number of scopes."""
-    raw = await repo.policy_inputs(session, tenant.value, scopes)
-    return PolicyInputs(raw.settings, raw.catalog, raw.entitlements, raw.guardrails, raw.account_active, raw.models)
+    return PolicyInputs.of(await repo.policy_inputs(session, tenant.value, scopes))
 
 
 @dataclass(frozen=True)

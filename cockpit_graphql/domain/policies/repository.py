@@ -71,30 +71,37 @@ async def existing_models(session: AsyncSession, ids: Iterable[uuid.UUID]) -> se
     return set((await session.scalars(sa.select(CatalogModel.id).where(CatalogModel.id.in_(wanted)))).all())
 
 
-INPUTS = sa.text(
-    """
-    SELECT a.status,
+# The policy inputs as fragments, so that the runtime's one read (domain/policies/access_read.py) can
+# put them in its own statement: INPUTS_COLUMNS select from `accounts a` (the one row of :account_id)
+# and need a relation s(level, id) of the scopes whose settings are read.
+INPUTS_COLUMNS = """
+           a.status,
            a.entitlements,
            (SELECT coalesce(jsonb_agg(jsonb_build_array(p.scope_level, p.scope_id, p.kind, p.key, p.value, p.locked)),
                             '[]'::jsonb)
               FROM policy_settings p
              WHERE p.account_id = a.id
-               AND (p.scope_level, p.scope_id) IN (SELECT * FROM unnest(CAST(:levels AS text[]), CAST(:ids AS uuid[]))))
+               AND (p.scope_level, p.scope_id) IN (SELECT level, id FROM s))
              AS settings,
            (SELECT coalesce(jsonb_agg(MODEL_ARRAY), '[]'::jsonb)
               FROM models m WHERE m.enabled) AS catalog,
            (SELECT coalesce(jsonb_agg(to_jsonb(g) ORDER BY g.name, g.id), '[]'::jsonb)
-              FROM guardrails g WHERE g.account_id = a.id) AS guardrails
-      FROM accounts a
-     WHERE a.id = :account_id
-    """.replace("MODEL_ARRAY", MODEL_ARRAY)
-).columns(
+              FROM guardrails g WHERE g.account_id = a.id) AS guardrails""".replace("MODEL_ARRAY", MODEL_ARRAY)
+INPUTS_COLUMN_TYPES = (
     sa.column("status", sa.Text),
     sa.column("entitlements", JSONB),
     sa.column("settings", JSONB),
     sa.column("catalog", JSONB),
     sa.column("guardrails", JSONB),
 )
+INPUTS = sa.text(
+    f"""
+    WITH s AS (SELECT * FROM unnest(CAST(:levels AS text[]), CAST(:ids AS uuid[])) AS s(level, id))
+    SELECT {INPUTS_COLUMNS}
+      FROM accounts a
+     WHERE a.id = :account_id
+    """
+).columns(*INPUTS_COLUMN_TYPES)
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,11 @@ async def policy_inputs(session: AsyncSession, account_id: uuid.UUID, scopes: It
             },
         )
     ).one()
+    return inputs_from_row(row)
+
+
+def inputs_from_row(row: Any) -> RawInputs:
+    """RawInputs from a row with the INPUTS_COLUMNS (of INPUTS or of another statement)."""
     settings: dict[Scope, ScopePolicies] = {}
     for level, scope_id, kind, key, value, locked in row.settings:
         settings.setdefault(Scope(ScopeLevel(level), uuid.UUID(scope_id)), ScopePolicies()).add(

@@ -1,5 +1,6 @@
-"""effectiveAccess for the runtime: placement, account, policies and budget read in ONE tenant
-transaction, then decided by decide_access(). Read-only: it reserves nothing (authorizeUsage does)."""
+"""effectiveAccess for the runtime: placement, account, policies and budget read in ONE statement
+(access_read.py) of one tenant transaction, then decided by decide_access(). Read-only: it reserves
+nothing (authorizeUsage does)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cockpit_graphql.auth.tenant import TenantId
 from cockpit_graphql.domain.budgets import repository as budget_repo
 from cockpit_graphql.domain.budgets.allocation import Allocation
-from cockpit_graphql.domain.budgets.effective import allocations
+from cockpit_graphql.domain.budgets.cycles import cycle_bounds
+from cockpit_graphql.domain.budgets.effective import allocations_of
 from cockpit_graphql.domain.budgets.scopes import Placement, Scope
 from cockpit_graphql.domain.marketplace import agents_repository as agents_repo
 from cockpit_graphql.domain.marketplace import connections_repository as connections_repo
 from cockpit_graphql.domain.marketplace.audience import membership
 from cockpit_graphql.domain.marketplace.connection_access import may_use
 from cockpit_graphql.domain.policies.access import AccessDecision, AccessRequest, decide_access
-from cockpit_graphql.domain.policies.effective import PolicyView, load_inputs, views
+from cockpit_graphql.domain.policies.access_read import read_access
+from cockpit_graphql.domain.policies.effective import PolicyInputs, PolicyView, views
 from cockpit_graphql.domain.policies.flags import FlagDefinition
 from cockpit_graphql.domain.policies.records import ModelRecord
 from cockpit_graphql.domain.policies.resolve import AgentGuardrailOverride, AgentOwnership
@@ -85,17 +88,20 @@ async def effective_access(
     now: datetime,
 ) -> list[AccessAnswer | None]:
     """Answers for many (user, request) pairs of one account in the same statements as one: the
-    placements, the policy inputs of every chain and the allocations, each read once (and, when
+    placements, the policy inputs of every chain and the budget snapshot in one statement (and, when
     agents are asked about, their rows, assignments and connections). None for a user who is not in
     this account."""
-    places = await budget_repo.placements(session, tenant, [user for user, _ in asks])
+    day = await budget_repo.renewal_day(session)  # remembered per process once the account has a plan
+    start = cycle_bounds(day, now)[0] if day is not None else None
+    read = await read_access(session, tenant, [user for user, _ in asks], start)
+    places = read.placements
     chains = {user: p.chain() for user, p in places.items()}
     if not chains:
         return [None] * len(asks)
-    ordered = list(chains)
-    inputs = await load_inputs(session, tenant, {s for chain in chains.values() for s in chain})
-    by_user = dict(zip(ordered, views(inputs, [chains[u] for u in ordered], registry), strict=True))
-    budgets = dict(zip(ordered, await allocations(session, tenant, [chains[u] for u in ordered], now), strict=True))
+    ordered = list(chains.values())
+    inputs = PolicyInputs.of(read.inputs)
+    by_user = dict(zip(chains, views(inputs, ordered, registry), strict=True))
+    budgets = dict(zip(chains, allocations_of(read.snapshot, ordered, {}), strict=True))  # users have no children
     runs = await _agent_runs(session, asks, chains)
     answers: list[AccessAnswer | None] = []
     for user, request in asks:
