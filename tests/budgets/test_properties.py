@@ -29,10 +29,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cockpit_graphql.domain.budgets import effective, metering
+from cockpit_graphql.domain.budgets import effective, metering, repository
 from cockpit_graphql.domain.budgets.allocation import CapSource, PlanCeiling, ScopeSettings, allocate
 from cockpit_graphql.domain.budgets.metering import AuthorizationRequest
 from cockpit_graphql.domain.budgets.plans import OverflowPolicy
+from cockpit_graphql.domain.budgets.repository import CounterDelta
 from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
 from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
 from tests.support.budget_scenarios import counters, expire_due, only_cycle, record, release, tree, usage
@@ -424,3 +425,12 @@ async def check_effective_allocations(b: Budget, m: Model) -> None:
         key = "account" if node == b.account else next(k for k in b.ids if b.ids[k] == node.id)
         children = ["o1", "o2"] if key == "account" else CHILDREN.get(key, [])
         assert got.allocated_to_children == sum((Decimal(m.s.caps[c]) for c in children if c in m.s.caps), ZERO)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.lists(st.tuples(st.sampled_from(list(ScopeLevel)), st.uuids()), max_size=60, unique=True))
+def test_counters_are_bumped_in_scope_order(pairs: list[tuple[ScopeLevel, uuid.UUID]]) -> None:
+    """Concurrent writers lock counter rows in one order, Scope's own (level, then id): the sort key of
+    bump_counters must give exactly that order."""
+    deltas = {Scope(level, ident): CounterDelta() for level, ident in pairs}
+    assert sorted(deltas.items(), key=repository._scope_order) == sorted(deltas.items())
