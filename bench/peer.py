@@ -4,23 +4,26 @@
 
 Seeds the bench tenant of `make bench` (bench/seed.py: 20 organizations × 10 teams × 50 users) into a fresh
 database of its own (`cockpit_bench_peer`, so that it never collides with a `make bench` running at the same
-time) on the PostgreSQL server of DATABASE_URL (else the embedded one), bootstraps it, then starts two servers
-on loopback: ours (`cockpit serve`, one uvicorn worker, as bench.run) and the peer (bench/peer/server.js:
-PostGraphile v4 in one Node process, installed by `make bench-peer` with `npm ci`). The peer connects as the
-owner, schema `public`, and runs every request in a transaction that sets the role `cockpit_app` and
-`app.account_id` to the bench account (transaction-local, as our server does per transaction), so both read
-the tenant tables through the same FORCEd row-level security policy.
+time) on the PostgreSQL server of DATABASE_URL (else the embedded one), bootstraps it, then starts servers on
+loopback: ours (`cockpit serve`, one uvicorn worker, as bench.run; and a second one with --ours-workers) and
+the peer (bench/peer/server.js: PostGraphile v4 in one Node process, installed by `make bench-peer` with `npm
+ci`). The peer connects as the owner, schema `public`, and runs every request in a transaction that sets the
+role `cockpit_app` and `app.account_id` to the bench account (transaction-local, as our server does per
+transaction), so both read the tenant tables through the same FORCEd row-level security policy.
 
 Both serve the directory page, 1,000 users: account → organizations(first: 20) → teams(first: 10) →
 users(first: 5), totalCount at each level, users' email and role (bench/load.py's DIRECTORY_PAGE_QUERY; the
 peer's query asks PostGraphile for the same fields under the same aliases, in the same order). Before any
-measurement one page of each is fetched and compared: the same organizations, teams, users (email, role)
-and counts, in the same order, or the bench fails. The load generator is bench/load.py's (closed loop, one
+measurement one page of each is fetched and compared: the same organizations, teams, users (email, role) and
+counts, in the same order, or the bench fails. The load generator is bench/load.py's (closed loop, one
 LeanClient in this process, every response checked: HTTP 200, no errors, 1,000 user nodes, an
-`x-sql-statements` header), at concurrency 1 and --concurrency, the two servers alternating case by case
-(ours c=1, peer c=1, ours c=16, peer c=16; --rounds repeats that). Prints and writes the side-by-side table
-with the ratio ours / PostGraphile (bench/results/peer.md and peer.json), with each case's CPU split and
-the machine's load average, since this machine is shared. Exits non-zero on any failed check.
+`x-sql-statements` header), at concurrency 1 and --concurrency, the two servers alternating case by case (ours
+c=1, peer c=1, ours c=16, peer c=16; --rounds repeats that). Then ours again at c=16 on a second server of
+ours with --ours-workers uvicorn workers (2: issue #7's baseline of 0.26× at c=16 is a 2-worker figure),
+connections spread evenly over its workers (bench.server.pin_connections), set against that round's
+PostGraphile c=16 figure (PostGraphile stays one Node process). Prints and writes the side-by-side table with
+the ratio ours / PostGraphile (bench/results/peer.md and peer.json), with each case's CPU split and the
+machine's load average, since this machine is shared. Exits non-zero on any failed check.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from sqlalchemy.engine import make_url
 from bench import database
 from bench.database import BenchServer
 from bench.harness import run_bench
+from bench.http import LeanClient
 from bench.load import (
     BenchFailure,
     CaseResult,
@@ -68,6 +72,7 @@ from bench.server import (
     free_port,
     log_tail,
     machine_busy_seconds,
+    pin_connections,
     server_environment,
 )
 from cockpit_graphql.ops.database import owner_connection
@@ -261,7 +266,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=30.0, help="time budget per case (default 30)")
     parser.add_argument("--concurrency", type=int, default=16, help="concurrency of the parallel cases (16)")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured requests before each case")
-    parser.add_argument("--rounds", type=int, default=1, help="how many times to run the four cases (1)")
+    parser.add_argument("--rounds", type=int, default=1, help="how many times to run the cases (1)")
+    parser.add_argument(
+        "--ours-workers",
+        type=int,
+        default=2,
+        help="also run ours at --concurrency with this many uvicorn workers, connections spread evenly "
+        "(2, as issue #7's baseline; 1 or less: not)",
+    )
     return parser.parse_args(argv)
 
 
@@ -365,26 +377,55 @@ def _is_postgres(pid: int) -> bool:
 
 
 async def measure_case(
-    base_url: str, token: str, case: DirectoryCase, pid: int, backends: Backends, app_name: str, warmup: int
+    base_url: str,
+    token: str,
+    case: DirectoryCase,
+    pids: list[int],
+    backends: Backends,
+    app_name: str,
+    warmup: int,
+    clients: list[LeanClient] | None = None,
 ) -> Measured:
-    """A case after its warm-up; backends opened and closed during the case are not counted (the pools
-    keep theirs open: 10 connections each, at most 16 requests in flight)."""
+    """A case after its warm-up, the server's CPU summed over `pids` (its worker processes); backends opened
+    and closed during the case are not counted (the pools keep theirs open: 10 connections each, at most
+    16 requests in flight). `clients`: connections pinned to the workers (else the case opens its own)."""
     await warm_up(base_url, token, case, warmup)
     load_before = os.getloadavg()
     pg_before = await backends.cpu(app_name)
-    server_before, machine_before, client_before = cpu_seconds(pid), machine_busy_seconds(), time.process_time()
-    result = await run_case(base_url, token, case)
-    server = cpu_seconds(pid) - server_before
+    server_before, machine_before, client_before = _cpu(pids), machine_busy_seconds(), time.process_time()
+    result = await run_case(base_url, token, case, clients)
+    server = _cpu(pids) - server_before
     machine = machine_busy_seconds() - machine_before
     client = time.process_time() - client_before
     pg = Backends.spent(pg_before, await backends.cpu(app_name))
     return Measured(result, server, pg, client, machine, load_before, os.getloadavg())
 
 
+def _cpu(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
+async def measure_multi(
+    server: ServerProcess, token: str, case: DirectoryCase, backends: Backends, warmup: int
+) -> Measured:
+    """Ours with several workers: the case's connections spread evenly over them (bench.server.
+    pin_connections, as the effectiveAccess cases of bench.run), checked unchanged afterwards."""
+    pinned = await pin_connections(server, token, case, case.concurrency)
+    try:
+        measured = await measure_case(
+            server.base_url, token, case, server.worker_pids(), backends, OURS_APP_NAME, warmup, pinned.clients
+        )
+        pinned.check_unchanged(server)
+    finally:
+        await pinned.aclose()
+    return measured
+
+
 @dataclass
 class Pair:
     ours: Measured
     peer: Measured
+    workers: int = 1  # our uvicorn workers (the peer is one Node process)
 
     @property
     def ratio(self) -> float:
@@ -399,7 +440,11 @@ class Pair:
         return None if ours is None or peer is None or ours == 0 else peer / ours
 
 
-async def measure(ours: ServerProcess, peer: PeerProcess, token: str, args: argparse.Namespace) -> list[Pair]:
+async def measure(
+    ours: ServerProcess, multi: ServerProcess | None, peer: PeerProcess, token: str, args: argparse.Namespace
+) -> list[Pair]:
+    """Each round: ours then the peer at c=1, ours then the peer at c=--concurrency, and then (with
+    `multi`) ours with --ours-workers workers at c=--concurrency, against that round's peer figure."""
     backends = Backends(peer.owner_url)
     pairs = []
     for round_ in range(args.rounds):
@@ -407,13 +452,17 @@ async def measure(ours: ServerProcess, peer: PeerProcess, token: str, args: argp
             mine, theirs = page_cases(args, concurrency, peer.account_id)
             label = f" (round {round_ + 1})" if args.rounds > 1 else ""
             print(f"ours, concurrency {concurrency}{label} …", end=" ", flush=True)
-            a = await measure_case(
-                ours.base_url, token, mine, ours.worker_pids()[0], backends, OURS_APP_NAME, args.warmup
-            )
+            a = await measure_case(ours.base_url, token, mine, ours.worker_pids(), backends, OURS_APP_NAME, args.warmup)
             print(f"{a.result.throughput:.1f} req/s; PostGraphile …", end=" ", flush=True)
-            b = await measure_case(peer.base_url, token, theirs, peer.pid, backends, PEER_APP_NAME, args.warmup)
+            b = await measure_case(peer.base_url, token, theirs, [peer.pid], backends, PEER_APP_NAME, args.warmup)
             print(f"{b.result.throughput:.1f} req/s", flush=True)
             pairs.append(Pair(a, b))
+            if multi is not None and concurrency == args.concurrency:
+                mine, _ = page_cases(args, concurrency, peer.account_id)
+                print(f"ours with {multi.workers} workers, concurrency {concurrency}{label} …", end=" ", flush=True)
+                c = await measure_multi(multi, token, mine, backends, args.warmup)
+                print(f"{c.result.throughput:.1f} req/s", flush=True)
+                pairs.append(Pair(c, b, multi.workers))
     return pairs
 
 
@@ -428,18 +477,19 @@ def _cpu_cell(ours: float | None, peer: float | None) -> str:
 
 def markdown(pairs: list[Pair]) -> str:
     head = (
-        "| case | concurrency | requests ours / peer | ours req/s | PostGraphile req/s | ours / PostGraphile "
-        "| p50 ms ours / peer | p99 ms ours / peer | SQL statements/request ours / peer "
+        "| case | concurrency | our workers | requests ours / peer | ours req/s | PostGraphile req/s "
+        "| ours / PostGraphile | p50 ms ours / peer | p99 ms ours / peer | SQL statements/request ours / peer "
         "| server CPU ms/request ours / peer | + its PostgreSQL backends ours / peer | CPU-based ratio |"
     )
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for p in pairs:
         a, b = p.ours.result, p.peer.result
         (a_server, a_total), (b_server, b_total) = p.ours.cpu_ms_per_request(), p.peer.cpu_ms_per_request()
         cpu_ratio = "–" if p.cpu_ratio is None else f"{p.cpu_ratio:.2f}×"
         lines.append(
-            f"| {a.case.name} | {a.case.concurrency} | {a.requests} / {b.requests} | {a.throughput:.1f} | "
-            f"{b.throughput:.1f} | **{p.ratio:.2f}×** | {a.percentile_ms(50):.1f} / {b.percentile_ms(50):.1f} | "
+            f"| {a.case.name} | {a.case.concurrency} | {p.workers} | {a.requests} / {b.requests} | "
+            f"{a.throughput:.1f} | {b.throughput:.1f} | **{p.ratio:.2f}×** | "
+            f"{a.percentile_ms(50):.1f} / {b.percentile_ms(50):.1f} | "
             f"{a.percentile_ms(99):.1f} / {b.percentile_ms(99):.1f} | {statements_cell(a)} / {statements_cell(b)} | "
             f"{_cpu_cell(a_server, b_server)} | {_cpu_cell(a_total, b_total)} | {cpu_ratio} |"
         )
@@ -456,7 +506,12 @@ def publish(facts: list[str], pairs: list[Pair], notes: list[str]) -> None:
             markdown(pairs),
             "",
             *(f"- {n}" for n in notes),
-            *(f"- {p.ours.note('ours')}\n- {p.peer.note('PostGraphile')}" for p in pairs),
+            *(
+                f"- {p.ours.note('ours')}\n- {p.peer.note('PostGraphile')}"
+                if p.workers == 1
+                else f"- {p.ours.note(f'ours with {p.workers} workers')} (against the PostGraphile case above)"
+                for p in pairs
+            ),
             "",
         ]
     )
@@ -467,6 +522,7 @@ def publish(facts: list[str], pairs: list[Pair], notes: list[str]) -> None:
             {
                 "case": p.ours.result.case.name,
                 "concurrency": p.ours.result.case.concurrency,
+                "our_workers": p.workers,
                 "ratio_ours_over_peer": round(p.ratio, 3),
                 "cpu_based_ratio": None if p.cpu_ratio is None else round(p.cpu_ratio, 3),
                 "ours": p.ours.as_json(),
@@ -505,6 +561,15 @@ def bench(args: argparse.Namespace, server: BenchServer, started: list[Any]) -> 
     ours = ServerProcess(server_environment(owner_url, dev_secret, settings.dev_issuer), RESULTS_DIR / "peer-ours.log")
     started.append(ours)
     ours.start()
+    multi = None
+    if args.ours_workers > 1:
+        multi = ServerProcess(
+            server_environment(owner_url, dev_secret, settings.dev_issuer),
+            RESULTS_DIR / f"peer-ours-{args.ours_workers}-workers.log",
+            args.ours_workers,
+        )
+        started.append(multi)
+        multi.start()
     peer = PeerProcess(owner_url, str(seeded.account_id), RESULTS_DIR / "peer-postgraphile.log")
     started.append(peer)
     peer.start()
@@ -514,11 +579,12 @@ def bench(args: argparse.Namespace, server: BenchServer, started: list[Any]) -> 
     asyncio.run(warm_up(ours.base_url, token, cases[0], 1))  # the first request links the admin's identity
     notes = [asyncio.run(same_data(ours, peer, token, cases))]
     print(notes[0], flush=True)
-    pairs = asyncio.run(measure(ours, peer, token, args))
+    pairs = asyncio.run(measure(ours, multi, peer, token, args))
 
     facts = machine_facts(pg_version, server.where(), ROOT)
     facts[-1] = (
-        "- servers: ours `cockpit serve` with 1 uvicorn worker; the peer "
+        "- servers: ours `cockpit serve` with 1 uvicorn worker (and, in the rows that say so, a second one with "
+        f"{args.ours_workers} workers, its connections spread evenly over them); the peer "
         f"{peer.version()} in one process (bench/peer/server.js), connected as the owner with role "
         f"`{PEER_ROLE}` and `app.account_id` set per request (pgSettings); both on loopback. Client: bench/load.py "
         "(bench.http.LeanClient in the bench process, which shares the cores); the cases alternate ours / peer"
