@@ -4,6 +4,7 @@ and suspended accounts."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 
 from cockpit_graphql.auth.tenant import mint_for_system
 from cockpit_graphql.db.engine import Database
-from cockpit_graphql.db.tables import AuditEvent, IdentityBinding, OidcIdentity, User
+from cockpit_graphql.db.tables import AuditEvent, IdentityBinding, OidcIdentity, UnlinkedIdentity, User
 from cockpit_graphql.ops.bootstrap import add_platform_operator
 from tests.support.world import PLATFORM_ISSUER, Response, World
 
@@ -349,6 +350,29 @@ async def test_jit_provisions_a_member_in_the_global_team(world: World, db: Data
     assert len(await users_with_email(db, t.account_id, email)) == 1
     assert len(await audit_events(db, t.account_id, PROVISIONED)) == 1
     assert await audit_events(db, t.account_id, LINKED) == []
+
+
+async def test_a_first_burst_of_requests_links_or_provisions_once_and_signs_every_one_in(
+    world: World, db: Database
+) -> None:
+    """A client's first requests arrive together, each finding no linked user: every one is signed in as
+    the same user, linked (or provisioned) once, and none is recorded as an unlinked identity. Without
+    the per-identity lock the later ones saw the first one's link as "linked to another subject"."""
+    t = await world.tenant(jit=True)
+    newcomer = f"burst-{uuid.uuid4().hex[:6]}@{t.domain}"
+    for email, action in ((t.member_email, LINKED), (newcomer, PROVISIONED)):
+        token = world.token(t, email)
+        answers = await asyncio.gather(*(world.gql(VIEWER, token=token) for _ in range(8)))
+        ids = {assert_signed_in(r, email)["user"]["id"] for r in answers}
+        assert len(ids) == 1, ids
+        users = await users_with_email(db, t.account_id, email)
+        assert len(users) == 1
+        assert [(i.issuer, i.subject) for i in await identities(db, t.account_id, user_id=users[0].id)] == [
+            (t.issuer, subject(email))
+        ]
+        assert [e.target_id for e in await audit_events(db, t.account_id, action)] == [str(users[0].id)]
+    async with db.tenant(mint_for_system(t.account_id)) as session:
+        assert (await session.scalars(sa.select(UnlinkedIdentity))).all() == []
 
 
 async def test_role_claims_do_not_shape_a_provisioned_user(world: World, db: Database) -> None:

@@ -132,6 +132,10 @@ async def _first_sign_in(db: Database, tenant: TenantId, claims: VerifiedClaims,
     transaction of its own; a refusal that names a reason keeps the identity for reconciliation."""
     try:
         async with db.tenant(tenant) as session:
+            await _serialize_first_sign_in(session, claims)
+            linked = await _linked_user(session, claims)
+            if linked is not None:  # a concurrent first request of this identity linked it after our lookup
+                return linked
             account = await session.get_one(Account, tenant.value)
             return await _link_or_provision(session, tenant, account, claims, request_id)
     except IdentityRefused as refused:
@@ -286,6 +290,25 @@ async def _keep_unlinked(session: AsyncSession, tenant: TenantId, claims: Verifi
             },
         )
     )
+
+
+async def _serialize_first_sign_in(session: AsyncSession, claims: VerifiedClaims) -> None:
+    """First sign-ins of one (issuer, subject) run one at a time (a transaction-scoped advisory lock):
+    a client's first burst of requests all find no linked user, and without the lock the later ones
+    saw the first one's link as "linked to another subject" or raced it to provision the same email."""
+    await session.execute(
+        sa.text("SELECT pg_advisory_xact_lock(hashtextextended('cockpit.sign-in:' || :issuer || '#' || :subject, 0))"),
+        {"issuer": claims.issuer, "subject": claims.subject},
+    )
+
+
+async def _linked_user(session: AsyncSession, claims: VerifiedClaims) -> User | None:
+    stmt = (
+        sa.select(User)
+        .join(OidcIdentity, sa.and_(OidcIdentity.account_id == User.account_id, OidcIdentity.user_id == User.id))
+        .where(OidcIdentity.issuer == claims.issuer, OidcIdentity.subject == claims.subject)
+    )
+    return (await session.scalars(stmt)).first()
 
 
 async def _has_identity_for_issuer(session: AsyncSession, user_id: uuid.UUID, issuer: str) -> bool:
