@@ -24,11 +24,12 @@ from cockpit_graphql.context import Context, build_context
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.domain.policies.flags import flag_registry
 from cockpit_graphql.ide import GraphiQLPage
+from cockpit_graphql.limits.gate import OperationGate
 from cockpit_graphql.limits.rate_limit import RateLimiter
 from cockpit_graphql.logging_setup import configure_logging
 from cockpit_graphql.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from cockpit_graphql.ops.endpoints import operations_routes
-from cockpit_graphql.ops.metrics import RATE_LIMIT_UNAVAILABLE
+from cockpit_graphql.ops.metrics import OPERATION_WAIT, RATE_LIMIT_UNAVAILABLE
 from cockpit_graphql.ops.tracing import build_tracing
 from cockpit_graphql.schema import build_schema
 from cockpit_graphql.scim.app import PREFIX as SCIM_PREFIX
@@ -44,6 +45,7 @@ class CockpitGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.db_holder = db_holder
         self.ide = ide
+        self.gate = OperationGate(settings.max_concurrent_operations)
 
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
         # self-hosted assets + CSP when installed (make graphiql-assets), else strawberry's CDN page
@@ -54,7 +56,9 @@ class CockpitGraphQL(GraphQL[Context, None]):
 
     async def execute_operation(self, **kwargs: Any) -> Any:  # type: ignore[override]
         try:
-            return await super().execute_operation(**kwargs)
+            async with self.gate.turn() as waited:
+                OPERATION_WAIT.observe(waited)
+                return await super().execute_operation(**kwargs)
         finally:
             context = kwargs.get("context")
             if isinstance(context, Context):

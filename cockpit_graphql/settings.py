@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         description="Cost of each introspection field (__schema, __type) for the rate limit: a full "
         "introspection answer is ~375 KB and ~0.2 s of CPU. Every request costs at least 1.",
     )
+    max_concurrent_operations: int = Field(
+        4,
+        ge=0,
+        description="GraphQL operations executing at once per worker process; the others wait their turn "
+        "(first come, first served). 0: no limit. See cockpit_graphql/limits/gate.py and docs/runbook.md.",
+    )
     max_page_size: int = 100
     default_page_size: int = 20
     max_nodes_ids: int = 100

@@ -69,6 +69,12 @@ SQL_STATEMENTS = Histogram(
     buckets=(0, 1, 2, 4, 6, 10, 15, 20, 30, 50, 100, 200, 500, 1000),
     registry=REGISTRY,
 )
+OPERATION_WAIT = Histogram(
+    "cockpit_graphql_operation_wait_seconds",
+    "Time a GraphQL operation waited for its turn to execute (MAX_CONCURRENT_OPERATIONS per worker).",
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
 RATE_LIMIT_UNAVAILABLE = Counter(
     "cockpit_rate_limit_unavailable",
     "Requests whose rate limit could not be checked because Redis did not answer (fail-open serves them).",
