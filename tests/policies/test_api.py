@@ -492,6 +492,15 @@ async def test_effective_access_for_many_users_is_batched(world: World) -> None:
     assert all(v["reasons"] == ["NO_MODEL_AVAILABLE", "NO_PLAN"] for v in data.values())  # no default, no plan
 
 
+async def _default_model(world: World, t: Tenant, name: str, **prices: str) -> uuid.UUID:
+    """A catalog model the account is entitled to and uses by default."""
+    model = await catalog_model(world, name, **prices)
+    await entitle(world, t, [model])
+    default = {"scopeId": t.account_gid, "defaultModelId": model_gid(model)}
+    await _ok(world, t, "setModelAccess", "SetModelAccessInput", default)
+    return model
+
+
 ALLOCATION_FIELDS = (
     "scope { level id } hasPlan cap capSource spent reserved remaining bindingScope { level id } "
     "allocatedToChildren poolHeadroom overflowHeadroom "
@@ -505,15 +514,7 @@ async def test_effective_access_reads_in_one_statement_what_the_users_own_fields
     connection mode equal the user's own effective fields, which read them through the general paths
     (a team cap, a default user cap and a flag at the team make the chain non-trivial)."""
     t = await world.tenant()
-    alpha = await catalog_model(world, "Alpha")
-    await entitle(world, t, [alpha])
-    await _ok(
-        world,
-        t,
-        "setModelAccess",
-        "SetModelAccessInput",
-        {"scopeId": t.account_gid, "defaultModelId": model_gid(alpha)},
-    )
+    await _default_model(world, t, "Alpha")
     team = t.gid("Team", "platform")
     await _ok(
         world,
@@ -584,15 +585,7 @@ async def test_the_chosen_model_comes_with_the_answer_exactly_as_the_catalog_has
     statement of its own, and every field equals what `node(id:)` reads from the catalog table
     (prices to the last decimal, timestamps to the microsecond)."""
     t = await world.tenant()
-    priced = await catalog_model(world, "Priced", price_in="2.1234567891", price_out="0.0000000001")
-    await entitle(world, t, [priced])
-    await _ok(
-        world,
-        t,
-        "setModelAccess",
-        "SetModelAccessInput",
-        {"scopeId": t.account_gid, "defaultModelId": model_gid(priced)},
-    )
+    priced = await _default_model(world, t, "Priced", price_in="2.1234567891", price_out="0.0000000001")
     user = t.gid("User", "member")
     plain = await world.gql("query($u: ID!) { effectiveAccess(userId: $u) { allowed } }", {"u": user}, world.admin(t))
     with_model = await world.gql(
