@@ -5,7 +5,8 @@ Why: interleaving many operations in one event loop costs CPU. Measured with `ma
 the directory page (1,000 users, one worker, c=16, docs/performance.md): 98.9 ms of server CPU per
 page with 16 pages in flight, 74.6 ms with 2 at a time and 81.9 ms with 4, against 73.8 ms at c=1;
 throughput 9.8 → 13.1 (2) and 12.1 (4) pages/s, p99 2.0 → 1.4 and 1.5 s. Sixteen half-built
-responses of ~100,000 objects each are alive at once, and the caches and the collector pay for it.
+responses are alive at once instead of a few; raising the collector's thresholds did not change the
+figure, so the cost is not the collector's (more live memory per unit of work is the likely one).
 Small operations are unaffected (effectiveAccess: the same req/s with and without, within noise).
 
 The cost is head-of-line waiting: an operation that holds its turn while it waits on PostgreSQL

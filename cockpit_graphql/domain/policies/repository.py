@@ -73,15 +73,16 @@ async def existing_models(session: AsyncSession, ids: Iterable[uuid.UUID]) -> se
 
 # The policy inputs as fragments, so that the runtime's one read (domain/policies/access_read.py) can
 # put them in its own statement: INPUTS_COLUMNS select from `accounts a` (the one row of :account_id)
-# and need a relation s(level, id) of the scopes whose settings are read.
+# and need a relation s(level, id) of the scopes whose settings are read. Their aliases (a, ps, m, g)
+# stay clear of the snapshot's CTE names (c, p), which share that statement.
 INPUTS_COLUMNS = """
            a.status,
            a.entitlements,
-           (SELECT coalesce(jsonb_agg(jsonb_build_array(p.scope_level, p.scope_id, p.kind, p.key, p.value, p.locked)),
-                            '[]'::jsonb)
-              FROM policy_settings p
-             WHERE p.account_id = a.id
-               AND (p.scope_level, p.scope_id) IN (SELECT level, id FROM s))
+           (SELECT coalesce(jsonb_agg(jsonb_build_array(ps.scope_level, ps.scope_id, ps.kind, ps.key, ps.value,
+                                                        ps.locked)), '[]'::jsonb)
+              FROM policy_settings ps
+             WHERE ps.account_id = a.id
+               AND (ps.scope_level, ps.scope_id) IN (SELECT level, id FROM s))
              AS settings,
            (SELECT coalesce(jsonb_agg(MODEL_ARRAY), '[]'::jsonb)
               FROM models m WHERE m.enabled) AS catalog,
