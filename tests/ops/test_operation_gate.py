@@ -62,35 +62,42 @@ async def test_the_app_executes_at_most_max_concurrent_operations_at_once(
     world: World, settings: Any, db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Through the whole app: 6 requests at once against a limit of 2 execute 2 at a time, every answer
-    is complete, and each request's wait is observed."""
+    is complete and each request's wait is observed; with 0, all 6 execute at once. Each operation holds
+    its turn until `crowd` operations execute together (no timing assumption: a gate that let fewer
+    through would time out, one that let more through would exceed the count)."""
     t = await world.tenant()
-    executing, most = 0, 0
+    state = {"executing": 0, "most": 0, "crowd": 2}
+    together = asyncio.Event()
     original = CockpitSchema.execute
 
-    async def slow_execute(self: Any, *args: Any, **kwargs: Any) -> Any:
-        nonlocal executing, most
-        executing += 1
-        most = max(most, executing)
+    async def held_execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        state["executing"] += 1
+        state["most"] = max(state["most"], state["executing"])
+        if state["executing"] >= state["crowd"]:
+            together.set()
         try:
-            await asyncio.sleep(0.02)  # long enough for every request to arrive meanwhile
+            await asyncio.wait_for(together.wait(), 10)
             return await original(self, *args, **kwargs)
         finally:
-            executing -= 1
+            state["executing"] -= 1
 
-    monkeypatch.setattr(CockpitSchema, "execute", slow_execute)
+    async def six_at_once(limit: int) -> None:
+        async with app_client(own_settings(settings, max_concurrent_operations=limit), db) as (_app, client):
+            token = world.admin(t)
+            answers = await asyncio.gather(*(gql(client, "{ viewer { role } }", token=token) for _ in range(6)))
+        assert [a.errors for a in answers] == [[]] * 6
+        assert [a.data["viewer"]["role"] for a in answers] == ["ACCOUNT_ADMIN"] * 6
+
+    monkeypatch.setattr(CockpitSchema, "execute", held_execute)
     observed = _wait_count()
-    async with app_client(own_settings(settings, max_concurrent_operations=2), db) as (_app, client):
-        answers = await asyncio.gather(*(gql(client, "{ viewer { role } }", token=world.admin(t)) for _ in range(6)))
-    assert [a.errors for a in answers] == [[]] * 6
-    assert [a.data["viewer"]["role"] for a in answers] == ["ACCOUNT_ADMIN"] * 6
-    assert most == 2
+    await six_at_once(2)
+    assert state["most"] == 2
     assert _wait_count() - observed == 6
 
-    most = 0
-    async with app_client(own_settings(settings, max_concurrent_operations=0), db) as (_app, client):
-        answers = await asyncio.gather(*(gql(client, "{ viewer { role } }", token=world.admin(t)) for _ in range(6)))
-    assert [a.errors for a in answers] == [[]] * 6
-    assert most == 6
+    state.update(most=0, crowd=6)
+    together.clear()
+    await six_at_once(0)
+    assert state["most"] == 6
 
 
 def _wait_count() -> float:
