@@ -29,15 +29,10 @@ async def _crowd(gate: OperationGate, callers: int) -> tuple[int, list[int]]:
             order.append(i)
             if len(order) >= (gate.limit or callers):  # as many as may hold a turn at once do
                 release.set()
-            await release.wait()
-            await asyncio.sleep(0)
+            await asyncio.wait_for(release.wait(), 5)
             inside -= 1
 
-    tasks = []
-    for i in range(callers):
-        tasks.append(asyncio.create_task(caller(i)))
-        await asyncio.sleep(0)  # each asks in turn: i asks before i + 1
-    await asyncio.gather(*tasks)
+    await asyncio.gather(*(caller(i) for i in range(callers)))  # started in order: i asks before i + 1
     return most, order
 
 
