@@ -3,6 +3,7 @@ statements for any number of scopes), explicit settings by scope, guardrails by 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,12 +18,13 @@ from cockpit_graphql.dataloaders.base import batch_by_account
 from cockpit_graphql.dataloaders.budgets import ChainKey
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.db.tables import GuardrailDefinition
+from cockpit_graphql.domain.budgets.repository import known_renewal_day
 from cockpit_graphql.domain.budgets.scopes import Scope
 from cockpit_graphql.domain.policies import repository as repo
 from cockpit_graphql.domain.policies.access import AccessRequest
 from cockpit_graphql.domain.policies.effective import PolicyView, effective_policies
 from cockpit_graphql.domain.policies.flags import FlagDefinition
-from cockpit_graphql.domain.policies.runtime import AccessAnswer, effective_access
+from cockpit_graphql.domain.policies.runtime import AccessAnswer, effective_access, effective_access_alone
 from cockpit_graphql.domain.policies.settings import ScopePolicies
 
 
@@ -45,8 +47,24 @@ class PolicyLoaders:
         self.access = DataLoader(self._load_access)
 
     async def _load_access(self, keys: list[AccessKey]) -> list[AccessAnswer | None]:
-        """effectiveAccess for every (user, request) of a request: one transaction per account."""
+        """effectiveAccess for every (user, request) of a request, per account: one function call
+        outside a transaction where no agent is asked about and the account's renewal day is known,
+        else one tenant transaction (which also learns the renewal day)."""
         now = datetime.now(UTC)
+        alone: dict[uuid.UUID, list[AccessKey]] = {}
+        rest: list[AccessKey] = []
+        for key in keys:
+            fits = key.request.agent_id is None and known_renewal_day(key.account_id) is not None
+            (alone.setdefault(key.account_id, []) if fits else rest).append(key)
+
+        async def run_alone(account_id: uuid.UUID, group: list[AccessKey]) -> dict[AccessKey, AccessAnswer | None]:
+            tenant = self.principal.tenant_for(account_id) if self.principal else None
+            day = known_renewal_day(account_id)
+            if tenant is None or day is None:
+                return {}
+            asks = [(k.user_id, k.request) for k in group]
+            answers = await effective_access_alone(self.db, tenant, asks, self.registry, now, day)
+            return dict(zip(group, answers, strict=True))
 
         async def run(session: AsyncSession, group: list[AccessKey]) -> dict[AccessKey, AccessAnswer | None]:
             tenant = self.principal.tenant_for(group[0].account_id) if self.principal else None
@@ -54,7 +72,15 @@ class PolicyLoaders:
             asks = [(k.user_id, k.request) for k in group]
             return dict(zip(group, await effective_access(session, tenant, asks, self.registry, now), strict=True))
 
-        return await batch_by_account(self.db, self.principal, keys, lambda k: k.account_id, lambda _k: None, run)
+        found: dict[AccessKey, AccessAnswer | None] = {}
+        for part in await asyncio.gather(*(run_alone(account, group) for account, group in alone.items())):
+            found.update(part)
+        if rest:
+            by_account = await batch_by_account(
+                self.db, self.principal, rest, lambda k: k.account_id, lambda _: None, run
+            )
+            found.update(zip(rest, by_account, strict=True))
+        return [found.get(key) for key in keys]
 
     async def _load_effective(self, keys: list[ChainKey]) -> list[PolicyView | None]:
         async def run(session: AsyncSession, group: list[ChainKey]) -> dict[ChainKey, PolicyView]:

@@ -78,6 +78,11 @@ _RENEWAL_DAYS_MAX = 100_000
 _LEARNED = "renewal_days_learned"
 
 
+def known_renewal_day(account_id: uuid.UUID) -> int | None:
+    """The renewal day this process remembers for the account (see renewal_day); reads nothing."""
+    return _RENEWAL_DAYS.get(account_id)
+
+
 async def renewal_day(session: AsyncSession) -> int | None:
     """The renewal day is fixed by the first plan version. Plan versions are append-only (the app
     role may only INSERT and SELECT them), so once an account has a committed one its renewal day
@@ -85,7 +90,7 @@ async def renewal_day(session: AsyncSession) -> int | None:
     transaction is remembered only when that transaction commits (a first plan rolled back with its
     transaction is never remembered)."""
     account_id = session.info.get("account_id")
-    known = _RENEWAL_DAYS.get(account_id) if account_id else None
+    known = known_renewal_day(account_id) if account_id else None
     if known is not None:
         return known
     day = await session.scalar(sa.select(BudgetPlan.renewal_day).order_by(BudgetPlan.version).limit(1))

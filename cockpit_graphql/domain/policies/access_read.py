@@ -2,7 +2,11 @@
 chains and the budget snapshot of those scopes, in ONE statement (effectiveAccess's hot path: one round
 trip where placements, policy inputs and the snapshot took three). The policy and budget parts are the
 very fragments of policies.repository.INPUTS and budgets.repository.SNAPSHOT, parsed by the same
-functions, so the two paths cannot read differently. Runs inside the caller's tenant transaction."""
+functions, so the two paths cannot read differently.
+
+Two ways to run it: `read_access` inside the caller's tenant transaction, and `read_access_alone` as one
+call of `cockpit_access_read()` (migration 0012: the same query, frozen; a test fails when they differ)
+on an autocommit connection — one round trip instead of four (BEGIN, `set_config`, the read, COMMIT)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -17,6 +22,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
+from cockpit_graphql.db.engine import Database
 from cockpit_graphql.domain.budgets.repository import (
     SNAPSHOT_COLUMN_TYPES,
     SNAPSHOT_COLUMNS,
@@ -26,6 +32,12 @@ from cockpit_graphql.domain.budgets.repository import (
 )
 from cockpit_graphql.domain.budgets.scopes import Placement
 from cockpit_graphql.domain.policies.repository import INPUTS_COLUMN_TYPES, INPUTS_COLUMNS, RawInputs, inputs_from_row
+
+_PARAMETERS = (
+    sa.bindparam("users", type_=ARRAY(PG_UUID(as_uuid=True))),
+    sa.bindparam("start", type_=sa.DateTime(timezone=True)),
+)
+_COLUMNS = (sa.column("placements", JSONB), *INPUTS_COLUMN_TYPES, *SNAPSHOT_COLUMN_TYPES)
 
 # s: the account, then the organization, team and user of every placement found (each scope once).
 ACCESS_READ = (
@@ -50,11 +62,13 @@ ACCESS_READ = (
      WHERE a.id = :account_id
     """
     )
-    .bindparams(
-        sa.bindparam("users", type_=ARRAY(PG_UUID(as_uuid=True))),
-        sa.bindparam("start", type_=sa.DateTime(timezone=True)),
-    )
-    .columns(sa.column("placements", JSONB), *INPUTS_COLUMN_TYPES, *SNAPSHOT_COLUMN_TYPES)
+    .bindparams(*_PARAMETERS)
+    .columns(*_COLUMNS)
+)
+ACCESS_READ_CALL = (
+    sa.text("SELECT * FROM cockpit_access_read(:account_id, :users, :start)")
+    .bindparams(*_PARAMETERS)
+    .columns(*_COLUMNS)
 )
 
 
@@ -68,10 +82,27 @@ class AccessRead:
 async def read_access(
     session: AsyncSession, tenant: TenantId, user_ids: Iterable[uuid.UUID], start: datetime | None
 ) -> AccessRead:
-    """`start`: the start of the cycle containing now, None when the account has no plan."""
-    row = (
-        await session.execute(ACCESS_READ, {"account_id": tenant.value, "users": list(set(user_ids)), "start": start})
-    ).one()
+    """In the session's tenant transaction. `start`: the start of the cycle containing now, None when
+    the account has no plan."""
+    row = (await session.execute(ACCESS_READ, _parameters(tenant, user_ids, start))).one()
+    return _access_read(tenant, row)
+
+
+async def read_access_alone(
+    db: Database, tenant: TenantId, user_ids: Iterable[uuid.UUID], start: datetime | None
+) -> AccessRead:
+    """Outside any transaction: one call of cockpit_access_read(), which enters the account for this
+    statement only (row-level security applies as in a tenant transaction)."""
+    async with db.single_statements() as connection:
+        row = (await connection.execute(ACCESS_READ_CALL, _parameters(tenant, user_ids, start))).one()
+    return _access_read(tenant, row)
+
+
+def _parameters(tenant: TenantId, user_ids: Iterable[uuid.UUID], start: datetime | None) -> dict[str, Any]:
+    return {"account_id": tenant.value, "users": list(set(user_ids)), "start": start}
+
+
+def _access_read(tenant: TenantId, row: Any) -> AccessRead:
     placements = {
         uuid.UUID(user): Placement(tenant.value, uuid.UUID(org), uuid.UUID(team), uuid.UUID(user))
         for user, team, org in row.placements

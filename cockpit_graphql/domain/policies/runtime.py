@@ -1,6 +1,7 @@
 """effectiveAccess for the runtime: placement, account, policies and budget read in ONE statement
-(access_read.py) of one tenant transaction, then decided by decide_access(). Read-only: it reserves
-nothing (authorizeUsage does)."""
+(access_read.py) — in a tenant transaction, or alone as one function call when no agent is asked about
+and the renewal day is known — then decided by decide_access(). Read-only: it reserves nothing
+(authorizeUsage does)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
+from cockpit_graphql.db.engine import Database
 from cockpit_graphql.domain.budgets import repository as budget_repo
 from cockpit_graphql.domain.budgets.allocation import Allocation
 from cockpit_graphql.domain.budgets.cycles import cycle_bounds
@@ -22,7 +24,7 @@ from cockpit_graphql.domain.marketplace import connections_repository as connect
 from cockpit_graphql.domain.marketplace.audience import membership
 from cockpit_graphql.domain.marketplace.connection_access import may_use
 from cockpit_graphql.domain.policies.access import AccessDecision, AccessRequest, decide_access
-from cockpit_graphql.domain.policies.access_read import read_access
+from cockpit_graphql.domain.policies.access_read import AccessRead, read_access, read_access_alone
 from cockpit_graphql.domain.policies.effective import PolicyInputs, PolicyView, views
 from cockpit_graphql.domain.policies.flags import FlagDefinition
 from cockpit_graphql.domain.policies.records import ModelRecord
@@ -87,22 +89,51 @@ async def effective_access(
     registry: Mapping[str, FlagDefinition],
     now: datetime,
 ) -> list[AccessAnswer | None]:
-    """Answers for many (user, request) pairs of one account in the same statements as one: the
-    placements, the policy inputs of every chain and the budget snapshot in one statement (and, when
-    agents are asked about, their rows, assignments and connections). None for a user who is not in
-    this account."""
+    """Answers for many (user, request) pairs of one account in the same statements as one, in the
+    session's tenant transaction: the placements, the policy inputs of every chain and the budget
+    snapshot in one statement (and, when agents are asked about, their rows, assignments and
+    connections). None for a user who is not in this account."""
     day = await budget_repo.renewal_day(session)  # remembered per process once the account has a plan
     start = cycle_bounds(day, now)[0] if day is not None else None
     read = await read_access(session, tenant, [user for user, _ in asks], start)
-    places = read.placements
-    chains = {user: p.chain() for user, p in places.items()}
+    runs = await _agent_runs(session, asks, _chains(read))
+    return _answers(read, asks, registry, runs)
+
+
+async def effective_access_alone(
+    db: Database,
+    tenant: TenantId,
+    asks: Sequence[tuple[uuid.UUID, AccessRequest]],
+    registry: Mapping[str, FlagDefinition],
+    now: datetime,
+    renewal_day: int,
+) -> list[AccessAnswer | None]:
+    """The same answers without a transaction, in one round trip (read_access_alone), where nothing
+    else is needed: no agent asked about, and the account's renewal day known to this process."""
+    if any(request.agent_id is not None for _, request in asks):
+        raise ValueError("an agent's audience and connections are read in a tenant transaction")
+    read = await read_access_alone(db, tenant, [user for user, _ in asks], cycle_bounds(renewal_day, now)[0])
+    return _answers(read, asks, registry, {})
+
+
+def _chains(read: AccessRead) -> dict[uuid.UUID, list[Scope]]:
+    return {user: p.chain() for user, p in read.placements.items()}
+
+
+def _answers(
+    read: AccessRead,
+    asks: Sequence[tuple[uuid.UUID, AccessRequest]],
+    registry: Mapping[str, FlagDefinition],
+    runs: Mapping[tuple[uuid.UUID, uuid.UUID], _AgentRun],
+) -> list[AccessAnswer | None]:
+    """Every answer decided by decide_access() from one read (and the agents' runs)."""
+    chains = _chains(read)
     if not chains:
         return [None] * len(asks)
     ordered = list(chains.values())
     inputs = PolicyInputs.of(read.inputs)
     by_user = dict(zip(chains, views(inputs, ordered, registry), strict=True))
     budgets = dict(zip(chains, allocations_of(read.snapshot, ordered, {}), strict=True))  # users have no children
-    runs = await _agent_runs(session, asks, chains)
     answers: list[AccessAnswer | None] = []
     for user, request in asks:
         if user not in chains:
@@ -118,5 +149,7 @@ async def effective_access(
             request = replace(request, agent_model=run.model)
         decision = decide_access(view.policy, allocation, inputs.account_active, request, available)
         model = inputs.model(decision.model)
-        answers.append(AccessAnswer(places[user], view, allocation, decision, connections, request.agent_id, model))
+        answers.append(
+            AccessAnswer(read.placements[user], view, allocation, decision, connections, request.agent_id, model)
+        )
     return answers
