@@ -415,8 +415,16 @@ async def test_effective_policies_of_a_page_of_users_cost_constant_statements(wo
 
 
 async def test_effective_access_is_never_stale(world: World) -> None:
-    """No policy data is cached between requests: every change is in the very next answer."""
+    """No policy data is cached between requests: every change is in the very next answer. With a plan,
+    so that the answers after the first come from the one-call path (cockpit_access_read())."""
     t = await world.tenant()
+    plan = {"creditsPerCycle": "100", "renewalDay": 1, "overflowPolicy": "BLOCK"}
+    r = await world.gql(
+        "mutation($i: SetBudgetPlanInput!) { setBudgetPlan(input: $i) { userErrors { code } } }",
+        {"i": plan},
+        world.admin(t),
+    )
+    assert r.data["setBudgetPlan"]["userErrors"] == [], r.body
     alpha = await catalog_model(world, "Alpha")
     beta = await catalog_model(world, "Beta")
     await entitle(world, t, [alpha, beta])
@@ -436,6 +444,8 @@ async def test_effective_access_is_never_stale(world: World) -> None:
         return model["displayName"] if model else None
 
     assert await chosen() == "Alpha"
+    r = await world.gql(ACCESS, {"u": user}, world.admin(t))
+    assert r.statements == 2, r.statements  # the one-call path from here on
     await _ok(
         world,
         t,
