@@ -1,6 +1,7 @@
 """Engines and transactions. Every statement on tenant data runs inside `Database.tenant()`, but
-one: `cockpit_identity()` (identity resolution, on every request), a SQL function that sets the
-tenant itself for its one tenant read (migration 0011), run on `single_statements()`.
+two SQL functions that set the tenant themselves for their one statement and restore the caller's
+setting, run on `single_statements()`: `cockpit_identity()` (identity resolution, every request;
+migration 0011) and `cockpit_access_read()` (effectiveAccess's read; migration 0012).
 
 Session strategy for concurrent resolvers: strawberry resolves sibling fields concurrently and one
 asyncpg connection cannot run two statements at once, so a request never shares one session between
@@ -117,8 +118,8 @@ class Database:
     @contextlib.asynccontextmanager
     async def single_statements(self) -> AsyncIterator[AsyncConnection]:
         """A connection outside any transaction (autocommit: each statement is its own, no BEGIN or
-        COMMIT round trip) with no account set: for one-statement platform reads every request makes
-        (identity). A statement that sets the account with `set_config(…, true)` loses it when it ends."""
+        COMMIT round trip) with no account set: for the one-statement reads of the hot paths (identity,
+        effectiveAccess). A statement that sets the account with `set_config(…, true)` loses it when it ends."""
         async with self.engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
