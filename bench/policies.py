@@ -50,6 +50,8 @@ query BenchAccessCheck($u: ID!) {
 
 FEATURE_FLAGS = "query BenchFlags { featureFlags { key default } }"
 
+FLOOR = "query Floor { viewer { role } }"
+
 CREATE_MODEL = f"""
 mutation BenchModel($input: CreateModelInput!) {{
   createModel(input: $input) {{ {USER_ERRORS} model {{ id providerModelId capabilities enabled }} }}
@@ -352,11 +354,25 @@ class EffectiveAccessCase(Case):
             raise BenchFailure(f"{self.name}: effectiveAccess({user}): {problem}: {access}")
 
 
+@dataclass(kw_only=True)
+class FloorCase(Case):
+    """The floor under every GraphQL request on this stack: `viewer { role }` authenticates the caller
+    (one statement) and reads nothing else. No query the runtime can send is faster than this row."""
+
+    def payload(self, seq: int) -> dict[str, Any]:
+        return payload_of(FLOOR, "Floor", {})
+
+    def check(self, data: dict[str, Any], seq: int) -> None:
+        if (data.get("viewer") or {}).get("role") != "ACCOUNT_ADMIN":
+            raise BenchFailure(f"{self.name}: viewer.role is not ACCOUNT_ADMIN: {data}")
+
+
 def effective_access_cases(
     world: PolicyWorld, requests: int, seconds: float, concurrency: int, workers: int = 1
 ) -> list[Case]:
     """c=1 and c=`concurrency`; the second case starts half-way through the users, so that the two ask
-    about different users as long as each sends at most half as many requests as there are users."""
+    about different users as long as each sends at most half as many requests as there are users. Then
+    the floor (FloorCase) at both concurrencies on the same server: what any query costs at least."""
     users = len(world.users)
     name = f"effectiveAccess ({users:,} users, each once)"
     return [
@@ -370,4 +386,13 @@ def effective_access_cases(
             offset=k * users // 2,
         )
         for k, c in enumerate((1, concurrency))
+    ] + [
+        FloorCase(
+            name="GraphQL floor: viewer { role } (authentication only)",
+            concurrency=c,
+            max_requests=requests,
+            max_seconds=seconds,
+            workers=workers,
+        )
+        for c in (1, concurrency)
     ]
