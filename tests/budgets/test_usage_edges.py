@@ -36,6 +36,21 @@ async def test_a_replay_is_answered_even_after_the_user_left(world: World) -> No
     assert again.replayed and again.event.id == first.event.id and again.event.credits == first.event.credits
 
 
+async def test_a_batch_with_a_replay_that_is_invalid_now_still_writes_its_new_events(world: World) -> None:
+    """Only the events a call writes are checked: a replay whose user left, sent again with a negative
+    cost, is answered as it was beside a new event that is written; a new event of that user is refused."""
+    b = await tree(await new_budget(world), "1000")
+    [first] = await record(b, [usage(b, "u1", "0.002", key="once")])
+    async with b.db.tenant(b.tid) as s:
+        await directory.delete_user(s, b.tid, OP, b.ids["u1"])
+    again, new = await record(b, [usage(b, "u1", "-5", key="once"), usage(b, "u2", "0.001", key="next")])
+    assert again.replayed and again.event.id == first.event.id
+    assert not new.replayed and new.event.user_id == b.ids["u2"] and new.event.cost_usd == Decimal("0.001")
+    with pytest.raises(UserInputError) as refused:  # a new event of that user is refused
+        await record(b, [usage(b, "u1", "0.001", key="after"), usage(b, "u2", "0.001", key="fine")])
+    assert [e.field for e in refused.value.errors] == [("events", "0", "userId")]
+
+
 async def test_one_expired_hold_cannot_be_settled_twice_in_a_batch(world: World) -> None:
     b = await tree(await new_budget(world), "1000")
     held = await b.authorize("u1", "5", ttl=1)
