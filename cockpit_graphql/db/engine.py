@@ -1,7 +1,7 @@
 """Engines and transactions. Every statement on tenant data runs inside `Database.tenant()`, but
 two SQL functions that set the tenant themselves for their one statement and restore the caller's
 setting, run on `single_statements()`: `cockpit_identity()` (identity resolution, every request;
-migration 0011) and `cockpit_access_read()` (effectiveAccess's read; migration 0012).
+migration 0011) and `cockpit_access_read()` (effectiveAccess's read; migrations 0012 and 0013).
 
 Session strategy for concurrent resolvers: strawberry resolves sibling fields concurrently and one
 asyncpg connection cannot run two statements at once, so a request never shares one session between

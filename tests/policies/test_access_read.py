@@ -1,7 +1,7 @@
 """effectiveAccess's one read, run two ways: in a tenant transaction (ACCESS_READ) and alone, as one
-call of cockpit_access_read() (migration 0012) outside any transaction. Both must answer the same, and
-the function must run the very query of ACCESS_READ: a migration freezes its text, so a change of the
-Python statement without a new migration fails here."""
+call of cockpit_access_read() (migrations 0012 and 0013) outside any transaction. Both must answer the
+same, and the function must run the very query of ACCESS_READ: a migration freezes its text, so a
+change of the Python statement without a new migration fails here."""
 
 from __future__ import annotations
 

@@ -47,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
 from cockpit_graphql.domain.budgets.money import ZERO
+from cockpit_graphql.domain.budgets.repository import POOL_ENTRIES
 from cockpit_graphql.domain.budgets.scopes import LEVEL_ORDER, ScopeLevel
 
 
@@ -93,7 +94,8 @@ class CycleReconciliation:
         return not self.differences
 
 
-# One statement, one snapshot. `{cycle_filter}` is one of two constant fragments (never user text).
+# One statement, one snapshot. `{cycle_filter}` is one of two constant fragments (never user text);
+# `{pool_entries}` is the pool's definition (repository.POOL_ENTRIES, the one every pool read uses).
 _SQL = """
 WITH cyc AS (
     SELECT id, starts_at, ends_at, status
@@ -103,8 +105,7 @@ WITH cyc AS (
 led AS (
     SELECT l.cycle_id,
         sum(l.amount) AS balance,
-        coalesce(sum(l.amount) FILTER (
-            WHERE l.kind IN ('GRANT', 'ADJUSTMENT') OR (l.kind = 'ROLLOVER' AND l.amount > 0)), 0) AS pool,
+        coalesce(sum(l.amount) FILTER (WHERE {pool_entries}), 0) AS pool,
         coalesce(sum(l.amount) FILTER (WHERE l.kind = 'USAGE'), 0) AS usage_sum,
         count(*) FILTER (WHERE l.kind = 'USAGE') AS usage_entries,
         coalesce(sum(l.amount) FILTER (WHERE l.kind = 'OVERFLOW_USAGE'), 0) AS overflow_sum,
@@ -213,7 +214,8 @@ _SOME_CYCLES = "id = ANY(:cycles)"
 
 
 def _statement(cycle_ids: list[uuid.UUID] | None) -> sa.TextClause:
-    text = sa.text(_SQL.format(cycle_filter=_ALL_CYCLES if cycle_ids is None else _SOME_CYCLES))
+    cycles = _ALL_CYCLES if cycle_ids is None else _SOME_CYCLES
+    text = sa.text(_SQL.format(cycle_filter=cycles, pool_entries=POOL_ENTRIES))
     params = [sa.bindparam("account", type_=pg.UUID(as_uuid=True))]
     if cycle_ids is not None:
         params.append(sa.bindparam("cycles", type_=pg.ARRAY(pg.UUID(as_uuid=True))))

@@ -5,8 +5,9 @@ very fragments of policies.repository.INPUTS and budgets.repository.SNAPSHOT, pa
 functions, so the two paths cannot read differently.
 
 Two ways to run it: `read_access` inside the caller's tenant transaction, and `read_access_alone` as one
-call of `cockpit_access_read()` (migration 0012: the same query, frozen; a test fails when they differ)
-on an autocommit connection — one round trip instead of four (BEGIN, `set_config`, the read, COMMIT)."""
+call of `cockpit_access_read()` (migrations 0012 and 0013: the same query, frozen; a test fails when
+they differ) on an autocommit connection — one round trip instead of four (BEGIN, `set_config`, the
+read, COMMIT). A change of the SQL fragments therefore needs a migration that replaces the function."""
 
 from __future__ import annotations
 
