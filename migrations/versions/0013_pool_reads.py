@@ -5,7 +5,7 @@ Its pool subquery joined the cycle CTE and named the kinds with an OR, so Postgr
 condition): 0.8 ms of the read at 62,000 ledger entries, growing with the account's whole history. The
 query is now ACCESS_READ's text again (cockpit_graphql/domain/budgets/repository.py POOL_ENTRIES: the
 cycle as an equality and the kinds as one constant IN list), frozen here like 0012's;
-tests/policies/test_access_read.py fails when the two differ, and tests/budgets/test_pool_reads.py
+tests/policies/test_access_read.py fails when the two differ, and tests/budgets/test_generic_plans.py
 checks the plan. Downgrade puts 0012's function back.
 
 Revision ID: 0013_pool_reads

@@ -212,6 +212,27 @@ def _release_deltas(reservations: list[Reservation]) -> dict[uuid.UUID, dict[Sco
     return out
 
 
+# 'HELD' as a constant, never a bind parameter: the holds due are read through the partial index
+# `ix_budget_reservations_held` (WHERE status = 'HELD'), which a plan may use only when it can see the
+# value. asyncpg prepares every statement, and PostgreSQL's generic plan of `status = $1` scanned every
+# reservation the account ever made (tests/budgets/test_generic_plans.py).
+HELD = sa.literal_column("'HELD'")
+
+
+def _due(now: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+    return Reservation.status == HELD, Reservation.expires_at <= now
+
+
+def expiry(cycle_id: uuid.UUID, now: datetime) -> sa.Update:
+    """Mark the cycle's holds due at `now` EXPIRED, answering them (the caller holds the cycle lock)."""
+    return (
+        sa.update(Reservation)
+        .where(*_due(now), Reservation.cycle_id == cycle_id)
+        .values(status="EXPIRED", resolved_at=now)
+        .returning(Reservation)
+    )
+
+
 async def expire_due(session: AsyncSession, tenant: TenantId, cycle_id: uuid.UUID | None, now: datetime) -> int:
     """Release holds whose TTL passed (the worker runs this; authorization runs it too, so a late
     worker never blocks budget). The caller holds the cycle lock when `cycle_id` is given; without
@@ -219,23 +240,13 @@ async def expire_due(session: AsyncSession, tenant: TenantId, cycle_id: uuid.UUI
     (so the sweep never deadlocks with a settle that locks the same reservations)."""
     if cycle_id is None:
         await repo.lock_account_budget(session, tenant)
-        due = await session.scalars(
-            sa.select(Reservation.cycle_id)
-            .where(Reservation.status == "HELD", Reservation.expires_at <= now)
-            .distinct()
-        )
+        due = await session.scalars(sa.select(Reservation.cycle_id).where(*_due(now)).distinct())
         total = 0
         for cid in sorted(due.all()):
             await repo.lock_cycle(session, cid)
             total += await expire_due(session, tenant, cid, now)
         return total
-    stmt = (
-        sa.update(Reservation)
-        .where(Reservation.status == "HELD", Reservation.expires_at <= now)
-        .values(status="EXPIRED", resolved_at=now)
-        .returning(Reservation)
-    )
-    stmt = stmt.where(Reservation.cycle_id == cycle_id)
+    stmt = expiry(cycle_id, now)
     expired = list((await session.scalars(stmt, execution_options={"synchronize_session": False})).all())
     for cid, deltas in _release_deltas(expired).items():
         await repo.bump_counters(session, tenant, cid, deltas)
