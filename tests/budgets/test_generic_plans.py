@@ -69,11 +69,11 @@ async def _generic_plan(b: Budget, statement: sa.Executable, values: dict[str, A
         driver = (await (await session.connection()).get_raw_connection()).driver_connection
         assert driver is not None
         await driver.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        await driver.execute(f"PREPARE pool_probe AS {compiled.string}")
+        await driver.execute(f"PREPARE plan_probe AS {compiled.string}")
         try:
-            explained = await driver.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE pool_probe({arguments})")
+            explained = await driver.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE plan_probe({arguments})")
         finally:
-            await driver.execute("DEALLOCATE pool_probe")
+            await driver.execute("DEALLOCATE plan_probe")
     document = json.loads(explained) if isinstance(explained, str) else explained  # the app decodes json itself
     return document[0]["Plan"]
 

@@ -37,9 +37,10 @@ from cockpit_graphql.domain.budgets.scopes import Placement, Scope, ScopeLevel
 
 # The ledger entries (alias `l`) that make a cycle's pool: its GRANT, its ADJUSTMENTs and the ROLLOVER
 # coming in (not the one going out). Constants, never bind parameters: under a prepared statement's
-# generic plan, `kind IN ($2, $3, $4)` is estimated from the average kind and PostgreSQL scanned every
-# entry of the account (17 ms at 62,000 entries, growing with the ledger). With constants, and with
-# the cycle as a plain equality, the (account, cycle, kind) index reads only the few pool entries.
+# generic plan, `kind IN ($2, $3, $4)` is estimated from the average kind, and PostgreSQL read the whole
+# ledger (a sequential scan: 17 ms at 62,000 entries, growing with the ledger). With constants, and
+# with the cycle as a plain equality, the (account, cycle, kind) index reads only the few pool entries
+# (tests/budgets/test_generic_plans.py).
 POOL_ENTRIES = "l.kind IN ('GRANT', 'ADJUSTMENT', 'ROLLOVER') AND (l.kind <> 'ROLLOVER' OR l.amount > 0)"
 POOL = sa.text(
     f"SELECT coalesce(sum(l.amount), 0) FROM ledger_entries l WHERE l.cycle_id = :cycle_id AND {POOL_ENTRIES}"
