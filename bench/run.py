@@ -98,8 +98,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured requests before each case")
     parser.add_argument("--budget-requests", type=int, default=200, help="requests per members/usage/authorize case")
     parser.add_argument("--budget-seconds", type=float, default=20.0, help="time budget per budget case (default 20)")
-    parser.add_argument("--batch-requests", type=int, default=30, help="requests per recordUsageBatch case (30)")
-    parser.add_argument("--batch-concurrency", type=int, default=4, help="concurrency of the parallel batch case")
+    parser.add_argument("--batch-requests", type=int, default=48, help="requests per recordUsageBatch case (48)")
+    parser.add_argument(
+        "--batch-concurrency", type=int, default=16, help="concurrency of the parallel batch case (16: issue #7)"
+    )
     parser.add_argument("--access-requests", type=int, default=5_000, help="requests per effectiveAccess case")
     parser.add_argument("--access-seconds", type=float, default=20.0, help="time budget per effectiveAccess case")
     parser.add_argument("--access-workers", type=int, default=2, help="uvicorn workers for effectiveAccess (2)")
@@ -109,7 +111,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cost-days", type=int, default=costs.COST_DAYS, help="days they span, up to now (90)")
     parser.add_argument("--cost-requests", type=int, default=100, help="requests per cost breakdown case")
     parser.add_argument("--cost-seconds", type=float, default=30.0, help="time budget per cost breakdown case")
-    parser.add_argument("--cost-concurrency", type=int, default=4, help="concurrency of the parallel cost cases")
+    parser.add_argument(
+        "--cost-concurrency", type=int, default=16, help="concurrency of the parallel cost cases (16: issue #7)"
+    )
     parser.add_argument(
         "--no-budget-analyze",
         action="store_true",
