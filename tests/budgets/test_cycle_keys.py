@@ -53,10 +53,9 @@ async def _insert(b: Budget, table: str, account: uuid.UUID, cycle: uuid.UUID) -
 @pytest.mark.parametrize("table", sorted(INSERTS))
 async def test_a_row_must_name_a_cycle_of_its_own_account(world: World, table: str) -> None:
     b, mine = await _budget_with_a_cycle(world)
-    other, theirs = await _budget_with_a_cycle(world)
+    _, theirs = await _budget_with_a_cycle(world)
     assert await _insert(b, table, b.tenant.account_id, mine) == "INSERT 0 1"  # the statement itself is valid
     with pytest.raises(asyncpg.ForeignKeyViolationError):
         await _insert(b, table, b.tenant.account_id, theirs)  # another account's cycle
     with pytest.raises(asyncpg.ForeignKeyViolationError):
         await _insert(b, table, uuid.uuid4(), mine)  # an account that does not exist
-    assert other.tenant.account_id != b.tenant.account_id
