@@ -51,16 +51,20 @@ class PolicyLoaders:
         outside a transaction where no agent is asked about and the account's renewal day is known,
         else one tenant transaction (which also learns the renewal day)."""
         now = datetime.now(UTC)
-        alone: dict[uuid.UUID, list[AccessKey]] = {}
+        alone: dict[uuid.UUID, tuple[int, list[AccessKey]]] = {}  # account: (its renewal day, its keys)
         rest: list[AccessKey] = []
         for key in keys:
-            fits = key.request.agent_id is None and known_renewal_day(key.account_id) is not None
-            (alone.setdefault(key.account_id, []) if fits else rest).append(key)
+            day = known_renewal_day(key.account_id) if key.request.agent_id is None else None
+            if day is None:
+                rest.append(key)
+            else:  # the day read once here is the one its call uses
+                alone.setdefault(key.account_id, (day, []))[1].append(key)
 
-        async def run_alone(account_id: uuid.UUID, group: list[AccessKey]) -> dict[AccessKey, AccessAnswer | None]:
+        async def run_alone(
+            account_id: uuid.UUID, day: int, group: list[AccessKey]
+        ) -> dict[AccessKey, AccessAnswer | None]:
             tenant = self.principal.tenant_for(account_id) if self.principal else None
-            day = known_renewal_day(account_id)
-            if tenant is None or day is None:
+            if tenant is None:
                 return {}
             asks = [(k.user_id, k.request) for k in group]
             answers = await effective_access_alone(self.db, tenant, asks, self.registry, now, day)
@@ -73,7 +77,7 @@ class PolicyLoaders:
             return dict(zip(group, await effective_access(session, tenant, asks, self.registry, now), strict=True))
 
         found: dict[AccessKey, AccessAnswer | None] = {}
-        for part in await asyncio.gather(*(run_alone(account, group) for account, group in alone.items())):
+        for part in await asyncio.gather(*(run_alone(account, *day_keys) for account, day_keys in alone.items())):
             found.update(part)
         if rest:
             by_account = await batch_by_account(
