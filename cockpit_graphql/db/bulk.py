@@ -31,25 +31,35 @@ def _encode(value: object) -> str:
     raise TypeError(f"cannot send {type(value).__name__} in a bulk insert")
 
 
-@functools.lru_cache(maxsize=64)
-def _insert_sql(table: sa.Table, columns: tuple[str, ...]) -> sa.TextClause:
+def insert_select_sql(table: sa.Table, columns: tuple[str, ...]) -> str:
+    """`INSERT INTO table (columns) SELECT … FROM jsonb_to_recordset(:rows)`: the rows of the `:rows`
+    document (see `encode_rows`), each value converted by its column type's input function."""
+    unknown = [name for name in columns if name not in table.c]
+    if unknown:
+        raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
     names = ", ".join(columns)
     record = ", ".join(f"{name} {table.c[name].type.compile(dialect=_DIALECT)}" for name in columns)
-    return sa.text(
+    return (
         f"INSERT INTO {table.name} ({names}) SELECT {names} "  # names come from the table itself
         f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({record})"
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(table: sa.Table, columns: tuple[str, ...]) -> sa.TextClause:
+    return sa.text(insert_select_sql(table, columns))
+
+
+def encode_rows(rows: Sequence[dict[str, Any]]) -> str:
+    """The JSON document of `rows` (dicts with the same keys) for `insert_select_sql`'s `:rows`."""
+    if rows and any(len(row) != len(rows[0]) for row in rows):
+        raise ValueError("every row of a bulk insert has the same columns")
+    return orjson.dumps(list(rows), default=_encode).decode()
 
 
 async def insert_rows(session: AsyncSession, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert `rows` (dicts with the same keys, all columns of `table`) in one statement."""
     if not rows:
         return
-    columns = tuple(rows[0])
-    unknown = [name for name in columns if name not in table.c]
-    if unknown:
-        raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
-    if any(len(row) != len(columns) for row in rows):
-        raise ValueError("every row of a bulk insert has the same columns")
-    document = orjson.dumps(list(rows), default=_encode).decode()
-    await session.execute(_insert_sql(table, columns), {"rows": document})
+    document = encode_rows(rows)
+    await session.execute(_insert_sql(table, tuple(rows[0])), {"rows": document})

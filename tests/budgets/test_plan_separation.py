@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy.dialects import postgresql
 
 from cockpit_graphql.domain.budgets.metering import _replays
-from cockpit_graphql.domain.observability.rollups import ADD_EVENT_BATCH, ADD_EVENTS
+from cockpit_graphql.domain.budgets.usage_write import WRITE_BATCH, WRITE_EVENT
 
 DIALECT = postgresql.asyncpg.dialect()  # type: ignore[attr-defined]
 
@@ -18,6 +18,6 @@ def test_the_replay_lookup_of_one_key_and_of_a_batch_differ() -> None:
     assert many == str(_replays([f"k{i}" for i in range(1000)]).compile(dialect=DIALECT))  # one text for all batches
 
 
-def test_the_rollup_statements_of_one_event_and_of_a_batch_differ() -> None:
-    assert ADD_EVENTS.text != ADD_EVENT_BATCH.text
-    assert ADD_EVENT_BATCH.text.startswith(ADD_EVENTS.text)  # the same SQL, only the text differs
+def test_the_write_statements_of_one_event_and_of_a_batch_differ() -> None:
+    assert WRITE_EVENT.text != WRITE_BATCH.text
+    assert WRITE_BATCH.text.startswith(WRITE_EVENT.text)  # the same SQL, only the text differs

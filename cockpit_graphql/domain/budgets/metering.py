@@ -24,7 +24,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
-from cockpit_graphql.db.bulk import insert_rows
 from cockpit_graphql.db.tables import Account, BudgetCycle, BudgetPlan, Reservation, UsageEvent
 from cockpit_graphql.domain.budgets import repository as repo
 from cockpit_graphql.domain.budgets.allocation import Allocation, allocate
@@ -33,11 +32,11 @@ from cockpit_graphql.domain.budgets.money import ZERO, credits_of
 from cockpit_graphql.domain.budgets.notices import detect_notices, insert_notices
 from cockpit_graphql.domain.budgets.repository import CounterDelta
 from cockpit_graphql.domain.budgets.scopes import Placement, Scope, ScopeLevel
+from cockpit_graphql.domain.budgets.usage_write import write_events
 from cockpit_graphql.domain.budgets.validation import clean_amount
 from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
 from cockpit_graphql.domain.models.catalog import models_by_ids
 from cockpit_graphql.domain.models.prices import usd_for_tokens
-from cockpit_graphql.domain.observability.rollups import add_events as add_to_rollups
 
 MAX_BATCH = 1000
 MAX_KEY = 200
@@ -453,7 +452,6 @@ async def record_usage(
     outcomes: list[UsageOutcome] = []
     settled: set[uuid.UUID] = set()
     new_events: list[RecordedEvent] = []
-    ledger: list[dict[str, object]] = []
     release: list[Reservation] = []
     for i, (event, key) in enumerate(zip(inputs, keys, strict=True)):
         if key in existing:
@@ -496,10 +494,6 @@ async def record_usage(
         outcomes.append(UsageOutcome(row, replayed=False))
         state.spent_by_user[place.user_id] = state.spent_by_user.get(place.user_id, ZERO) + credits
         state.overflow += overflow
-        if included:
-            ledger.append(dict(cycle_id=cycle_id, kind="USAGE", amount=-included, usage_event_id=row.id))
-        if overflow:
-            ledger.append(dict(cycle_id=cycle_id, kind="OVERFLOW_USAGE", amount=-overflow, usage_event_id=row.id))
         held = reservations.get(event.reservation_id) if event.reservation_id else None
         if event.reservation_id and held is None:
             raise UserInputError.single(
@@ -518,11 +512,9 @@ async def record_usage(
 
     for state in states.values():
         state.add_spending(places)
-    if new_events:
-        # One statement for the whole batch (plain rows: ORM instances cost ~0.2 ms each).
-        await insert_rows(session, UsageEvent.__table__, [e.as_row() for e in new_events])
-        await add_to_rollups(session, tenant, [e.id for e in new_events])  # daily rollups, same transaction
-        await repo.append_ledger(session, tenant, ledger)
+    # One statement for the whole batch: the events (plain rows: ORM instances cost ~0.2 ms each), their
+    # USAGE / OVERFLOW_USAGE ledger entries and the daily rollups, derived in SQL (usage_write.py).
+    await write_events(session, [e.as_row() for e in new_events])
     for r in release:
         r.status, r.resolved_at = "SETTLED", now
     for r in reservations.values():  # an expired hold that a late settle names is marked settled too

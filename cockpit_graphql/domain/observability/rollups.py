@@ -11,10 +11,10 @@ The coarse grains exist for reads (costs.py picks the smallest grain that holds 
 breakdown groups or filters by): a month of a large tenant is ~1.3 M full-grain rows but a few
 thousand team or agent×model rows. They add nothing the full grain does not know.
 
-- Incremental: `add_events` runs in `metering.record_usage`, in the same transaction and under the
-  account's budget mutex, right after the batch's new events are inserted: ONE statement (data-modifying
-  CTEs) reads those events once and upserts their sums into all four tables (replays are not new
-  events, so they add nothing). An event's day is the UTC day of its `occurred_at` (a late event lands
+- Incremental: `add_ctes` is part of the one statement that writes a usage call's new events
+  (budgets/usage_write.py), in the same transaction and under the account's budget mutex: data-modifying
+  CTEs take the rows the events' INSERT returns and upsert their sums into all four tables (replays are
+  not new events, so they add nothing). An event's day is the UTC day of its `occurred_at` (a late event lands
   in its own day, not the day it was recorded); its placement is the snapshot stored on it.
 - Rebuild: `rebuild_rollups` recomputes whole days idempotently: under the same mutex (no usage write of
   the account interleaves), it zeroes every rollup row of the range, then runs the write path's
@@ -25,7 +25,6 @@ thousand team or agent×model rows. They add nothing the full grain does not kno
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -38,7 +37,6 @@ from cockpit_graphql.domain.budgets import repository as budget_repo
 
 DAY_SQL = "(e.occurred_at AT TIME ZONE 'UTC')::date"
 
-_BY_IDS = "e.id = ANY(:ids)"
 _BY_TIME = "e.occurred_at >= :since AND e.occurred_at < :until"
 
 
@@ -69,15 +67,19 @@ def upsert_sql(grain: Grain, source: str) -> str:
     )
 
 
-def events_sql(where: str) -> str:
-    """The usage events matching `where` (a constant fragment, never user text) as rollup input rows:
-    account_id, day, the full grain's keys ('' for a missing agent or model), events (1), credits, cost_usd,
-    connection_ids, guardrails."""
+def input_sql(source: str) -> str:
+    """Usage events of `source` (a FROM item aliased `e` with the usage_events columns, and its WHERE if
+    any: constant SQL, never user text) as rollup input rows: account_id, day, the full grain's keys ('' for
+    a missing agent or model), events (1), credits, cost_usd, connection_ids, guardrails."""
     return f"""SELECT e.account_id, {DAY_SQL} AS day, e.organization_id, e.team_id, e.user_id,
         coalesce(e.agent_id, '') AS agent_key, coalesce(e.model_id, '') AS model_key,
         1 AS events, e.credits, e.cost_usd, e.connection_ids, e.guardrails
-    FROM usage_events e
-    WHERE e.account_id = :account AND {where}"""
+    FROM {source}"""
+
+
+def events_sql(where: str) -> str:
+    """The stored usage events of the account matching `where` (a constant fragment) as rollup input rows."""
+    return input_sql(f"usage_events e\n    WHERE e.account_id = :account AND {where}")
 
 
 def tags_sql(rows: str) -> str:
@@ -92,24 +94,26 @@ def tags_sql(rows: str) -> str:
     ) t"""
 
 
-def _add_sql(where: str) -> str:
-    """ONE statement: the events matching `where` are read once, then every rollup table is upserted
-    from them; it answers the rows upserted per table."""
-    fresh = f"fresh AS MATERIALIZED ({events_sql(where)}),\nfresh_tags AS ({tags_sql('fresh')})"
+def add_ctes(rows: str) -> tuple[list[str], str]:
+    """The common table expressions that upsert the rollup input rows `rows` (an `input_sql` SELECT) into
+    every rollup table, reading them once, and the select list that counts the rows upserted per table
+    (`usage_daily`, … as column names)."""
+    fresh = f"fresh AS MATERIALIZED ({rows}),\nfresh_tags AS ({tags_sql('fresh')})"
     sources = [(g, "fresh") for g in GRAINS] + [(TAGS, "fresh_tags")]
     adds = [f"add_{g.table} AS ({upsert_sql(g, src)} RETURNING 1)" for g, src in sources]
     counts = ", ".join(f"(SELECT count(*) FROM add_{g.table}) AS {g.table}" for g, _ in sources)
-    return "WITH " + ",\n".join([fresh, *adds]) + f"\nSELECT {counts}"
+    return [fresh, *adds], counts
 
 
-_UUIDS = pg.ARRAY(pg.UUID(as_uuid=True))
+def _add_sql(where: str) -> str:
+    """ONE statement: the events matching `where` are read once, then every rollup table is upserted
+    from them; it answers the rows upserted per table."""
+    ctes, counts = add_ctes(events_sql(where))
+    return "WITH " + ",\n".join(ctes) + f"\nSELECT {counts}"
+
+
 _ACCOUNT = sa.bindparam("account", type_=pg.UUID(as_uuid=True))
 
-ADD_EVENTS = sa.text(_add_sql(_BY_IDS)).bindparams(_ACCOUNT, sa.bindparam("ids", type_=_UUIDS))
-# The same statement under a second text for batches: PostgreSQL keeps one plan per prepared text, and
-# a generic plan learned from hundreds of one-event calls ran 1,000-event batches at ~90 ms instead of
-# ~12 (the bench's slow-statement log, recordUsageBatch after the recordUsage cases).
-ADD_EVENT_BATCH = sa.text(ADD_EVENTS.text + "\n-- batch").bindparams(_ACCOUNT, sa.bindparam("ids", type_=_UUIDS))
 REBUILD = sa.text(_add_sql(_BY_TIME)).bindparams(
     _ACCOUNT,
     sa.bindparam("since", type_=sa.DateTime(timezone=True)),
@@ -122,15 +126,6 @@ ZERO = [sa.text(_ZERO.format(table=g.table)) for g in (*GRAINS, TAGS)]
 def day_start(day: date) -> datetime:
     """UTC midnight starting `day`."""
     return datetime.combine(day, time(), tzinfo=UTC)
-
-
-async def add_events(session: AsyncSession, tenant: TenantId, event_ids: list[uuid.UUID]) -> None:
-    """Add freshly inserted usage events to every rollup table (one statement). The caller holds the
-    account's budget mutex and passes only events it has just written (never replays)."""
-    if not event_ids:
-        return
-    statement = ADD_EVENTS if len(event_ids) == 1 else ADD_EVENT_BATCH
-    await session.execute(statement, {"account": tenant.value, "ids": event_ids})
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,62 @@
+"""The one statement that writes a call's new events derives, for each event, the ledger entries of
+domain.md §2 (USAGE −included, OVERFLOW_USAGE −overflow, only the parts that are not zero) and its rollups."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from cockpit_graphql.domain.budgets.metering import RecordedEvent
+from cockpit_graphql.domain.budgets.plans import OverflowPolicy
+from cockpit_graphql.domain.budgets.usage_write import COLUMNS, write_events
+from tests.support.budget_scenarios import only_cycle, record, tree, usage
+from tests.support.budgets import new_budget
+from tests.support.world import World
+
+LEDGER_OF_EVENTS = """SELECT e.idempotency_key, l.kind, l.amount
+    FROM ledger_entries l JOIN usage_events e ON e.account_id = l.account_id AND e.id = l.usage_event_id
+    ORDER BY e.idempotency_key, l.kind"""
+
+
+async def test_each_part_of_each_event_gets_its_own_ledger_entry_and_the_rollups_add_up(world: World) -> None:
+    # A pool of 10 credits (1,000 credits per USD), overflow allowed: 4 in, then 5 in + 3 over (the
+    # boundary), then 2 over, then a free call (no entry at all).
+    b = await tree(await new_budget(world), "10", overflow_policy=OverflowPolicy.ALLOW)
+    batch = [
+        usage(b, "u1", "0.004", key="in"),
+        usage(b, "u2", "0.008", key="split"),
+        usage(b, "u3", "0.002", key="over"),
+        usage(b, "u4", "0", key="free"),
+    ]
+    outcomes = await record(b, batch)
+    parts = {o.event.idempotency_key: (o.event.included_credits, o.event.overflow_credits) for o in outcomes}
+    assert parts == {
+        "in": (Decimal(4), Decimal(0)),
+        "split": (Decimal(6), Decimal(2)),
+        "over": (Decimal(0), Decimal(2)),
+        "free": (Decimal(0), Decimal(0)),
+    }
+    async with b.db.tenant(b.tid) as s:
+        entries = (await s.execute(sa.text(LEDGER_OF_EVENTS))).all()
+        daily = (await s.execute(sa.text("SELECT sum(events), sum(credits) FROM usage_daily"))).one()
+    assert [tuple(e) for e in entries] == [
+        ("in", "USAGE", Decimal(-4)),
+        ("over", "OVERFLOW_USAGE", Decimal(-2)),
+        ("split", "OVERFLOW_USAGE", Decimal(-2)),
+        ("split", "USAGE", Decimal(-6)),
+    ]
+    assert tuple(daily) == (4, Decimal(14))
+    assert (await only_cycle(b)).clean
+
+
+def test_the_rows_it_writes_name_every_column_of_a_recorded_event_in_order() -> None:
+    assert RecordedEvent.__slots__ == COLUMNS
+
+
+async def test_rows_with_other_columns_are_refused_before_anything_is_sent(world: World) -> None:
+    b = await new_budget(world)
+    async with b.db.tenant(b.tid) as s:
+        with pytest.raises(ValueError, match="every column"):
+            await write_events(s, [{"account_id": b.tid.value, "id": b.tid.value}])
