@@ -286,6 +286,18 @@ async def test_user_cap_notices_from_a_team_default_are_created_once(b: Budget) 
     assert len(await notices(b)) == 4 and (await notices(b)).count(("USER", b.ids["u2"], "CAP_100_PERCENT")) == 1
 
 
+async def test_each_user_cap_notice_judges_by_the_users_own_cap_rule(b: Budget) -> None:
+    """One batch, three users under three rules: u3's own cap overrides its organization's default, u1
+    takes the organization's default (nearer than the account's), u4 only the account's default."""
+    await b.default_cap("account", "1000")
+    await b.default_cap("o1", "50")
+    await b.cap("u3", "20")
+    await record(b, [usage(b, "u3", "0.016"), usage(b, "u1", "0.04"), usage(b, "u4", "0.04")])  # 16, 40, 40
+    assert await notices(b) == sorted(
+        [("USER", b.ids["u3"], "CAP_80_PERCENT"), ("USER", b.ids["u1"], "CAP_80_PERCENT")]
+    )
+
+
 async def test_pool_and_overflow_notices_are_created_once(world: World) -> None:
     terms = {"overflow_policy": OverflowPolicy.ALLOW, "overflow_cap_credits": Decimal(50)}
     b = await tree(await new_budget(world), "1000", **terms)

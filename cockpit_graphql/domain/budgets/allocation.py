@@ -75,34 +75,39 @@ class Allocation:
         return self.levels[-1]
 
 
+CapOfLevel = tuple[Decimal | None, CapSource, Scope | None]
+"""A level's cap, where it comes from, and the scope that set it (None when nothing caps the level)."""
+
+_NO_SETTINGS = ScopeSettings()
+_UNCAPPED: CapOfLevel = (None, CapSource.NONE, None)
+
+
 def resolve_caps(
     chain: list[Scope], settings: dict[Scope, ScopeSettings], ceiling: PlanCeiling | None
-) -> list[tuple[Decimal | None, CapSource, Scope | None]]:
+) -> list[CapOfLevel]:
     """Cap and source per level of the chain (most general first)."""
-    out: list[tuple[Decimal | None, CapSource, Scope | None]] = []
-    for index, scope in enumerate(chain):
-        own = settings.get(scope, ScopeSettings())
-        if scope.level is ScopeLevel.ACCOUNT:
-            cap = ceiling.cap if ceiling else None
-            out.append((cap, CapSource.PLAN if cap is not None else CapSource.NONE, scope if cap is not None else None))
-        elif own.cap is not None:
-            out.append((own.cap, CapSource.OVERRIDE, scope))
-        elif scope.level is ScopeLevel.USER:
-            default = next(
-                (
-                    (settings[a].default_user_cap, a)
-                    for a in reversed(chain[:index])
-                    if a in settings and settings[a].default_user_cap is not None
-                ),
-                None,
-            )
+    return [cap_of_level(chain, index, settings, ceiling) for index in range(len(chain))]
+
+
+def cap_of_level(
+    chain: list[Scope], index: int, settings: dict[Scope, ScopeSettings], ceiling: PlanCeiling | None
+) -> CapOfLevel:
+    """The cap rule for `chain[index]`: the account's comes from the plan; any other scope's own cap
+    overrides; a user without one takes the nearest `defaultUserCap` above it; else uncapped.
+    (Notices ask it for a user's level alone: ~600 users a usage batch.)"""
+    scope = chain[index]
+    if scope.level is ScopeLevel.ACCOUNT:
+        cap = ceiling.cap if ceiling else None
+        return (cap, CapSource.PLAN, scope) if cap is not None else _UNCAPPED
+    own = settings.get(scope, _NO_SETTINGS)
+    if own.cap is not None:
+        return own.cap, CapSource.OVERRIDE, scope
+    if scope.level is ScopeLevel.USER:
+        for above in reversed(chain[:index]):
+            default = settings.get(above, _NO_SETTINGS).default_user_cap
             if default is not None:
-                out.append((default[0], CapSource.DEFAULT, default[1]))
-            else:
-                out.append((None, CapSource.NONE, None))
-        else:
-            out.append((None, CapSource.NONE, None))
-    return out
+                return default, CapSource.DEFAULT, above
+    return _UNCAPPED
 
 
 def allocate(

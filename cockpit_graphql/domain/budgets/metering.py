@@ -99,7 +99,7 @@ class _CycleState:
     plan: BudgetPlan
     pool: Decimal
     included: Decimal
-    deltas: dict[Scope, CounterDelta] = field(default_factory=lambda: defaultdict(CounterDelta))
+    deltas: dict[Scope, CounterDelta] = field(default_factory=dict)
     spent_by_user: dict[uuid.UUID, Decimal] = field(default_factory=dict)  # this call's credits per user
     overflow: Decimal = ZERO  # this call's overflow credits
     included_before: Decimal = field(init=False)  # the pool's included credits before this call
@@ -113,23 +113,27 @@ class _CycleState:
         per event and level: that was ~19 ms of a 1,000-event batch)."""
         if not self.spent_by_user:
             return
-        by_team: dict[uuid.UUID, Decimal] = defaultdict(lambda: ZERO)
-        by_org: dict[uuid.UUID, Decimal] = defaultdict(lambda: ZERO)
+        by_team: dict[uuid.UUID, Decimal] = {}
+        by_org: dict[uuid.UUID, Decimal] = {}
         total = ZERO
         for user_id, credits in self.spent_by_user.items():
             place = places[user_id]
-            by_team[place.team_id] += credits
-            by_org[place.organization_id] += credits
+            by_team[place.team_id] = by_team.get(place.team_id, ZERO) + credits
+            by_org[place.organization_id] = by_org.get(place.organization_id, ZERO) + credits
             total += credits
-            self.deltas[Scope(ScopeLevel.USER, user_id)] += CounterDelta(spent=credits)
+            add_delta(self.deltas, Scope(ScopeLevel.USER, user_id), CounterDelta(spent=credits))
         for team_id, credits in by_team.items():
-            self.deltas[Scope(ScopeLevel.TEAM, team_id)] += CounterDelta(spent=credits)
+            add_delta(self.deltas, Scope(ScopeLevel.TEAM, team_id), CounterDelta(spent=credits))
         for org_id, credits in by_org.items():
-            self.deltas[Scope(ScopeLevel.ORGANIZATION, org_id)] += CounterDelta(spent=credits)
-        account = Scope(ScopeLevel.ACCOUNT, self.cycle.account_id)
-        self.deltas[account] += CounterDelta(
-            spent=total, included=self.included - self.included_before, overflow=self.overflow
-        )
+            add_delta(self.deltas, Scope(ScopeLevel.ORGANIZATION, org_id), CounterDelta(spent=credits))
+        account = CounterDelta(spent=total, included=self.included - self.included_before, overflow=self.overflow)
+        add_delta(self.deltas, Scope(ScopeLevel.ACCOUNT, self.cycle.account_id), account)
+
+
+def add_delta(deltas: dict[Scope, CounterDelta], scope: Scope, delta: CounterDelta) -> None:
+    """Add `delta` to the scope's entry of `deltas` (a plain dict: a defaultdict built and added a zero
+    delta first for every scope, ~1,200 of them a batch)."""
+    deltas[scope] = deltas[scope] + delta if scope in deltas else delta
 
 
 # --- authorization ----------------------------------------------------------------------------
@@ -524,11 +528,10 @@ async def record_usage(
     release_deltas = _release_deltas(release)
     chains = {Scope(ScopeLevel.USER, p.user_id): p.chain() for p in places.values()}
     for cycle_id in sorted(set(states) | set(release_deltas)):
-        deltas: dict[Scope, CounterDelta] = defaultdict(CounterDelta)
-        for source in (states[cycle_id].deltas if cycle_id in states else {}, release_deltas.get(cycle_id, {})):
-            for scope, d in source.items():
-                deltas[scope] = deltas[scope] + d
         spending = states[cycle_id].deltas if cycle_id in states else {}
+        deltas = dict(spending)
+        for scope, d in release_deltas.get(cycle_id, {}).items():
+            add_delta(deltas, scope, d)
         after = await repo.bump_counters(session, tenant, cycle_id, deltas, returning=bool(spending))
         if spending:
             state = states[cycle_id]

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cockpit_graphql.auth.tenant import TenantId
 from cockpit_graphql.db.tables import BillingNotice, BudgetCycle, BudgetPlan
 from cockpit_graphql.domain.budgets import repository as repo
-from cockpit_graphql.domain.budgets.allocation import resolve_caps
+from cockpit_graphql.domain.budgets.allocation import cap_of_level
 from cockpit_graphql.domain.budgets.repository import CounterDelta, Totals
 from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
 
@@ -77,7 +77,8 @@ async def detect_notices(
             if plan.overflow_policy == "ALLOW" and limit is not None and over_before < limit <= over_after:
                 out.append(Notice(cycle.id, scope, NoticeKind.OVERFLOW_CAP_REACHED, {"overflow": str(over_after)}))
         elif scope.level is ScopeLevel.USER:
-            cap = resolve_caps(chains[scope], settings, None)[-1][0]
+            chain = chains[scope]
+            cap = cap_of_level(chain, len(chain) - 1, settings, None)[0]
         else:
             cap = settings[scope].cap if scope in settings else None
         if cap is None:
