@@ -358,7 +358,8 @@ class Reservation(Node):
 
 @strawberry.type(description="What a call actually consumed, with its attribution as it stood then.")
 class UsageEvent(Node):
-    id: strawberry.ID = strawberry.field(description="The opaque global id.")
+    # The four ids are resolvers, encoded only when selected: a usage batch answers 1,000 events, and
+    # encoding 4,000 global ids (~4 µs each) was ~16 ms of a batch's response that the runtime rarely reads.
     idempotency_key: str = strawberry.field(description="Unique per account; a replay returns this event.")
     occurred_at: datetime = strawberry.field(description="When the call happened.")
     recorded_at: datetime = strawberry.field(description="When it was recorded.")
@@ -372,15 +373,27 @@ class UsageEvent(Node):
     agent_id: str | None = strawberry.field(description="The agent used.")
     tokens_in: int = strawberry.field(description="Input tokens.")
     tokens_out: int = strawberry.field(description="Output tokens.")
-    user_id: strawberry.ID = strawberry.field(description="The user (global id).")
-    team_id: strawberry.ID = strawberry.field(description="The user's team when it happened.")
-    organization_id: strawberry.ID = strawberry.field(description="The user's organization when it happened.")
+    row: strawberry.Private[UsageRow]
+
+    @strawberry.field(description="The opaque global id.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("UsageEvent", self.row.account_id, self.row.id))
+
+    @strawberry.field(description="The user (global id).")
+    def user_id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("User", self.row.account_id, self.row.user_id))
+
+    @strawberry.field(description="The user's team when it happened.")
+    def team_id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Team", self.row.account_id, self.row.team_id))
+
+    @strawberry.field(description="The user's organization when it happened.")
+    def organization_id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Organization", self.row.account_id, self.row.organization_id))
 
     @classmethod
     def from_row(cls, row: UsageRow) -> UsageEvent:
-        a = row.account_id
         return cls(
-            id=strawberry.ID(encode_id("UsageEvent", a, row.id)),
             idempotency_key=row.idempotency_key,
             occurred_at=row.occurred_at,
             recorded_at=row.recorded_at,
@@ -394,9 +407,7 @@ class UsageEvent(Node):
             agent_id=row.agent_id,
             tokens_in=row.tokens_in,
             tokens_out=row.tokens_out,
-            user_id=strawberry.ID(encode_id("User", a, row.user_id)),
-            team_id=strawberry.ID(encode_id("Team", a, row.team_id)),
-            organization_id=strawberry.ID(encode_id("Organization", a, row.organization_id)),
+            row=row,
         )
 
 

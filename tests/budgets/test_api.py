@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from cockpit_graphql.types.ids import decode_id
 from tests.support.world import Tenant, World
 
 PLAN = """mutation($i: SetBudgetPlanInput!) { setBudgetPlan(input: $i) {
@@ -18,7 +19,7 @@ AUTHORIZE = """mutation($i: AuthorizeUsageInput!) { authorizeUsage(input: $i) {
   authorization { allowed reason bindingScope { level id } reservation { id credits status } }
   userErrors { field code message } } }"""
 RECORD = """mutation($i: UsageEventInput!) { recordUsage(input: $i) {
-  result { replayed event { id credits includedCredits overflowCredits creditsPerUsd } }
+  result { replayed event { id credits includedCredits overflowCredits creditsPerUsd userId teamId organizationId } }
   userErrors { field code message } } }"""
 ALLOCATION = """query($id: ID!) { node(id: $id) { ... on User { effectiveAllocation {
   remaining cap capSource spent reserved bindingScope { level id }
@@ -91,6 +92,9 @@ async def test_runtime_authorize_record_and_replay(world: World) -> None:
     first = await world.gql(RECORD, {"i": usage}, token=admin)
     result = first.data["recordUsage"]["result"]
     assert result["replayed"] is False and Decimal(result["event"]["credits"]) == Decimal("12.345600")
+    placement = [result["event"][f] for f in ("userId", "teamId", "organizationId")]
+    assert placement == [t.gid("User", "member"), t.gid("Team", "platform"), t.gid("Organization", "eng")]
+    assert decode_id(result["event"]["id"]).type_name == "UsageEvent"  # type: ignore[union-attr]
     replay = await world.gql(RECORD, {"i": {**usage, "costUsd": "9"}}, token=admin)
     assert replay.data["recordUsage"]["result"] == {**result, "replayed": True}
     settle_q = """mutation($i: SettleReservationInput!) { settleReservation(input: $i) {
