@@ -424,7 +424,11 @@ async def record_usage(
     assert day is not None  # a plan exists: open_cycle was found
     cycles_by_start: dict[datetime, BudgetCycle | None] = {open_cycle.starts_at: open_cycle}
     for i in sorted(fresh):
-        cycle = await _cycle_of(session, day, inputs[i].occurred_at, cycles_by_start)
+        at = inputs[i].occurred_at
+        if open_cycle.starts_at <= at < open_cycle.ends_at:  # most events: no bounds to compute
+            targets[i] = (open_cycle.id, False)
+            continue
+        cycle = await _cycle_of(session, day, at, cycles_by_start)
         if cycle is not None and cycle.id == open_cycle.id:
             targets[i] = (open_cycle.id, False)
         elif cycle is None or cycle.status == "CLOSED" or cycle.ends_at + grace <= now:
