@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import uuid
 from dataclasses import dataclass
 
@@ -48,8 +49,19 @@ def encode_id(type_name: str, account_id: uuid.UUID, ident: uuid.UUID) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+MAX_ID_LENGTH = 256
+"""Longer than any global id we issue (tests/test_ids.py): such a string is not one of ours."""
+
+
 def decode_id(value: str) -> GlobalId | None:
     """Parse a global id; None when it is not one of ours (callers answer 'not found')."""
+    return None if len(value) > MAX_ID_LENGTH else _decode(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _decode(value: str) -> GlobalId | None:
+    """Memoized (a pure function of a short string, answering a frozen value): the runtime sends the same
+    users' ids over and over, ~1,000 of them in a usage batch, and decoding one costs ~5-12 µs."""
     try:
         raw = base64.urlsafe_b64decode((value + "=" * (-len(value) % 4)).encode()).decode()
         parts = raw.split(":")
