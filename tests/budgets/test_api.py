@@ -154,6 +154,23 @@ async def test_allocation_of_a_page_of_users_costs_constant_statements(world: Wo
     assert counts[0] == counts[1], counts
 
 
+async def test_a_usage_batch_costs_the_same_statements_whatever_its_size(world: World) -> None:
+    """The query-count guard of recordUsageBatch (docs/performance.md, "Statement count"): 1 for
+    authentication, then the metering's fixed set; its events, ledger entries and rollups are one."""
+    q = """mutation($i: RecordUsageBatchInput!) { recordUsageBatch(input: $i) {
+      results { replayed } userErrors { code } } }"""
+    t, admin = await _setup(world)
+    user = t.gid("User", "member")
+    counts = []
+    for size in (2, 200):
+        events = [{"idempotencyKey": uuid.uuid4().hex, "userId": user, "costUsd": "0.000001"} for _ in range(size)]
+        r = await world.gql(q, {"i": {"events": events}}, token=admin)
+        assert r.errors == [] and r.data["recordUsageBatch"]["userErrors"] == [], r.body
+        assert len(r.data["recordUsageBatch"]["results"]) == size
+        counts.append(r.statements)
+    assert counts == [16, 16]
+
+
 async def test_deleting_a_node_removes_its_budget_settings(world: World) -> None:
     import sqlalchemy as sa
 
