@@ -18,7 +18,8 @@ thousand team or agent×model rows. They add nothing the full grain does not kno
   in its own day, not the day it was recorded); its placement is the snapshot stored on it.
 - Rebuild: `rebuild_rollups` recomputes whole days idempotently: under the same mutex (no usage write of
   the account interleaves), it zeroes every rollup row of the range, then runs the write path's
-  statement over the raw events of the range instead of a batch, in one transaction. The app role has
+  rollup CTEs (`add_ctes`) over the stored events of the range instead of a call's new ones, in one
+  transaction. The app role has
   no DELETE on these tables, so a group that no longer exists keeps a row of zeros; readers ignore
   groups with no events.
 """
