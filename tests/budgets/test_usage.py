@@ -292,10 +292,9 @@ async def test_each_user_cap_notice_judges_by_the_users_own_cap_rule(b: Budget) 
     await b.default_cap("account", "1000")
     await b.default_cap("o1", "50")
     await b.cap("u3", "20")
-    await record(b, [usage(b, "u3", "0.016"), usage(b, "u1", "0.04"), usage(b, "u4", "0.04")])  # 16, 40, 40
-    assert await notices(b) == sorted(
-        [("USER", b.ids["u3"], "CAP_80_PERCENT"), ("USER", b.ids["u1"], "CAP_80_PERCENT")]
-    )
+    await record(b, [usage(b, "u3", "0.016"), usage(b, "u1", "0.04"), usage(b, "u4", "0.8")])  # 16, 40, 800
+    crossed = [("USER", b.ids[u], "CAP_80_PERCENT") for u in ("u3", "u1", "u4")]  # 80 % of 20, 50 and 1000
+    assert await notices(b) == sorted(crossed)
 
 
 async def test_pool_and_overflow_notices_are_created_once(world: World) -> None:
