@@ -44,7 +44,7 @@ class GlobalId:
 
 
 def encode_id(type_name: str, account_id: uuid.UUID, ident: uuid.UUID) -> str:
-    """The opaque global id (no GlobalId built: a usage batch answer encodes 4,000 of them)."""
+    """The opaque global id (no GlobalId built: a page or a usage batch answer can encode thousands)."""
     raw = f"{type_name}:{account_id}:{ident}" if type_name in ACCOUNT_SCOPED else f"{type_name}:{ident}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
