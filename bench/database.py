@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -99,6 +102,17 @@ async def analyze(owner_url: str, tables: tuple[str, ...]) -> str:
         return str(await conn.fetchval("SHOW autovacuum"))
     finally:
         await conn.close()
+
+
+def run_on_scratch_database(name: str, work: Callable[[BenchServer], Coroutine[Any, Any, None]]) -> None:
+    """Run `work` against the bench's server (DATABASE_URL, else an embedded PostgreSQL), then drop the
+    database `name` it made and stop an embedded server, whatever happened (the profile tools)."""
+    server = BenchServer.resolve()
+    try:
+        asyncio.run(work(server))
+    finally:
+        asyncio.run(drop_database(server.url, name))
+        server.stop()
 
 
 async def drop(server: BenchServer, name: str) -> None:

@@ -13,7 +13,6 @@ table is the measurement.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import cProfile
 import pstats
 import secrets
@@ -22,11 +21,10 @@ import time
 
 import httpx
 
-from bench.database import BenchServer, recreate, run_bootstrap, seed
+from bench.database import BenchServer, recreate, run_bootstrap, run_on_scratch_database, seed
 from bench.load import DIRECTORY_PAGE_QUERY
 from bench.run import SHAPE, admin_token, bench_settings
 from cockpit_graphql.app import create_app
-from cockpit_graphql.ops.database import drop_database
 
 PROFILE_DB = "cockpit_profile"
 
@@ -78,12 +76,7 @@ async def profile(args: argparse.Namespace, server: BenchServer) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    server = BenchServer.resolve()
-    try:
-        asyncio.run(profile(args, server))
-    finally:
-        asyncio.run(drop_database(server.url, PROFILE_DB))
-        server.stop()
+    run_on_scratch_database(PROFILE_DB, lambda server: profile(args, server))
     return 0
 
 

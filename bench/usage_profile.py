@@ -19,7 +19,6 @@ measurement (docs/performance.md).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import secrets
 import statistics
@@ -35,14 +34,13 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from bench.budgets import BUDGET_TABLES
-from bench.database import BenchServer, analyze, recreate, run_bootstrap, seed
+from bench.database import BenchServer, analyze, recreate, run_bootstrap, run_on_scratch_database, seed
 from bench.run import SHAPE, bench_settings
 from cockpit_graphql.auth.tenant import mint_for_system
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.db.tables import User
 from cockpit_graphql.domain.actor import SYSTEM_ACTOR, Operation
 from cockpit_graphql.domain.budgets import metering, plans
-from cockpit_graphql.ops.database import drop_database
 
 PROFILE_DB = "cockpit_usage_profile"
 WARMUP = 2
@@ -62,11 +60,12 @@ class RolledBack(Exception):
 
 
 class StatementClock:
-    """Time of every statement a call sends, keyed by its first words."""
+    """Time of every statement sent between `start` and `stop`, one record per call, keyed by its first
+    words (what the transaction sends around the call, such as `set_config`, is not counted)."""
 
     def __init__(self) -> None:
-        self.current: dict[str, list[float]] = defaultdict(list)
         self.calls: list[dict[str, list[float]]] = []
+        self._current: dict[str, list[float]] | None = None
 
     def install(self, db: Database) -> None:
         @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
@@ -76,11 +75,16 @@ class StatementClock:
         @event.listens_for(db.engine.sync_engine, "after_cursor_execute")
         def ended(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
             elapsed = time.perf_counter() - conn.info["started"].pop()
-            self.current[" ".join(statement.split())[:80]].append(elapsed * 1000)
+            if self._current is not None:
+                self._current[" ".join(statement.split())[:80]].append(elapsed * 1000)
 
-    def next_call(self) -> None:
-        self.calls.append(self.current)
-        self.current = defaultdict(list)
+    def start(self) -> None:
+        self._current = defaultdict(list)
+
+    def stop(self) -> None:
+        assert self._current is not None
+        self.calls.append(self._current)
+        self._current = None
 
 
 def batch(users: list[uuid.UUID], rng: random.Random, size: int, now: datetime) -> list[metering.UsageInput]:
@@ -125,18 +129,18 @@ async def profile(args: argparse.Namespace, server: BenchServer) -> None:
             inputs = batch(users, rng, args.events, datetime.now(UTC))
             try:
                 async with db.tenant(tenant) as session:
-                    clock.next_call()
+                    clock.start()
                     wall, cpu = time.perf_counter(), time.process_time()
                     await metering.record_usage(session, tenant, inputs, datetime.now(UTC))
                     walls.append((time.perf_counter() - wall) * 1000)
                     cpus.append((time.process_time() - cpu) * 1000)
+                    clock.stop()
                     raise RolledBack  # every call does the same work on the same state
             except RolledBack:
                 pass
-        clock.next_call()
     finally:
         await db.dispose()
-    timed = clock.calls[1 + WARMUP :]  # calls[0] is what ran before the first timed call
+    timed = clock.calls[WARMUP:]
     print(
         f"record_usage of {args.events:,} events, {len(timed)} calls after {WARMUP} warm-ups "
         f"({args.history} batches committed before): wall {statistics.median(walls[WARMUP:]):.1f} ms, "
@@ -154,12 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.calls <= WARMUP:
         raise SystemExit(f"--calls must be more than the {WARMUP} warm-ups")
-    server = BenchServer.resolve()
-    try:
-        asyncio.run(profile(args, server))
-    finally:
-        asyncio.run(drop_database(server.url, PROFILE_DB))
-        server.stop()
+    run_on_scratch_database(PROFILE_DB, lambda server: profile(args, server))
     return 0
 
 
