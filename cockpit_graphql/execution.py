@@ -38,6 +38,8 @@ from graphql.pyutils import Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from cockpit_graphql.compiled_pages import ROOT_TABLES, compile_page, run_page
+
 TYPENAME = object()  # marks `__typename` in a plan
 
 
@@ -94,9 +96,11 @@ class ObjectPlan:
 
 
 class CockpitExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context plus the plain-list fast path (module docstring)."""
+    """Strawberry's execution context plus the plain-list fast path (module docstring) and the compiled
+    directory pages (compiled_pages.py)."""
 
     fast_lists: bool = True  # tests turn it off to compare with graphql-core's own path
+    compiled_pages: bool = True  # likewise
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -146,6 +150,38 @@ class CockpitExecutionContext(StrawberryGraphQLCoreExecutionContext):
             nested = self._plan_of(inner, details)
             return None if nested is None else PlainField(key, definition.python_name, None, nested, non_null)
         return None
+
+    def complete_object_value(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: Any,
+        info: GraphQLResolveInfo,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        page = None
+        if (
+            self.compiled_pages
+            and isinstance(path.key, str)  # a field's value, not a list item: a list's items batch through loaders
+            and return_type.name in ROOT_TABLES
+            and not (self.middleware_manager and self.middleware_manager.middlewares)
+            and (return_type.is_type_of is None or return_type.is_type_of(result, info) is True)
+        ):
+            page = compile_page(self, return_type, field_details_list, result)
+        if page is None:
+            return super().complete_object_value(return_type, field_details_list, info, path, result, position_context)
+
+        async def compiled() -> Any:
+            value = await run_page(self.context_value, page)
+            if value is not None:
+                return value
+            completed = super(CockpitExecutionContext, self).complete_object_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+            return await completed if self.is_awaitable(completed) else completed
+
+        return compiled()
 
     def complete_iterable_value(
         self,

@@ -46,6 +46,12 @@ query Access($u: ID!) {
 """
 
 
+@pytest.fixture(autouse=True)
+def _loaders_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These directory queries are compiled otherwise (compiled_pages.py, tests/test_compiled_pages.py)."""
+    monkeypatch.setattr(CockpitExecutionContext, "compiled_pages", False)
+
+
 def _count_fast_lists(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """A one-element list counting the lists the fast path completes from now on."""
     done = [0]

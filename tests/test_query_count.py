@@ -6,9 +6,11 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from bench.seed import TenantShape, seed_tenant
 from cockpit_graphql.app import create_app
+from cockpit_graphql.execution import CockpitExecutionContext
 from cockpit_graphql.ops.database import owner_connection
 from tests.support.keys import KeyRing
 
@@ -36,8 +38,13 @@ async def _ask(client: httpx.AsyncClient, keyring: KeyRing, issuer: str, tag: st
     return int(r.headers["x-sql-statements"]), body
 
 
-async def test_statement_count_is_constant_from_10_to_10000_users(settings: Any, db: Any, keyring: KeyRing) -> None:
-    issuer = "https://idp.counting.test"
+@pytest.mark.parametrize(("compiled", "statements"), [(True, 4), (False, 14)])
+async def test_statement_count_is_constant_from_10_to_10000_users(
+    settings: Any, db: Any, keyring: KeyRing, monkeypatch: pytest.MonkeyPatch, compiled: bool, statements: int
+) -> None:
+    """Compiled (compiled_pages.py), and through the loaders as any selection the compiler leaves alone."""
+    monkeypatch.setattr(CockpitExecutionContext, "compiled_pages", compiled)
+    issuer = f"https://idp.counting-{int(compiled)}.test"
     roomy = settings.model_copy(update={"max_query_cost": 10_000_000})  # 50 x 50 x 50 pages are expensive
     app = create_app(roomy, database=db)
     small = await _seed(settings, TenantShape(organizations=1, teams_per_organization=2, users_per_team=5), issuer)
@@ -54,12 +61,13 @@ async def test_statement_count_is_constant_from_10_to_10000_users(settings: Any,
     assert users(large_body) == 10_001
     assert small_count == large_count, (small_count, large_count)
     # auth: cockpit_identity() outside a transaction, the operator, account, binding and linked user (1);
-    # the account (1); 3 levels x (page + count) x (set_config + query) (12)
-    assert large_count == 14
+    # the account (1); compiled: set_config + the page's one statement (2); through the loaders: 3 levels x
+    # (page + count) x (set_config + query) (12)
+    assert large_count == statements
 
 
 async def test_a_response_leaves_no_loaded_row_for_the_garbage_collector(
-    settings: Any, db: Any, keyring: KeyRing
+    settings: Any, db: Any, keyring: KeyRing, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Context.release(): the loaders' caches are emptied when the response data is built, so the
     rows of a page are freed by reference counting at once, not kept in the loaders' reference
@@ -68,6 +76,8 @@ async def test_a_response_leaves_no_loaded_row_for_the_garbage_collector(
     import gc
 
     from cockpit_graphql.db.tables import User
+
+    monkeypatch.setattr(CockpitExecutionContext, "compiled_pages", False)  # the loaders' path loads rows
 
     issuer = "https://idp.garbage.test"
     app = create_app(settings.model_copy(update={"max_query_cost": 10_000_000}), database=db)

@@ -61,7 +61,8 @@ class CountKey:
     filter: Any
 
 
-def _conditions(table: str, flt: Any) -> list[sa.ColumnElement[bool]]:
+def list_conditions(table: str, flt: Any) -> list[sa.ColumnElement[bool]]:
+    """The SQL conditions of a list filter (None: none), for a table of TABLES."""
     if flt is None:
         return []
     return flt.conditions() if table == "users" else flt.conditions(TABLES[table])
@@ -84,7 +85,7 @@ class PageLoaders:
                 [k.parent_id for k in group],
                 first.request,
                 first.ordering,
-                _conditions(first.table, first.filter),
+                list_conditions(first.table, first.filter),
             )
             return {k: pages[k.parent_id] for k in group}
 
@@ -107,7 +108,7 @@ class PageLoaders:
                 TABLES[first.table],
                 first.parent_column,
                 [k.parent_id for k in group],
-                _conditions(first.table, first.filter),
+                list_conditions(first.table, first.filter),
             )
             return {k: counts[k.parent_id] for k in group}
 

@@ -107,7 +107,7 @@ class Ordering:
         return self.column.endswith("_at")
 
 
-def _keyset(ordering: Ordering, cursor: str, *, after: bool) -> sa.ColumnElement[bool]:
+def keyset_condition(ordering: Ordering, cursor: str, *, after: bool) -> sa.ColumnElement[bool]:
     """Rows strictly after (or before) `cursor` in the list's own order."""
     c = Cursor.decode(cursor, sort_is_time=ordering.is_time)
     row = sa.tuple_(sa.column(ordering.column), sa.column("id"))
@@ -133,9 +133,9 @@ async def page_children(
     sort_col, id_col = getattr(table, ordering.column), table.id
     conditions: list[sa.ColumnElement[bool]] = [*(where or [])]
     if request.after:
-        conditions.append(_keyset(ordering, request.after, after=True).self_group())
+        conditions.append(keyset_condition(ordering, request.after, after=True).self_group())
     if request.before:
-        conditions.append(_keyset(ordering, request.before, after=False).self_group())
+        conditions.append(keyset_condition(ordering, request.before, after=False).self_group())
     ascending = (ordering.direction is SortDirection.ASC) != request.backwards
     order = [sort_col.asc(), id_col.asc()] if ascending else [sort_col.desc(), id_col.desc()]
     limit = request.limit + 1

@@ -14,6 +14,7 @@ from cockpit_graphql.db.tables import Account as AccountRow
 from cockpit_graphql.domain.accounts.rate_limits import override_of
 from cockpit_graphql.domain.accounts.service import AccountStatus
 from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel, chain_of
+from cockpit_graphql.domain.directory.lists import ACCOUNT_ORGANIZATIONS, ACCOUNT_TEAMS, ACCOUNT_USERS
 from cockpit_graphql.domain.errors import Forbidden
 from cockpit_graphql.domain.pagination import Ordering, SortDirection
 from cockpit_graphql.domain.policies.entitlements import Entitlements
@@ -185,12 +186,11 @@ class Account(Node, PolicyScope):
             DirectoryOrder | None, strawberry.argument(description="Sort order (default: by name, ascending).")
         ] = None,
     ) -> Connection[Organization]:
-        info.context.require(Permission.READ_DIRECTORY_STRUCTURE)
+        info.context.require(ACCOUNT_ORGANIZATIONS.permission)
         return await children(
             info,
+            ACCOUNT_ORGANIZATIONS,
             account_id=self.row.id,
-            table="organizations",
-            parent_column="account_id",
             parent_id=self.row.id,
             request=page_request(info, first, after, last, before),
             order=order_by,
@@ -211,12 +211,11 @@ class Account(Node, PolicyScope):
             DirectoryOrder | None, strawberry.argument(description="Sort order (default: by name, ascending).")
         ] = None,
     ) -> Connection[Team]:
-        info.context.require(Permission.READ_DIRECTORY_STRUCTURE)
+        info.context.require(ACCOUNT_TEAMS.permission)
         return await children(
             info,
+            ACCOUNT_TEAMS,
             account_id=self.row.id,
-            table="teams",
-            parent_column="account_id",
             parent_id=self.row.id,
             request=page_request(info, first, after, last, before),
             order=order_by,
@@ -237,12 +236,11 @@ class Account(Node, PolicyScope):
             DirectoryOrder | None, strawberry.argument(description="Sort order (default: by name, ascending).")
         ] = None,
     ) -> Connection[User]:
-        info.context.require(Permission.READ_USERS)
+        info.context.require(ACCOUNT_USERS.permission)
         return await children(
             info,
+            ACCOUNT_USERS,
             account_id=self.row.id,
-            table="users",
-            parent_column="account_id",
             parent_id=self.row.id,
             request=page_request(info, first, after, last, before),
             order=order_by,

@@ -20,9 +20,11 @@ from cockpit_graphql.domain.directory.filters import (
     group_ordering,
     user_ordering,
 )
+from cockpit_graphql.domain.directory.lists import ORGANIZATION_TEAMS, TEAM_USERS, DirectoryList
 from cockpit_graphql.domain.errors import Forbidden
 from cockpit_graphql.domain.pagination import Ordering, PageRequest, SortDirection
 from cockpit_graphql.domain.roles import Permission, Role, has_permission
+from cockpit_graphql.settings import Settings
 from cockpit_graphql.types.budgets import (
     BillingNotice,
     BudgetSettings,
@@ -96,27 +98,44 @@ class UserListFilter:
 
 
 def page_request(info: Info, first: int | None, after: str | None, last: int | None, before: str | None) -> PageRequest:
-    s = info.context.settings
+    return page_request_of(info.context.settings, first, after, last, before)
+
+
+def page_request_of(
+    settings: Settings, first: int | None, after: str | None, last: int | None, before: str | None
+) -> PageRequest:
     return PageRequest.build(
-        first=first, after=after, last=last, before=before, default_size=s.default_page_size, max_size=s.max_page_size
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        default_size=settings.default_page_size,
+        max_size=settings.max_page_size,
     )
+
+
+def directory_ordering(listing: DirectoryList, order: DirectoryOrder | None) -> Ordering:
+    """The order of a directory list: `orderBy`, else by name (users: by email), ties by id."""
+    order = order or DirectoryOrder()
+    return (user_ordering if listing.of_users else group_ordering)(order.field, order.direction)
 
 
 async def children(
     info: Info,
+    listing: DirectoryList,
     *,
     account_id: uuid.UUID,
-    table: str,
-    parent_column: str,
     parent_id: uuid.UUID,
     request: PageRequest,
     order: DirectoryOrder | None,
     flt: Any,
     to_node: Any,
 ) -> Any:
-    order = order or DirectoryOrder()
-    ordering = (user_ordering if table == "users" else group_ordering)(order.field, order.direction)
-    return await list_page(info, account_id, table, parent_column, parent_id, request, ordering, flt, to_node)
+    """A page of a directory list; the caller has checked `listing.permission`."""
+    ordering = directory_ordering(listing, order)
+    return await list_page(
+        info, account_id, listing.table, listing.parent_column, parent_id, request, ordering, flt, to_node
+    )
 
 
 def ensure_can_read_own_budget(info: Info, row: UserRow) -> None:
@@ -177,12 +196,11 @@ class Organization(Node, PolicyScope):
             DirectoryOrder | None, strawberry.argument(description="Sort order (default: by name, ascending).")
         ] = None,
     ) -> Connection[Team]:
-        info.context.require(Permission.READ_DIRECTORY_STRUCTURE)
+        info.context.require(ORGANIZATION_TEAMS.permission)
         return await children(
             info,
+            ORGANIZATION_TEAMS,
             account_id=self.row.account_id,
-            table="teams",
-            parent_column="organization_id",
             parent_id=self.row.id,
             request=page_request(info, first, after, last, before),
             order=order_by,
@@ -246,12 +264,11 @@ class Team(Node, PolicyScope):
             DirectoryOrder | None, strawberry.argument(description="Sort order (default: by name, ascending).")
         ] = None,
     ) -> Connection[User]:
-        info.context.require(Permission.READ_USERS)
+        info.context.require(TEAM_USERS.permission)
         return await children(
             info,
+            TEAM_USERS,
             account_id=self.row.account_id,
-            table="users",
-            parent_column="home_team_id",
             parent_id=self.row.id,
             request=page_request(info, first, after, last, before),
             order=order_by,
