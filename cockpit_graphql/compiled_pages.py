@@ -3,18 +3,19 @@
 When an Account, Organization or Team is completed (whatever field returned it, after that field's
 resolver ran its own checks) and its whole collected sub-selection is made of
 
-- the plain fields of LEAVES (`__typename` included), without arguments, and
+- the plain fields of LEAVES (`__typename` included; timestamps too), without arguments, and
 - the directory lists of LISTS (domain/directory/lists.py: the same table, parent and permission as
   their resolvers), read forward (`first`, `after`, `filter`, `orderBy`; not `last` or `before`),
-  selecting `totalCount`, `nodes` (again plain fields and lists), `pageInfo { hasNextPage
-  hasPreviousPage }` and `__typename`,
+  selecting `totalCount`, `nodes` (again plain fields and lists), `edges { cursor node }`,
+  `pageInfo` and `__typename` (cursors leave SQL as `[sort value, id]` and are encoded by
+  `pagination.Cursor`, as the resolvers' are),
 
 and the principal holds every list's permission, the value is built by PostgreSQL in one statement
 (domain/directory/page_tree.py) in one tenant transaction, the way PostGraphile answers. Arguments
 go through strawberry's own conversion and the resolvers' own functions (`page_request_of`,
 `directory_ordering`, the filters' `to_domain` and `list_conditions`), so the rows, their order and
-the counts are the resolvers'. Anything else (a field outside these tables, edges and cursors, a
-directive the executor must see, a refused argument, a missing permission, a row gone meanwhile)
+the counts are the resolvers'. Anything else (a field outside these tables, a directive the
+executor must see, a backwards page, a refused argument, a missing permission, a row gone meanwhile)
 leaves the object to graphql-core's usual path, which then answers or reports exactly as it always
 does. tests/test_compiled_pages.py compares both paths on the same queries.
 """
@@ -43,6 +44,9 @@ from cockpit_graphql.domain.directory.page_tree import (
     ChildList,
     Column,
     Constant,
+    CursorOf,
+    EdgeNode,
+    Edges,
     GlobalId,
     HasNextPage,
     IsNull,
@@ -50,7 +54,10 @@ from cockpit_graphql.domain.directory.page_tree import (
     Nodes,
     PageInfoObject,
     Shape,
+    Timestamp,
     TotalCount,
+    finish_cursors,
+    has_cursors,
     tree_statement,
 )
 from cockpit_graphql.domain.errors import BadUserInput
@@ -68,12 +75,26 @@ def _column(column: str) -> Callable[[str], Leaf]:
     return lambda key: Column(key, column)
 
 
+def _timestamp(column: str) -> Callable[[str], Leaf]:
+    return lambda key: Timestamp(key, column)
+
+
+_TIMES = {"created_at": _timestamp("created_at"), "updated_at": _timestamp("updated_at")}
+
 LEAVES: dict[str, dict[str, Callable[[str], Leaf]]] = {
     # GraphQL type → python attribute of its plain field → the leaf (from_row copies these columns)
-    "Account": {"id": _gid("Account"), "name": _column("name"), "status": _column("status")},
-    "Organization": {"id": _gid("Organization"), "name": _column("name"), "is_default": _column("is_default")},
-    "Team": {"id": _gid("Team"), "name": _column("name"), "is_default": _column("is_default")},
+    "Account": {"id": _gid("Account"), "name": _column("name"), "status": _column("status"), **_TIMES},
+    "Organization": {
+        "id": _gid("Organization"),
+        "name": _column("name"),
+        "is_default": _column("is_default"),
+        **_TIMES,
+    },
+    "Team": {"id": _gid("Team"), "name": _column("name"), "is_default": _column("is_default"), **_TIMES},
     "User": {
+        **_TIMES,
+        "last_seen_in_idp_at": _timestamp("last_seen_in_idp_at"),
+        "deactivated_at": _timestamp("deactivated_at"),
         "id": _gid("User"),
         "email": _column("email"),
         "display_name": _column("display_name"),
@@ -100,6 +121,7 @@ class CompiledPage:
     account_id: uuid.UUID
     row_id: uuid.UUID
     shape: Shape
+    cursors: bool  # the value holds raw cursors to encode
 
 
 class _NotCompilable(Exception):
@@ -122,7 +144,7 @@ def compile_page(
     if not any(isinstance(f, ChildList) for f in shape.fields):
         return None  # plain fields only: graphql-core's path is as cheap
     account_id = row.id if table is AccountRow else row.account_id
-    return CompiledPage(table, account_id, row.id, shape)
+    return CompiledPage(table, account_id, row.id, shape, has_cursors(shape))
 
 
 async def run_page(context: Context, page: CompiledPage) -> dict[str, Any] | None:
@@ -135,7 +157,10 @@ async def run_page(context: Context, page: CompiledPage) -> dict[str, Any] | Non
         value = await session.scalar(tree_statement(page.table, page.account_id, page.row_id, page.shape))
     if value is None:
         return None
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
+    tree: dict[str, Any] = orjson.loads(value) if isinstance(value, str | bytes) else value
+    if page.cursors:
+        finish_cursors(page.shape, tree)
+    return tree
 
 
 class _Compiler:
@@ -207,7 +232,7 @@ class _Compiler:
         except Exception as exc:  # a GraphQLError from the argument values: the executor reports it
             raise _NotCompilable from exc
         connection = _object(field_def.type)
-        parts: list[TotalCount | Nodes | PageInfoObject | Constant] = []
+        parts: list[TotalCount | Nodes | Edges | PageInfoObject | Constant] = []
         for part_key, part_details in self._collect(connection, details).items():
             name = part_details[0].node.name.value
             if name == "__typename":
@@ -217,25 +242,43 @@ class _Compiler:
             elif name == "nodes":
                 node_type = _object(connection.fields["nodes"].type)
                 parts.append(Nodes(part_key, self.shape(node_type, part_details)))
+            elif name == "edges":
+                parts.append(self._edges(part_key, _object(connection.fields["edges"].type), part_details))
             elif name == "pageInfo":
                 parts.append(self._page_info(part_key, connection, part_details, request.after is not None))
             else:
                 raise _NotCompilable
         return ChildList(key, TABLES[listing.table], listing.parent_column, request, ordering, conditions, tuple(parts))
 
+    def _edges(self, key: str, edge_type: GraphQLObjectType, details: Any) -> Edges:
+        fields: list[CursorOf | EdgeNode | Constant] = []
+        for field_key, field_details in self._collect(edge_type, details).items():
+            name = field_details[0].node.name.value
+            if name == "cursor":
+                fields.append(CursorOf(field_key))
+            elif name == "node":
+                fields.append(EdgeNode(field_key, self.shape(_object(edge_type.fields["node"].type), field_details)))
+            elif name == "__typename":
+                fields.append(Constant(field_key, edge_type.name))
+            else:
+                raise _NotCompilable
+        return Edges(key, tuple(fields))
+
     def _page_info(self, key: str, connection: GraphQLObjectType, details: Any, has_previous: bool) -> PageInfoObject:
         page_info = _object(connection.fields["pageInfo"].type)
-        fields: list[HasNextPage | Constant] = []
+        fields: list[HasNextPage | CursorOf | Constant] = []
         for field_key, field_details in self._collect(page_info, details).items():
             name = field_details[0].node.name.value
             if name == "hasNextPage":
                 fields.append(HasNextPage(field_key))
             elif name == "hasPreviousPage":
                 fields.append(Constant(field_key, has_previous))
+            elif name in ("startCursor", "endCursor"):
+                fields.append(CursorOf(field_key, "start" if name == "startCursor" else "end"))
             elif name == "__typename":
                 fields.append(Constant(field_key, page_info.name))
             else:
-                raise _NotCompilable  # cursors: graphql-core's path
+                raise _NotCompilable
         return PageInfoObject(key, tuple(fields))
 
 

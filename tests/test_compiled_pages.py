@@ -8,14 +8,17 @@ non-ASCII, an emoji), a user without external id, one deactivated.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from cockpit_graphql import compiled_pages
 from cockpit_graphql.auth.tenant import mint_for_system
 from cockpit_graphql.domain.actor import SYSTEM_ACTOR, Operation
 from cockpit_graphql.domain.directory import service as directory
+from cockpit_graphql.domain.directory.page_tree import isoformat_utc
 from cockpit_graphql.domain.roles import Role
 from cockpit_graphql.execution import CockpitExecutionContext
 from cockpit_graphql.types.ids import encode_id
@@ -24,24 +27,26 @@ from tests.support.world import Tenant, World
 OP = Operation(SYSTEM_ACTOR, "test-setup")
 ODD = 'Qu"ote \\ back/slash Ünïcode ✓ 😀'  # the services fold tabs and newlines to spaces
 
-USER_FIELDS = "__typename id email displayName role externalId active"
+USER_FIELDS = "__typename id email displayName role externalId active createdAt updatedAt lastSeenInIdpAt deactivatedAt"
 
 EVERYTHING = f"""
 query Everything($first: Int, $skip: Boolean!) {{
   viewer {{ account {{
-    __typename id name status
+    __typename id name status createdAt updatedAt
     organizations(first: $first) {{
       __typename totalCount
       pageInfo {{ hasNextPage hasPreviousPage __typename }}
       nodes {{
-        __typename id name isDefault
-        teams(first: 10) {{ totalCount pageInfo {{ hasNextPage }} nodes {{
-          id name isDefault
+        __typename id name isDefault createdAt
+        teams(first: 10) {{
+          totalCount pageInfo {{ hasNextPage endCursor }} edges {{ __typename cursor node {{ id }} }}
+          nodes {{
+          id name isDefault updatedAt
           users(first: 10) {{ totalCount nodes {{ {USER_FIELDS} }} }}
         }} }}
       }}
     }}
-    teams(first: 3) {{ totalCount nodes {{ name again: name }} }}
+    teams(first: 3) {{ totalCount nodes {{ name again: name }} pageInfo {{ startCursor endCursor }} }}
     users(first: 50) {{ totalCount nodes {{ ...Person email @skip(if: $skip) }} }}
   }} }}
 }}
@@ -168,25 +173,24 @@ async def test_after_a_cursor_pages_on_as_the_loaders_do(
     for order in ("{field: NAME, direction: ASC}", "{field: CREATED_AT, direction: DESC}"):
         seen.clear()
         after: str | None = None
-        while True:  # the cursors come from the loaders' path (edges are not compiled)
-            page = await world.gql(
-                f"""query($after: String) {{ viewer {{ account {{ users(first: 4, after: $after, orderBy: {order})
-                {{ edges {{ cursor }} }} }} }} }}""",
-                {"after": after},
-                token=admin,
-            )
-            edges = page.data["viewer"]["account"]["users"]["edges"]
+        pages = 0
+        while True:  # each page compiled and not, equal; the next page after the compiled end cursor
             query = f"""query($after: String) {{ viewer {{ account {{
               users(first: 4, after: $after, orderBy: {order}) {{
-                totalCount pageInfo {{ hasNextPage hasPreviousPage }} nodes {{ email }} }} }} }} }}"""
+                totalCount pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+                edges {{ cursor node {{ email }} }} }} }} }} }}"""
             body, _, _ = await _both(world, monkeypatch, query, {"after": after}, admin)
             users = body["data"]["viewer"]["account"]["users"]
-            seen += [u["email"] for u in users["nodes"]]
+            seen += [e["node"]["email"] for e in users["edges"]]
+            assert users["pageInfo"]["endCursor"] == users["edges"][-1]["cursor"]
+            assert users["pageInfo"]["hasPreviousPage"] is (after is not None)
+            pages += 1
             if not users["pageInfo"]["hasNextPage"]:
                 break
-            after = edges[-1]["cursor"]
+            after = users["pageInfo"]["endCursor"]
+        assert pages == 4
         assert len(seen) == len(set(seen)) == 15  # 12, the deactivated one, the admin and the member
-    assert compiled_runs[0] >= 8
+    assert compiled_runs[0] == 8
 
 
 async def test_entry_points_other_than_the_account(
@@ -207,10 +211,8 @@ async def test_entry_points_other_than_the_account(
 @pytest.mark.parametrize(
     "query",
     [
-        # edges and cursors, datetimes, fields with resolvers: the loaders' path
-        "{ viewer { account { users(first: 3) { edges { cursor node { email } } } } } }",
-        "{ viewer { account { users(first: 3) { pageInfo { endCursor } nodes { email } } } } }",
-        "{ viewer { account { organizations { nodes { name createdAt } } } } }",
+        # fields with resolvers, backwards pages, refused arguments: the loaders' path
+        "{ viewer { account { organizations { nodes { name account { name } } } } } }",
         "{ viewer { account { organizations { nodes { name budgetSettings { cap } } } } } }",
         "{ viewer { account { users(last: 2) { nodes { email } } } } }",
         "{ viewer { account { name } } }",  # no list: nothing to compile
@@ -263,6 +265,22 @@ async def test_another_account_is_never_read(
     body, _, _ = await _both(world, monkeypatch, query, {"id": other.gid("Organization", "odd_org")}, world.admin(mine))
     assert body["data"]["node"] is None
     assert compiled_runs[0] == 0
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        datetime(2026, 11, 27, 17, 3, 4, 123456, tzinfo=UTC),
+        datetime(2026, 11, 27, 17, 3, 4, tzinfo=UTC),  # no microseconds: isoformat writes no fraction
+        datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=UTC),  # leading zeros in the fraction
+        datetime(2026, 6, 30, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-7))),  # another day in UTC
+        datetime(999, 12, 31, 0, 0, 0, 1, tzinfo=UTC),
+    ],
+)
+async def test_timestamps_are_written_as_isoformat_writes_them(world: World, instant: datetime) -> None:
+    async with world.db.platform() as session:
+        written = await session.scalar(sa.select(isoformat_utc(sa.literal(instant, sa.DateTime(timezone=True)))))
+    assert written == instant.astimezone(UTC).isoformat()
 
 
 def test_enums_rendered_from_columns_are_named_by_their_values() -> None:

@@ -6,9 +6,9 @@ way PostGraphile answers. Each list pages its children exactly as `pagination.pa
 (the same conditions, keyset and order, ties by id, `LIMIT first`), and counts them as
 `count_children` does (the same conditions, no page); row-level security applies to every table read.
 
-Leaves are only what PostgreSQL's JSON renders exactly as the Python path does: text, booleans,
-counts, enum text whose names are their values, a column's nullness, constants, and global ids
-(base64url of the same `Type:account:id` text, unpadded).
+Leaves are only what PostgreSQL renders exactly as the Python path does: text, booleans, counts,
+enum text whose names are their values, a column's nullness, constants, timestamps in `isoformat`'s
+own layout, and global ids (base64url of the same `Type:account:id` text, unpadded).
 """
 
 from __future__ import annotations
@@ -20,12 +20,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from cockpit_graphql.domain.pagination import Ordering, PageRequest, SortDirection, keyset_condition
+from cockpit_graphql.domain.pagination import Cursor, Ordering, PageRequest, SortDirection, keyset_condition
 
 
 @dataclass(frozen=True)
 class Column:
     """A column's value: text, boolean or enum text."""
+
+    key: str
+    column: str
+
+
+@dataclass(frozen=True)
+class Timestamp:
+    """A timestamptz column as Python's `isoformat` writes it in UTC (what the DateTime scalar answers):
+    `YYYY-MM-DDTHH:MM:SS`, `.ffffff` only when there are microseconds, `+00:00`."""
 
     key: str
     column: str
@@ -73,14 +82,36 @@ class Nodes:
 
 
 @dataclass(frozen=True)
+class CursorOf:
+    """An item's cursor (an edge's `cursor`); `start`/`end`: the page's first or last item's, in page
+    info. SQL answers the raw `[sort value, id]` pair; `finish_cursors` encodes it as
+    `pagination.Cursor` does."""
+
+    key: str
+    position: str = "item"  # "item", "start" or "end"
+
+
+@dataclass(frozen=True)
+class EdgeNode:
+    key: str
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class Edges:
+    key: str
+    fields: tuple[CursorOf | EdgeNode | Constant, ...]
+
+
+@dataclass(frozen=True)
 class PageInfoObject:
     key: str
-    fields: tuple[HasNextPage | Constant, ...]
+    fields: tuple[HasNextPage | CursorOf | Constant, ...]
 
 
 @dataclass(frozen=True)
 class ChildList:
-    """A connection of children: `parts` are its selected fields (counts, nodes, page info)."""
+    """A connection of children: `parts` are its selected fields (counts, nodes, edges, page info)."""
 
     key: str
     table: type[Any]  # the mapped table
@@ -88,10 +119,10 @@ class ChildList:
     request: PageRequest  # forward only (first, after)
     ordering: Ordering
     conditions: tuple[sa.ColumnElement[bool], ...]  # the list's filter, as page_children gets it
-    parts: tuple[TotalCount | Nodes | PageInfoObject | Constant, ...]
+    parts: tuple[TotalCount | Nodes | Edges | PageInfoObject | Constant, ...]
 
 
-Leaf = Column | IsNull | Constant | GlobalId
+Leaf = Column | Timestamp | IsNull | Constant | GlobalId
 
 
 @dataclass(frozen=True)
@@ -136,6 +167,8 @@ class _Builder:
     def _value(self, field: Leaf | ChildList, source: Any) -> sa.ColumnElement[Any]:
         if isinstance(field, Column):
             return source.c[field.column]
+        if isinstance(field, Timestamp):
+            return isoformat_utc(source.c[field.column])
         if isinstance(field, IsNull):
             return source.c[field.column].is_(None)
         if isinstance(field, Constant):
@@ -150,31 +183,44 @@ class _Builder:
         paged = [belongs, *child.conditions]
         if child.request.after:
             paged.append(keyset_condition(child.ordering, child.request.after, after=True).self_group())
-        ascending = child.ordering.direction is SortDirection.ASC
+        sort, ascending = child.ordering.column, child.ordering.direction is SortDirection.ASC
         limit = child.request.limit
+
+        def page() -> Any:
+            """The page's rows, as a derived table."""
+            return (
+                sa.select(table)
+                .where(*paged)
+                .order_by(*_order(table.c, sort, ascending))
+                .limit(sa.literal(limit, sa.Integer))
+                .correlate(parent)
+                .subquery(self._name())
+            )
+
+        def aggregate(item: Any) -> sa.ColumnElement[Any]:
+            """The page's items built by `item(row)`, in the list's order, as a JSON array."""
+            rows = page()
+            ordered = aggregate_order_by(item(rows), *_order(rows.c, sort, ascending))
+            agg = sa.func.coalesce(sa.func.json_agg(ordered), sa.literal_column("'[]'::json"))
+            return sa.select(agg).select_from(rows).scalar_subquery()
+
+        def end_cursor(first: bool) -> sa.ColumnElement[Any]:
+            rows = page()
+            pick = _order(rows.c, sort, ascending if first else not ascending)
+            return sa.select(self._cursor(child, rows)).select_from(rows).order_by(*pick).limit(1).scalar_subquery()
+
         args: list[Any] = []
         for part in child.parts:
             args.append(_key(part.key))
             if isinstance(part, TotalCount):
-                args.append(
-                    sa.select(sa.func.count()).select_from(table).where(belongs, *child.conditions).scalar_subquery()
-                )
+                count = sa.select(sa.func.count()).select_from(table).where(belongs, *child.conditions)
+                args.append(count.scalar_subquery())
             elif isinstance(part, Constant):
                 args.append(self._value(part, parent))
             elif isinstance(part, Nodes):
-                page = (
-                    sa.select(table)
-                    .where(*paged)
-                    .order_by(*_order(table.c, child.ordering.column, ascending))
-                    .limit(sa.literal(limit, sa.Integer))
-                    .correlate(parent)
-                    .subquery(self._name())
-                )
-                ordered = aggregate_order_by(
-                    self.object(part.shape, page), *_order(page.c, child.ordering.column, ascending)
-                )
-                agg = sa.func.coalesce(sa.func.json_agg(ordered), sa.literal_column("'[]'::json"))
-                args.append(sa.select(agg).select_from(page).scalar_subquery())
+                args.append(aggregate(lambda rows, shape=part.shape: self.object(shape, rows)))
+            elif isinstance(part, Edges):
+                args.append(aggregate(lambda rows, edge=part: self._edge(child, edge, rows)))
             else:
                 info: list[Any] = []
                 for f in part.fields:
@@ -184,16 +230,82 @@ class _Builder:
                             sa.select(sa.literal(1))
                             .select_from(table)
                             .where(*paged)
-                            .order_by(*_order(table.c, child.ordering.column, ascending))
+                            .order_by(*_order(table.c, sort, ascending))
                             .offset(sa.literal(limit, sa.Integer))
                             .limit(1)
                             .correlate(parent)
                         )
                         info.append(sa.exists(ahead))
+                    elif isinstance(f, CursorOf):
+                        info.append(end_cursor(first=f.position == "start"))
                     else:
                         info.append(self._value(f, parent))
                 args.append(sa.func.json_build_object(*info))
         return sa.func.json_build_object(*args)
+
+    def _edge(self, child: ChildList, edge: Edges, rows: Any) -> sa.ColumnElement[Any]:
+        args: list[Any] = []
+        for f in edge.fields:
+            args.append(_key(f.key))
+            if isinstance(f, CursorOf):
+                args.append(self._cursor(child, rows))
+            elif isinstance(f, EdgeNode):
+                args.append(self.object(f.shape, rows))
+            else:
+                args.append(self._value(f, rows))
+        return sa.func.json_build_object(*args)
+
+    @staticmethod
+    def _cursor(child: ChildList, rows: Any) -> sa.ColumnElement[Any]:
+        """The raw cursor of a row: [its sort value as Cursor.encode writes it, its id]."""
+        value = rows.c[child.ordering.column]
+        written = isoformat_utc(value) if child.ordering.is_time else value
+        return sa.func.json_build_array(written, sa.cast(rows.c.id, sa.Text))
+
+
+def has_cursors(shape: Shape) -> bool:
+    """Whether `finish_cursors` has anything to encode in a value of `shape`."""
+    for field in shape.fields:
+        if not isinstance(field, ChildList):
+            continue
+        for part in field.parts:
+            if isinstance(part, Edges | PageInfoObject) and any(isinstance(f, CursorOf) for f in part.fields):
+                return True
+            nested = part.shape if isinstance(part, Nodes) else None
+            if isinstance(part, Edges):
+                nested = next((f.shape for f in part.fields if isinstance(f, EdgeNode)), None)
+            if nested is not None and has_cursors(nested):
+                return True
+    return False
+
+
+def finish_cursors(shape: Shape, value: dict[str, Any]) -> None:
+    """Encode, in place, the raw `[sort value, id]` cursors of a value of `shape` as opaque cursors."""
+    for field in shape.fields:
+        if not isinstance(field, ChildList):
+            continue
+        connection = value[field.key]
+        for part in field.parts:
+            if isinstance(part, Nodes):
+                for node in connection[part.key]:
+                    finish_cursors(part.shape, node)
+            elif isinstance(part, Edges):
+                for edge in connection[part.key]:
+                    for f in part.fields:
+                        if isinstance(f, CursorOf):
+                            edge[f.key] = _encode(edge[f.key])
+                        elif isinstance(f, EdgeNode):
+                            finish_cursors(f.shape, edge[f.key])
+            elif isinstance(part, PageInfoObject):
+                info = connection[part.key]
+                for f in part.fields:
+                    if isinstance(f, CursorOf):
+                        info[f.key] = None if info[f.key] is None else _encode(info[f.key])
+
+
+def _encode(raw: list[str]) -> str:
+    sort_value, ident = raw
+    return Cursor(sort_value, uuid.UUID(ident)).encode()
 
 
 def _key(key: str) -> sa.ColumnElement[str]:
@@ -204,6 +316,15 @@ def _order(columns: Any, sort: str, ascending: bool) -> list[sa.ColumnElement[An
     if ascending:
         return [columns[sort].asc(), columns["id"].asc()]
     return [columns[sort].desc(), columns["id"].desc()]
+
+
+def isoformat_utc(column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """`datetime.isoformat()` of a timestamptz as asyncpg returns it (in UTC); null stays null."""
+    utc = sa.func.timezone(sa.literal("UTC", sa.Text), column)
+    seconds = sa.func.to_char(utc, sa.literal('YYYY-MM-DD"T"HH24:MI:SS', sa.Text))
+    whole = sa.cast(sa.extract("microseconds", column), sa.BigInteger) % 1_000_000 == 0
+    fraction = sa.case((whole, sa.literal("", sa.Text)), else_=sa.func.to_char(utc, sa.literal(".US", sa.Text)))
+    return seconds + fraction + sa.literal("+00:00", sa.Text)
 
 
 def _global_id(field: GlobalId, source: Any) -> sa.ColumnElement[str]:
