@@ -31,18 +31,22 @@ def _encode(value: object) -> str:
     raise TypeError(f"cannot send {type(value).__name__} in a bulk insert")
 
 
-def insert_select_sql(table: sa.Table, columns: tuple[str, ...]) -> str:
-    """`INSERT INTO table (columns) SELECT … FROM jsonb_to_recordset(:rows)`: the rows of the `:rows`
-    document (see `encode_rows`), each value converted by its column type's input function."""
+def recordset_sql(table: sa.Table, columns: tuple[str, ...], alias: str) -> str:
+    """`jsonb_to_recordset(:rows) AS alias(columns)`: the rows of the `:rows` document (see `encode_rows`;
+    keys it has beyond `columns` are ignored), each value converted by its column type's input function."""
     unknown = [name for name in columns if name not in table.c]
     if unknown:
         raise ValueError(f"{table.name} has no column {', '.join(unknown)}")
-    names = ", ".join(columns)
     record = ", ".join(f"{name} {table.c[name].type.compile(dialect=_DIALECT)}" for name in columns)
-    return (
-        f"INSERT INTO {table.name} ({names}) SELECT {names} "  # names come from the table itself
-        f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({record})"
-    )
+    return f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS {alias}({record})"
+
+
+def insert_select_sql(table: sa.Table, columns: tuple[str, ...]) -> str:
+    """`INSERT INTO table (columns) SELECT … FROM jsonb_to_recordset(:rows)`: the rows of the `:rows`
+    document (see `encode_rows`), each value converted by its column type's input function."""
+    names = ", ".join(columns)
+    source = recordset_sql(table, columns, "r")
+    return f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {source}"  # names come from the table
 
 
 @functools.lru_cache(maxsize=64)

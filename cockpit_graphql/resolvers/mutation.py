@@ -8,11 +8,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
 from cockpit_graphql.context import Info
+from cockpit_graphql.db.errors import is_retryable, sqlstate_of
 from cockpit_graphql.domain.actor import Operation
 from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
 from cockpit_graphql.domain.roles import Permission
@@ -25,6 +26,11 @@ R = TypeVar("R")
 P = TypeVar("P")
 
 Work = Callable[[AsyncSession, TenantId, Operation], Awaitable[R]]
+
+ATTEMPTS = 3
+"""A tenant mutation whose transaction PostgreSQL aborted as a deadlock victim or a serialization failure
+(nothing of it was written) runs again, up to this many times in all: two usage calls recording the same
+new idempotency key, one written ahead of the budget mutex and one under it, wait on each other."""
 
 
 def user_errors(exc: UserInputError) -> list[UserError]:
@@ -68,8 +74,20 @@ async def run_mutation(
             )
         )
     try:
-        async with ctx.db.tenant(tenant) as session:
-            return await work(session, tenant, ctx.operation())
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                async with ctx.db.tenant(tenant) as session:
+                    return await work(session, tenant, ctx.operation())
+            except DBAPIError as exc:
+                if not is_retryable(exc) or attempt == ATTEMPTS:
+                    raise
+                log.warning(
+                    "mutation hit %s; retrying it (attempt %d)",
+                    sqlstate_of(exc),
+                    attempt + 1,
+                    extra={"request_id": ctx.request_id},
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
     except UserInputError as exc:
         return Refused(user_errors(exc))
     except DataError as exc:  # a value beyond what the column can hold: the input's fault, nothing written

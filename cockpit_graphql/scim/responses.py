@@ -8,11 +8,12 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 from scim2_models import Error, SCIMException
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
+from cockpit_graphql.db.errors import RETRYABLE, sqlstate_of
+
 MEDIA_TYPE = "application/scim+json"
-RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock
 BAD_VALUE_CLASS = "22"  # data exception: invalid text (U+0000), numeric out of range, string too long…
 PROGRAM_LIMIT = "54000"  # program limit exceeded (e.g. an index row over the btree maximum)
 log = logging.getLogger("cockpit.scim")
@@ -40,7 +41,7 @@ def response_for(exc: Exception, request_id: str) -> Response:
     if isinstance(exc, IntegrityError):  # a concurrent write won a uniqueness race
         log.warning("SCIM write refused by a constraint: %s", exc.orig, extra={"request_id": request_id})
         return error_response(409, "The change conflicts with existing data (changed concurrently?).", "uniqueness")
-    sqlstate = _sqlstate(exc)
+    sqlstate = sqlstate_of(exc)
     if sqlstate is not None and (sqlstate.startswith(BAD_VALUE_CLASS) or sqlstate == PROGRAM_LIMIT):
         # A safety net: the input checks should refuse such values before any SQL runs.
         log.warning("SCIM value refused by the database: %s", sqlstate, extra={"request_id": request_id})
@@ -50,12 +51,3 @@ def response_for(exc: Exception, request_id: str) -> Response:
         return error_response(503, "A concurrent change got in the way: retry the request.")
     log.exception("SCIM request failed", extra={"request_id": request_id})
     return error_response(500, f"Internal error. Quote request id {request_id}.")
-
-
-def _sqlstate(exc: Exception) -> str | None:
-    """The SQLSTATE of a database error. SQLAlchemy's asyncpg dialect raises a generic DBAPIError (never
-    its DataError subclass) wrapping asyncpg's error, which carries the code as `sqlstate`."""
-    if not isinstance(exc, DBAPIError):
-        return None
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return str(code) if code else None

@@ -1,6 +1,8 @@
 """Metering under concurrency, against the real database: 64 calls at once (asyncio.gather), each in its
-own tenant transaction. They queue for the app pool's 20 connections and serialize on the cycle row's
-FOR UPDATE lock, so caps hold exactly, the pool split is exact, and replays return one event."""
+own tenant transaction. They queue for the app pool's 20 connections and serialize on the account's
+budget mutex (usage calls after writing their events ahead of it, and redoing them under it when their
+prediction fails: docs/budgets.md), so caps hold exactly, the pool split is exact, and replays return
+one event."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """The runtime's calls: authorize (reserve), record usage (single and batch), settle, release, expire.
 
-Every check-and-write runs under one lock per (account, cycle): the cycle row, taken FOR UPDATE.
-So N concurrent authorizations can never together pass a cap that each alone would pass, and the
-included/overflow split of concurrent usage is exact. These calls are their own record (ledger,
-usage events, reservations) and write no audit event.
+Every check-and-write runs under the account's budget mutex and the cycle row's lock (FOR NO KEY
+UPDATE). So N concurrent authorizations can never together pass a cap that each alone would pass, and
+the included/overflow split of concurrent usage is exact: usage written ahead of the mutex is checked
+under it and redone there when its predicted split does not hold (`_record_ahead`). These calls are
+their own record (ledger, usage events, reservations) and write no audit event.
 
 A usage event carries its cost in USD, or leaves it out and names a catalog model: the cost is then
 priced from the model's token prices (`usd_for_tokens`, rounded half-up to the 10 decimals a cost
@@ -21,6 +22,7 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
@@ -32,7 +34,7 @@ from cockpit_graphql.domain.budgets.money import ZERO, credits_of
 from cockpit_graphql.domain.budgets.notices import detect_notices, insert_notices
 from cockpit_graphql.domain.budgets.repository import CounterDelta
 from cockpit_graphql.domain.budgets.scopes import Placement, Scope, ScopeLevel
-from cockpit_graphql.domain.budgets.usage_write import write_events
+from cockpit_graphql.domain.budgets.usage_write import add_rollups, encode_events, write_events
 from cockpit_graphql.domain.budgets.validation import clean_amount
 from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
 from cockpit_graphql.domain.models.catalog import models_by_ids
@@ -390,8 +392,134 @@ async def record_usage(
     grace: timedelta = DEFAULT_GRACE,
 ) -> list[UsageOutcome]:
     """Store what was consumed, idempotently per `idempotencyKey`; a replay returns the first result
-    and changes nothing (it is not re-validated: the user may have left, the cycle may have closed)."""
+    and changes nothing (it is not re-validated: the user may have left, the cycle may have closed).
+
+    Most calls take the write-ahead path (`_record_ahead`); what it cannot decide without the account's
+    budget mutex takes the locked path, which holds the mutex from the start."""
     _validate_batch(inputs)
+    if not any(e.reservation_id for e in inputs):
+        ahead = await _record_ahead(session, tenant, inputs, now)
+        if ahead is not None:
+            return ahead
+    return await _record_locked(session, tenant, inputs, now, grace)
+
+
+class _Split(StrEnum):
+    INCLUDED = "INCLUDED"  # every new event wholly inside the pool
+    OVERFLOW = "OVERFLOW"  # the pool already used up: every new event wholly overflow
+
+
+async def _record_ahead(
+    session: AsyncSession, tenant: TenantId, inputs: list[UsageInput], now: datetime
+) -> list[UsageOutcome] | None:
+    """The write-ahead path: the events and their ledger entries are written BEFORE the account's budget
+    mutex, so one account's calls overlap instead of queueing for their whole length; under the mutex
+    only the rollups, the running totals and the notices remain. None: take the locked path instead
+    (anything written here is rolled back to the savepoint first).
+
+    It applies when every new event falls in the open cycle (which must exist) and the batch is
+    wholly included or wholly overflow as the pool stood at an unlocked read: both splits are
+    independent of the order of concurrent calls, so they are checked once under the mutex against the
+    totals as they are then (the account's included credits, the pool) and the cycle's status; a
+    prediction proved wrong, a closed cycle or a concurrent call that wrote the same idempotency key
+    rolls back to the savepoint and goes the locked way. Calls settling reservations go the locked way.
+    A cycle row is locked FOR NO KEY UPDATE by every mutex holder (`repo.lock_cycle`): the events'
+    foreign key holds KEY SHARE on it before the mutex, which FOR UPDATE would wait for."""
+    keys = [e.idempotency_key.strip() for e in inputs]
+    existing: dict[str, UsageEvent | RecordedEvent] = {
+        ev.idempotency_key: ev for ev in (await session.scalars(_replays(keys))).all()
+    }
+    fresh: set[int] = set()
+    seen: set[str] = set(existing)
+    for i, key in enumerate(keys):
+        if key not in seen:
+            fresh.add(i)
+            seen.add(key)
+    if not fresh:
+        return [UsageOutcome(existing[key], replayed=True) for key in keys]
+    _validate(inputs, now, fresh)
+    costs = await _costs(session, inputs, fresh)
+    cycle, _ = await repo.current_cycle(session, now)
+    if cycle is None or cycle.status == "CLOSED":
+        return None
+    if any(not (cycle.starts_at <= inputs[i].occurred_at < cycle.ends_at) for i in fresh):
+        return None  # an event of another cycle, or late: the locked path decides where it goes
+    places = await repo.placements(session, tenant, [inputs[i].user_id for i in fresh])
+    if any(inputs[i].user_id not in places for i in fresh):
+        return None  # the locked path reports them
+    factor = await session.scalar(sa.select(Account.credits_per_usd).where(Account.id == tenant.value))
+    assert factor is not None
+    account_scope = Scope(ScopeLevel.ACCOUNT, tenant.value)
+    pool = await repo.pool_of(session, cycle.id)
+    seen_included = (await repo.counters(session, cycle.id, [account_scope])).get(account_scope)
+    included_before = seen_included.included if seen_included is not None else ZERO
+    credits = {i: credits_of(costs[i], factor) for i in fresh}
+    total = sum(credits.values(), ZERO)
+    if included_before + total <= pool:
+        split = _Split.INCLUDED
+    elif included_before >= pool:
+        split = _Split.OVERFLOW
+    else:
+        return None  # the batch would cross the pool: the locked path splits it exactly
+
+    plan = await session.get(BudgetPlan, (tenant.value, cycle.plan_id))  # plan versions never change
+    assert plan is not None
+    state = _CycleState(cycle, plan, pool, included_before)
+    outcomes: list[UsageOutcome] = []
+    new_events: list[RecordedEvent] = []
+    for i, (event, key) in enumerate(zip(inputs, keys, strict=True)):
+        if key in existing:
+            outcomes.append(UsageOutcome(existing[key], replayed=True))
+            continue
+        place = places[event.user_id]
+        amount = credits[i]
+        included = amount if split is _Split.INCLUDED else ZERO
+        row = _recorded(tenant, key, cycle.id, False, now, event, place, costs[i], factor, amount, included)
+        new_events.append(row)
+        existing[key] = row
+        outcomes.append(UsageOutcome(row, replayed=False))
+        state.spent_by_user[place.user_id] = state.spent_by_user.get(place.user_id, ZERO) + amount
+        state.included += included
+        state.overflow += amount - included
+    state.add_spending(places)
+    rows = [e.as_row() for e in new_events]
+    document = encode_events(rows)
+
+    savepoint = await session.begin_nested()
+    try:
+        await write_events(session, rows, with_rollups=False, document=document)
+    except IntegrityError:  # a concurrent call wrote one of these keys first: replay it, locked
+        await savepoint.rollback()
+        return None
+    await repo.lock_account_budget(session, tenant)
+    locked = await repo.lock_cycle(session, cycle.id)
+    pool_now = await repo.pool_of(session, cycle.id)
+    if locked.status == "CLOSED" or pool_now != pool:
+        await savepoint.rollback()
+        return None
+    after = await repo.bump_counters(session, tenant, cycle.id, state.deltas, returning=True)
+    included_now = after[account_scope].included  # with this call's included credits
+    holds = included_now <= pool if split is _Split.INCLUDED else included_now >= pool
+    if not holds:
+        await savepoint.rollback()
+        return None
+    await add_rollups(session, document, len(rows))
+    chains = {Scope(ScopeLevel.USER, p.user_id): p.chain() for p in places.values()}
+    notices = await detect_notices(session, locked, plan, pool, state.deltas, chains, after)
+    await insert_notices(session, tenant, notices)
+    await savepoint.commit()
+    return outcomes
+
+
+async def _record_locked(
+    session: AsyncSession,
+    tenant: TenantId,
+    inputs: list[UsageInput],
+    now: datetime,
+    grace: timedelta,
+) -> list[UsageOutcome]:
+    """The locked path: the account's budget mutex from the start (reservations, late events, events of
+    another cycle, a batch crossing the pool, the cycle still to open)."""
     await repo.lock_account_budget(session, tenant)
     keys = [e.idempotency_key.strip() for e in inputs]
     existing: dict[str, UsageEvent | RecordedEvent] = {
@@ -473,30 +601,7 @@ async def record_usage(
         overflow = credits - included
         state.included += included
         place = places[event.user_id]
-        row = RecordedEvent(
-            account_id=tenant.value,
-            id=uuid.uuid4(),
-            idempotency_key=key,
-            cycle_id=cycle_id,
-            occurred_at=event.occurred_at,
-            recorded_at=now,
-            late=late,
-            user_id=place.user_id,
-            organization_id=place.organization_id,
-            team_id=place.team_id,
-            agent_id=event.agent_id,
-            model_id=event.model_id,
-            connection_ids=list(event.connection_ids),
-            guardrails=list(event.guardrails),
-            tokens_in=event.tokens_in,
-            tokens_out=event.tokens_out,
-            cost_usd=cost,
-            credits_per_usd=factor,
-            credits=credits,
-            included_credits=included,
-            overflow_credits=overflow,
-            reservation_id=event.reservation_id,
-        )
+        row = _recorded(tenant, key, cycle_id, late, now, event, place, cost, factor, credits, included)
         new_events.append(row)
         existing[key] = row
         outcomes.append(UsageOutcome(row, replayed=False))
@@ -542,6 +647,46 @@ async def record_usage(
             notices = await detect_notices(session, state.cycle, state.plan, state.pool, spending, chains, after)
             await insert_notices(session, tenant, notices)
     return outcomes
+
+
+def _recorded(
+    tenant: TenantId,
+    key: str,
+    cycle_id: uuid.UUID,
+    late: bool,
+    now: datetime,
+    event: UsageInput,
+    place: Placement,
+    cost: Decimal,
+    factor: Decimal,
+    credits: Decimal,
+    included: Decimal,
+) -> RecordedEvent:
+    """The usage event to write: the input as reported, its placement now, its price and split."""
+    return RecordedEvent(
+        account_id=tenant.value,
+        id=uuid.uuid4(),
+        idempotency_key=key,
+        cycle_id=cycle_id,
+        occurred_at=event.occurred_at,
+        recorded_at=now,
+        late=late,
+        user_id=place.user_id,
+        organization_id=place.organization_id,
+        team_id=place.team_id,
+        agent_id=event.agent_id,
+        model_id=event.model_id,
+        connection_ids=list(event.connection_ids),
+        guardrails=list(event.guardrails),
+        tokens_in=event.tokens_in,
+        tokens_out=event.tokens_out,
+        cost_usd=cost,
+        credits_per_usd=factor,
+        credits=credits,
+        included_credits=included,
+        overflow_credits=credits - included,
+        reservation_id=event.reservation_id,
+    )
 
 
 def _replays(keys: list[str]) -> sa.Select[tuple[UsageEvent]]:

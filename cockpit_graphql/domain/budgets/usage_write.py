@@ -6,8 +6,11 @@ credits), each only when that part is not zero (domain.md §2's ledger table). T
 Python (a dict, a uuid4 and a JSON value per entry) and sent as a second statement, and the rollups'
 statement then read the just-inserted events back by id; here PostgreSQL derives both from the
 INSERT's RETURNING rows: one round trip, one JSON document, no event read twice. The three writes still
-succeed or fail together (one statement, in the caller's transaction). The caller holds the account's
-budget mutex and passes only events it has decided to write (never replays).
+succeed or fail together (one statement, in the caller's transaction). The caller passes only events it
+has decided to write (never replays). Under the account's budget mutex the one statement writes all
+three; metering's write-ahead path writes events and ledger entries before taking it and adds the
+rollups (`add_rollups`, from the same document) under it: rollup rows are shared by concurrent calls,
+and upserting them outside the mutex would let two calls deadlock on each other's rows.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cockpit_graphql.db.bulk import encode_rows, insert_select_sql
+from cockpit_graphql.db.bulk import encode_rows, insert_select_sql, recordset_sql
 from cockpit_graphql.db.tables import UsageEvent
 from cockpit_graphql.domain.budgets.scopes import LedgerKind
 from cockpit_graphql.domain.observability import rollups
@@ -60,30 +63,76 @@ _LEDGER = f"""INSERT INTO ledger_entries (account_id, id, cycle_id, kind, amount
     RETURNING 1"""
 
 
-def write_sql() -> str:
+ROLLUP_COLUMNS = (
+    "account_id",
+    "occurred_at",
+    "organization_id",
+    "team_id",
+    "user_id",
+    "agent_id",
+    "model_id",
+    "credits",
+    "cost_usd",
+    "connection_ids",
+    "guardrails",
+)
+"""The columns of a usage event its rollups read (rollups.input_sql)."""
+
+
+def write_sql(*, with_rollups: bool = True) -> str:
     """The statement: `written` (the INSERT of the `:rows` document, answering every column), `ledger`
-    and the rollup upserts; it answers the rows written per table."""
+    and (unless told otherwise) the rollup upserts; it answers the rows written per table."""
     events = insert_select_sql(UsageEvent.__table__, COLUMNS) + " RETURNING *"
-    rollup_ctes, rollup_counts = rollups.add_ctes(rollups.input_sql("written e"))
-    ctes = [f"written AS ({events})", f"ledger AS ({_LEDGER})", *rollup_ctes]
-    written = "(SELECT count(*) FROM written) AS usage_events, (SELECT count(*) FROM ledger) AS ledger_entries"
-    counts = f"{written}, {rollup_counts}"
+    ctes = [f"written AS ({events})", f"ledger AS ({_LEDGER})"]
+    counts = "(SELECT count(*) FROM written) AS usage_events, (SELECT count(*) FROM ledger) AS ledger_entries"
+    if with_rollups:
+        rollup_ctes, rollup_counts = rollups.add_ctes(rollups.input_sql("written e"))
+        ctes += rollup_ctes
+        counts = f"{counts}, {rollup_counts}"
     return "WITH " + ",\n".join(ctes) + f"\nSELECT {counts}"
 
 
-WRITE_EVENT = sa.text(write_sql())
-# The same statement under a second text for batches: PostgreSQL keeps one plan per prepared text, and a
-# generic plan learned from one-event calls must never run a 1,000-event batch (docs/performance.md).
-WRITE_BATCH = sa.text(WRITE_EVENT.text + "\n-- batch")
+def rollups_sql() -> str:
+    """The rollup upserts of the `:rows` document of events already written (`write_sql(with_rollups=False)`)."""
+    source = recordset_sql(UsageEvent.__table__, ROLLUP_COLUMNS, "e")
+    rollup_ctes, rollup_counts = rollups.add_ctes(rollups.input_sql(source))
+    return "WITH " + ",\n".join(rollup_ctes) + f"\nSELECT {rollup_counts}"
 
 
-async def write_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
-    """Insert `rows` (usage events with every column of COLUMNS, in that order), their ledger entries and
-    their rollups; answers the rows written or upserted per table."""
+def _texts(sql: str) -> tuple[sa.TextClause, sa.TextClause]:
+    """One text for single events, another for batches: PostgreSQL keeps one plan per prepared text, and
+    a generic plan learned from one-event calls must never run a 1,000-event batch (docs/performance.md)."""
+    return sa.text(sql), sa.text(sql + "\n-- batch")
+
+
+WRITE_EVENT, WRITE_BATCH = _texts(write_sql())
+WRITE_ONLY_EVENT, WRITE_ONLY_BATCH = _texts(write_sql(with_rollups=False))
+ROLLUPS_EVENT, ROLLUPS_BATCH = _texts(rollups_sql())
+
+
+def encode_events(rows: Sequence[dict[str, Any]]) -> str:
+    """The `:rows` document of usage events with every column of COLUMNS, in that order."""
+    if rows and tuple(rows[0]) != COLUMNS:
+        raise ValueError("a usage event is written with every column of usage_write.COLUMNS, in order")
+    return encode_rows(rows)
+
+
+async def write_events(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], *, with_rollups: bool = True, document: str | None = None
+) -> dict[str, int]:
+    """Insert `rows` (usage events with every column of COLUMNS, in that order; `document`: their
+    `encode_events`, when the caller has it), their ledger entries and (unless told otherwise) their
+    rollups; answers the rows written or upserted per table."""
     if not rows:
         return {}
-    if tuple(rows[0]) != COLUMNS:
-        raise ValueError("a usage event is written with every column of usage_write.COLUMNS, in order")
-    statement = WRITE_EVENT if len(rows) == 1 else WRITE_BATCH
-    result = await session.execute(statement, {"rows": encode_rows(rows)})
+    document = encode_events(rows) if document is None else document
+    single, batch = (WRITE_EVENT, WRITE_BATCH) if with_rollups else (WRITE_ONLY_EVENT, WRITE_ONLY_BATCH)
+    result = await session.execute(single if len(rows) == 1 else batch, {"rows": document})
+    return dict(result.one()._mapping)
+
+
+async def add_rollups(session: AsyncSession, document: str, count: int) -> dict[str, int]:
+    """Add the `count` events of `document` (`encode_events`), written without their rollups, to every
+    rollup table; answers the rows upserted per table."""
+    result = await session.execute(ROLLUPS_EVENT if count == 1 else ROLLUPS_BATCH, {"rows": document})
     return dict(result.one()._mapping)

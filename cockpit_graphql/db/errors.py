@@ -1,0 +1,20 @@
+"""What a database error says: its SQLSTATE, and whether retrying the whole transaction may succeed."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError
+
+RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock: nothing was written
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error. SQLAlchemy's asyncpg dialect raises a generic DBAPIError (never
+    its DataError subclass) wrapping asyncpg's error, which carries the code as `sqlstate`."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return str(code) if code else None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return sqlstate_of(exc) in RETRYABLE
