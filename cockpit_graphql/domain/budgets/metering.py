@@ -425,16 +425,7 @@ async def _record_ahead(
     rolls back to the savepoint and goes the locked way. Calls settling reservations go the locked way.
     A cycle row is locked FOR NO KEY UPDATE by every mutex holder (`repo.lock_cycle`): the events'
     foreign key holds KEY SHARE on it before the mutex, which FOR UPDATE would wait for."""
-    keys = [e.idempotency_key.strip() for e in inputs]
-    existing: dict[str, UsageEvent | RecordedEvent] = {
-        ev.idempotency_key: ev for ev in (await session.scalars(_replays(keys))).all()
-    }
-    fresh: set[int] = set()
-    seen: set[str] = set(existing)
-    for i, key in enumerate(keys):
-        if key not in seen:
-            fresh.add(i)
-            seen.add(key)
+    keys, existing, fresh = await _sort_out_replays(session, inputs)
     if not fresh:
         return [UsageOutcome(existing[key], replayed=True) for key in keys]
     _validate(inputs, now, fresh)
@@ -521,16 +512,7 @@ async def _record_locked(
     """The locked path: the account's budget mutex from the start (reservations, late events, events of
     another cycle, a batch crossing the pool, the cycle still to open)."""
     await repo.lock_account_budget(session, tenant)
-    keys = [e.idempotency_key.strip() for e in inputs]
-    existing: dict[str, UsageEvent | RecordedEvent] = {
-        ev.idempotency_key: ev for ev in (await session.scalars(_replays(keys))).all()
-    }
-    fresh: set[int] = set()
-    seen: set[str] = set(existing)
-    for i, key in enumerate(keys):  # the first occurrence of a new key is written; later ones replay it
-        if key not in seen:
-            fresh.add(i)
-            seen.add(key)
+    keys, existing, fresh = await _sort_out_replays(session, inputs)
     if not fresh:
         return [UsageOutcome(existing[key], replayed=True) for key in keys]
     _validate(inputs, now, fresh)
@@ -647,6 +629,24 @@ async def _record_locked(
             notices = await detect_notices(session, state.cycle, state.plan, state.pool, spending, chains, after)
             await insert_notices(session, tenant, notices)
     return outcomes
+
+
+async def _sort_out_replays(
+    session: AsyncSession, inputs: list[UsageInput]
+) -> tuple[list[str], dict[str, UsageEvent | RecordedEvent], set[int]]:
+    """The calls' keys, the events already recorded under them, and the indexes of the inputs to write:
+    the first occurrence of a new key is written; later ones, and keys recorded before, replay."""
+    keys = [e.idempotency_key.strip() for e in inputs]
+    existing: dict[str, UsageEvent | RecordedEvent] = {
+        ev.idempotency_key: ev for ev in (await session.scalars(_replays(keys))).all()
+    }
+    fresh: set[int] = set()
+    seen: set[str] = set(existing)
+    for i, key in enumerate(keys):
+        if key not in seen:
+            fresh.add(i)
+            seen.add(key)
+    return keys, existing, fresh
 
 
 def _recorded(
