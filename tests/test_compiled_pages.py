@@ -1,9 +1,9 @@
 """Compiled directory pages (cockpit_graphql/compiled_pages.py) answer exactly what the loaders' path answers.
 
 Every query runs twice, compiled and not (`CockpitExecutionContext.compiled_pages`), and the two
-bodies must be equal, errors included; a counter on `run_page` says whether the compiler took it.
-The tenant's names and emails carry what JSON must escape (quotes, backslashes,
-non-ASCII, an emoji), a user without external id, one deactivated.
+bodies must be equal byte for byte (key order included), errors too; a counter on `run_page` says
+whether the compiler took it. The tenant's names and emails carry what JSON must escape (quotes,
+backslashes, non-ASCII, an emoji), a user without external id, one deactivated.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
@@ -78,7 +79,8 @@ async def _both(
     plain = await world.gql(query, variables, token=token)
     monkeypatch.setattr(CockpitExecutionContext, "compiled_pages", True)
     assert compiled.status == plain.status == 200
-    assert _without_request_ids(compiled.body) == _without_request_ids(plain.body)
+    # byte for byte: the same values and the same key order (GraphQL answers in selection order)
+    assert orjson.dumps(_without_request_ids(compiled.body)) == orjson.dumps(_without_request_ids(plain.body))
     return compiled.body, compiled.statements, plain.statements
 
 
@@ -255,6 +257,19 @@ async def test_a_member_gets_the_same_forbidden_answer(
     body, _, _ = await _both(world, monkeypatch, allowed, {}, world.member(t))
     assert "errors" not in body, body
     assert compiled_runs[0] == 1  # a member may read the structure
+
+
+async def test_a_super_admin_reads_a_named_account_compiled(
+    world: World, monkeypatch: pytest.MonkeyPatch, compiled_runs: list[int]
+) -> None:
+    t = await _odd_tenant(world)
+    operator = await world.super_admin()
+    query = """query($id: ID!) { account(id: $id) { name organizations { totalCount nodes { name
+      teams { nodes { name users { totalCount nodes { email role } } } } } } } }"""
+    body, _, _ = await _both(world, monkeypatch, query, {"id": t.account_gid}, operator)
+    assert "errors" not in body, body
+    assert body["data"]["account"]["organizations"]["totalCount"] == 3
+    assert compiled_runs[0] == 1
 
 
 async def test_another_account_is_never_read(
