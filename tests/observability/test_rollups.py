@@ -5,6 +5,7 @@ the example database off, see tests/budgets/test_properties.py for how it runs o
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from collections import defaultdict
@@ -12,6 +13,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -139,6 +141,39 @@ async def test_incremental_rollups_equal_the_raw_events_and_a_rebuild(
     await rebuild(b)
     assert await rollups(b) == incremental
     await rebuild(b)  # idempotent
+    assert await rollups(b) == incremental
+
+
+async def test_rollups_written_under_the_mutex_after_the_events_equal_the_raw_events(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write-ahead path (metering._record_ahead) writes events before the budget mutex and their
+    rollups under it, from the same document (usage_write.add_rollups): the same sums as the raw events
+    and a rebuild, tags included. Every batch here lies in the open cycle, inside a large pool."""
+    from cockpit_graphql.domain.budgets import metering
+
+    locked = [0]
+    record_locked = metering._record_locked
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        locked[0] += 1
+        return await record_locked(*args, **kwargs)
+
+    monkeypatch.setattr(metering, "_record_locked", counting)
+    b = await tree(await new_budget(world), "1000000")
+    rng = random.Random(23)
+    keys: list[str] = []
+    for size in (1, 30, 30):  # one event (its own statement text), then batches with replays
+        batch = [
+            dataclasses.replace(u, occurred_at=max(u.occurred_at, datetime(2026, 11, 16, tzinfo=NOW.tzinfo)))
+            for u in random_usage(b, rng, size, keys)
+        ]
+        await record(b, batch)
+    assert locked[0] == 0
+    incremental = await rollups(b)
+    assert incremental == await from_events(b)
+    assert incremental[1]  # tags were written
+    await rebuild(b)
     assert await rollups(b) == incremental
 
 
