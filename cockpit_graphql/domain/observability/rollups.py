@@ -14,8 +14,10 @@ thousand team or agent×model rows. They add nothing the full grain does not kno
 - Incremental: `add_ctes` is part of the one statement that writes a usage call's new events
   (budgets/usage_write.py), in the same transaction and under the account's budget mutex: data-modifying
   CTEs take the rows the events' INSERT returns and upsert their sums into all four tables (replays are
-  not new events, so they add nothing). An event's day is the UTC day of its `occurred_at` (a late event lands
-  in its own day, not the day it was recorded); its placement is the snapshot stored on it.
+  not new events, so they add nothing). A call that wrote its events ahead of the mutex runs the same
+  CTEs as a statement of their own under it, over the same rows (`usage_write.add_rollups`). An event's
+  day is the UTC day of its `occurred_at` (a late event lands in its own day, not the day it was
+  recorded); its placement is the snapshot stored on it.
 - Rebuild: `rebuild_rollups` recomputes whole days idempotently: under the same mutex (no usage write of
   the account interleaves), it zeroes every rollup row of the range, then runs the write path's
   rollup CTEs (`add_ctes`) over the stored events of the range instead of a call's new ones, in one
