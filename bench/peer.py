@@ -65,8 +65,10 @@ from bench.report import machine_facts
 from bench.run import RESULTS_DIR, ROOT, SHAPE, admin_token, bench_settings
 from bench.server import (
     HOST,
+    OURS_APP_NAME,
     STARTUP_TIMEOUT_S,
     STOP_TIMEOUT_S,
+    Backends,
     ServerProcess,
     cpu_seconds,
     free_port,
@@ -75,13 +77,11 @@ from bench.server import (
     pin_connections,
     server_environment,
 )
-from cockpit_graphql.ops.database import owner_connection
 
 PEER_DB = "cockpit_bench_peer"
 PEER_DIR = ROOT / "bench" / "peer"
 PEER_ROLE = "cockpit_app"
 PEER_APP_NAME = "cockpit-bench-peer"  # the peer's application_name in pg_stat_activity (PGAPPNAME)
-OURS_APP_NAME = "cockpit-graphql"  # ours (db/engine.py); both counted only in the bench database
 USERS_PER_TEAM = 5  # 20 × 10 × 5 = 1,000 user nodes: the issue's directory page
 
 # The same page as bench/load.py's DIRECTORY_PAGE_QUERY, in PostGraphile's schema: its relation fields are
@@ -336,44 +336,6 @@ async def same_data(ours: ServerProcess, peer: PeerProcess, token: str, cases: t
         f"{mine[1]}), {sum(len(o[2]) for o in mine[2])} teams and {users:,} users (email, role) with the same "
         "totalCounts, in the same order"
     )
-
-
-class Backends:
-    """CPU time of the PostgreSQL backends that serve one server (pg_stat_activity: the bench database and
-    the server's application_name), read from /proc: only when PostgreSQL runs on this machine."""
-
-    def __init__(self, owner_url: str) -> None:
-        self.owner_url = owner_url
-
-    async def cpu(self, application_name: str) -> dict[int, float] | None:
-        conn = await owner_connection(self.owner_url)
-        try:
-            pids = await conn.fetch(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
-                application_name,
-            )
-        finally:
-            await conn.close()
-        return _local_cpu([row["pid"] for row in pids])
-
-    @staticmethod
-    def spent(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
-        if before is None or after is None:
-            return None
-        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
-
-
-def _local_cpu(pids: list[int]) -> dict[int, float] | None:
-    """CPU seconds of these PostgreSQL backends, None when none of them is a process of this machine."""
-    found = {pid: cpu_seconds(pid) for pid in pids if _is_postgres(pid)}
-    return None if pids and not found else found
-
-
-def _is_postgres(pid: int) -> bool:
-    try:
-        return b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
 
 
 async def measure_case(

@@ -50,7 +50,14 @@ from bench.harness import run_bench
 from bench.load import BenchFailure, Case, CaseResult, DirectoryCase, query_once, run_case, warm_up
 from bench.report import as_json, machine_facts, render
 from bench.seed import ADMIN_EMAIL, BENCH_ORG, TenantShape
-from bench.server import ServerProcess, machine_busy_seconds, pin_connections, server_environment
+from bench.server import (
+    OURS_APP_NAME,
+    Backends,
+    ServerProcess,
+    machine_busy_seconds,
+    pin_connections,
+    server_environment,
+)
 from cockpit_graphql.auth.dev_tokens import SUPER_ADMIN_SUBJECT, mint_dev_token
 from cockpit_graphql.settings import Settings
 
@@ -319,19 +326,20 @@ async def run_unpinned(server: ServerProcess, token: str, case: Case, warmup: in
         raise BenchFailure("run_unpinned is for a one-worker server")
     print(f"running: {case.name}, concurrency {case.concurrency}, 1 worker …", end=" ", flush=True)
     await warm_up(server.base_url, token, case, warmup)
+    backends = Backends(server.env["DATABASE_URL"])
+    pg_before = await backends.cpu(OURS_APP_NAME)
     before, machine, client = server.worker_cpu_seconds(), machine_busy_seconds(), time.process_time()
     result = await run_case(server.base_url, token, case)
     after, machine, client = server.worker_cpu_seconds(), machine_busy_seconds() - machine, time.process_time() - client
+    pg = Backends.spent(pg_before, await backends.cpu(OURS_APP_NAME))
     result.server_rss_mb = server.peak_rss_mb()
     print(f"{result.requests} requests in {result.wall_s:.1f} s", flush=True)
     worker = sum(after.values()) - sum(before.get(pid, 0.0) for pid in after)
-    others = machine - worker - client
+    split = CpuSplit(machine, [worker], pg, client)
     per = 1000 / max(result.requests, 1)
     note = (
         f"{case.name} @ {case.concurrency}: in its {result.wall_s:.1f} s the machine's {os.cpu_count()} cores were "
-        f"busy {machine:.1f} s: server worker {worker:.1f} s, bench client {client:.1f} s, everything else "
-        f"(PostgreSQL, other jobs) {others:.1f} s; per request {worker * per:.1f} / {client * per:.1f} / "
-        f"{others * per:.1f} ms"
+        f"busy {machine:.1f} s: {split.seconds()}; per request {split.per_request(per)} ms"
     )
     return result, note
 
@@ -356,6 +364,8 @@ async def run_pinned(server: ServerProcess, token: str, case: Case, warmup: int)
     try:
         for _ in range(warmup):
             await asyncio.gather(*(query_once(client, case) for client in pinned.clients))
+        backends = Backends(server.env["DATABASE_URL"])
+        pg_before = await backends.cpu(OURS_APP_NAME)
         before, machine, client = server.worker_cpu_seconds(), machine_busy_seconds(), time.process_time()
         result = await run_case(server.base_url, token, case, pinned.clients)
         after, machine, client = (
@@ -363,21 +373,53 @@ async def run_pinned(server: ServerProcess, token: str, case: Case, warmup: int)
             machine_busy_seconds() - machine,
             time.process_time() - client,
         )
+        pg = Backends.spent(pg_before, await backends.cpu(OURS_APP_NAME))
         pinned.check_unchanged(server)
         result.server_rss_mb = server.peak_rss_mb()
     finally:
         await pinned.aclose()
     print(f"{result.requests} requests in {result.wall_s:.1f} s", flush=True)
     pids = sorted(after)
-    workers = [after[pid] - before.get(pid, 0.0) for pid in pids]
-    others = machine - sum(workers) - client
+    split = CpuSplit(machine, [after[pid] - before.get(pid, 0.0) for pid in pids], pg, client)
     note = (
         f"{case.name} @ {case.concurrency}: connections per worker {' + '.join(map(str, pinned.per_worker(pids)))} "
         f"({pinned.opened} opened to get that spread); in its {result.wall_s:.1f} s the machine's "
-        f"{os.cpu_count()} cores were busy {machine:.1f} s: server workers {' + '.join(f'{w:.1f}' for w in workers)} "
-        f"s, bench client {client:.1f} s, everything else (PostgreSQL, other jobs) {others:.1f} s"
+        f"{os.cpu_count()} cores were busy {machine:.1f} s: {split.seconds()}; per request "
+        f"{split.per_request(1000 / max(result.requests, 1))} ms"
     )
     return result, note
+
+
+@dataclass(frozen=True)
+class CpuSplit:
+    """Where the machine's busy CPU seconds of a case went: the server's workers, the PostgreSQL backends
+    that served them (bench.server.Backends: None when PostgreSQL is not a process of this machine), the
+    bench client, and everything else (PostgreSQL's other processes, backends opened during the case,
+    other jobs)."""
+
+    machine: float
+    workers: list[float]
+    postgresql: float | None
+    client: float
+
+    @property
+    def others(self) -> float:
+        return self.machine - sum(self.workers) - (self.postgresql or 0.0) - self.client
+
+    def seconds(self) -> str:
+        noun = "server worker" if len(self.workers) == 1 else "server workers"
+        parts = [f"{noun} {' + '.join(f'{w:.1f}' for w in self.workers)} s"]
+        if self.postgresql is not None:
+            parts.append(f"its PostgreSQL backends {self.postgresql:.1f} s")
+        parts.append(f"bench client {self.client:.1f} s")
+        rest = "other jobs" if self.postgresql is not None else "PostgreSQL, other jobs"
+        parts.append(f"everything else ({rest}) {self.others:.1f} s")
+        return ", ".join(parts)
+
+    def per_request(self, per: float) -> str:
+        """Server / PostgreSQL backends / client / everything else, in ms per request (`per`: 1000 / requests)."""
+        values = [sum(self.workers), self.postgresql, self.client, self.others]
+        return " / ".join(f"{v * per:.1f}" for v in values if v is not None)
 
 
 async def measure_access(

@@ -19,12 +19,14 @@ import httpx
 
 from bench.http import LeanClient
 from bench.load import BenchFailure, Case, clean_data, make_client, post_graphql, statement_count
+from cockpit_graphql.ops.database import owner_connection
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 TCP_ESTABLISHED = "01"  # the st column of /proc/net/tcp
 PIN_ATTEMPTS_PER_CONNECTION = 25
+OURS_APP_NAME = "cockpit-graphql"  # our server's application_name (db/engine.py), counted only in the bench database
 KEEPALIVE_REFRESH_S = 2.0  # uvicorn closes a keep-alive connection idle for 5 s (--timeout-keep-alive)
 
 
@@ -281,3 +283,41 @@ async def _refresh(server: ServerProcess, pinned: PinnedClients, case: Case) -> 
             if port != pinned.ports[i]:
                 raise BenchFailure("a pinned connection was closed while the others were being opened")
             pinned.last_used[i] = time.monotonic()
+
+
+class Backends:
+    """CPU time of the PostgreSQL backends that serve one server (pg_stat_activity: the bench database and
+    the server's application_name), read from /proc: only when PostgreSQL runs on this machine."""
+
+    def __init__(self, owner_url: str) -> None:
+        self.owner_url = owner_url
+
+    async def cpu(self, application_name: str) -> dict[int, float] | None:
+        conn = await owner_connection(self.owner_url)
+        try:
+            pids = await conn.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
+                application_name,
+            )
+        finally:
+            await conn.close()
+        return _local_cpu([row["pid"] for row in pids])
+
+    @staticmethod
+    def spent(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+        if before is None or after is None:
+            return None
+        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def _local_cpu(pids: list[int]) -> dict[int, float] | None:
+    """CPU seconds of these PostgreSQL backends, None when none of them is a process of this machine."""
+    found = {pid: cpu_seconds(pid) for pid in pids if _is_postgres(pid)}
+    return None if pids and not found else found
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        return b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
