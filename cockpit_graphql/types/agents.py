@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from cockpit_graphql.domain.pagination import Ordering, SortDirection, page_in_m
 from cockpit_graphql.domain.policies.settings import GuardrailState
 from cockpit_graphql.domain.roles import Permission, has_permission
 from cockpit_graphql.types.budgets import BudgetScope
-from cockpit_graphql.types.connections import ConnectionNode
+from cockpit_graphql.types.connections import ConnectionNode, load_connection
 from cockpit_graphql.types.directory import User, page_request
 from cockpit_graphql.types.enums import described_enum
 from cockpit_graphql.types.ids import decode_id, encode_id
@@ -278,13 +279,16 @@ class Agent(Node):
         return [connection_gid(self.row.account_id, c) for c in self.row.connection_ids]
 
     @strawberry.field(
-        description="The connections it may call (never their secrets); when a user runs it, only those the user "
-        "may use (see effectiveAccess.connections). Deleted connections drop out."
+        description="The connections it may call that the caller may read (never their secrets): all of them for "
+        "an account admin, else those the caller may use (assigned to their chain, or their own); when a user "
+        "runs it, only those the user may use (see effectiveAccess.connections). Deleted connections drop out."
     )
     async def connections(self, info: Info) -> list[ConnectionNode]:
-        keys = [(self.row.account_id, c) for c in self.row.connection_ids]
-        rows = await info.context.connections.connection.load_many(keys)
-        return [ConnectionNode.from_row(r) for r in rows if r is not None]
+        # The one read rule of a connection (load_connection), batched by its loaders: seeing an agent never
+        # shows a connection, its configuration or its owner that the caller could not read by id.
+        gids = [connection_gid(self.row.account_id, c) for c in self.row.connection_ids]
+        found = await asyncio.gather(*(load_connection(info, gid) for gid in gids))
+        return [c for c in found if c is not None]
 
     @strawberry.field(description="Its guardrail overrides, applied after the scopes of the runner's chain.")
     async def guardrail_overrides(self, info: Info) -> list[AgentGuardrailOverride]:
