@@ -39,19 +39,39 @@ async def test_audit_filter_reads_an_instant_without_zone_as_utc(world: World) -
     assert r.codes == ["BAD_USER_INPUT"] and "must not be after" in r.errors[0]["message"]
 
 
+EARLIEST_MESSAGE = "`occurredAt` must be 1970-01-01T00:00:00Z or later."
+
+
 @pytest.mark.parametrize("mutation", ["recordUsage", "recordUsageBatch"])
-async def test_usage_at_an_instant_out_of_utc_range_is_a_user_error(world: World, mutation: str) -> None:
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        TOO_EARLY,
+        "0001-01-02T00:00:00Z",  # a valid UTC instant whose cycle (renewal day 15) would start in year 0: was INTERNAL
+        "1969-12-31T23:59:59Z",
+    ],
+)
+async def test_usage_at_an_instant_before_1970_is_a_user_error(world: World, mutation: str, occurred_at: str) -> None:
     t = await world.tenant()
     admin = world.admin(t)
     r = await world.gql(
-        'mutation { setBudgetPlan(input: {creditsPerCycle: "100", renewalDay: 1}) { userErrors { code } } }',
+        'mutation { setBudgetPlan(input: {creditsPerCycle: "100", renewalDay: 15}) { userErrors { code } } }',
         token=admin,
     )
     assert r.data["setBudgetPlan"]["userErrors"] == []
-    event = f'{{idempotencyKey: "e1", userId: "{t.gid("User", "member")}", costUsd: "1", occurredAt: "{TOO_EARLY}"}}'
+    user = t.gid("User", "member")
+    event = f'{{idempotencyKey: "e1", userId: "{user}", costUsd: "1", occurredAt: "{occurred_at}"}}'
     argument = f"{{events: [{event}]}}" if mutation == "recordUsageBatch" else event
     r = await world.gql(
         f"mutation {{ {mutation}(input: {argument}) {{ userErrors {{ code message }} }} }}", token=admin
     )
     assert r.errors == [], r.body
-    assert r.data[mutation]["userErrors"] == [{"code": "INVALID", "message": "`occurredAt` is out of range."}]
+    assert r.data[mutation]["userErrors"] == [{"code": "INVALID", "message": EARLIEST_MESSAGE}]
+
+    earliest = f'{{idempotencyKey: "e2", userId: "{user}", costUsd: "1", occurredAt: "1970-01-01T00:00:00Z"}}'
+    r = await world.gql(
+        f"mutation {{ recordUsage(input: {earliest}) {{ result {{ event {{ late }} }} userErrors {{ code }} }} }}",
+        token=admin,
+    )
+    assert r.errors == [] and r.data["recordUsage"]["userErrors"] == [], r.body
+    assert r.data["recordUsage"]["result"]["event"]["late"] is True  # long before the first plan: the open cycle

@@ -43,6 +43,7 @@ from cockpit_graphql.domain.models.prices import usd_for_tokens
 MAX_BATCH = 1000
 MAX_KEY = 200
 FUTURE_SKEW = timedelta(minutes=5)
+EARLIEST_OCCURRED_AT = datetime(1970, 1, 1, tzinfo=UTC)  # an earlier instant is a client's bug, not a late event
 MAX_COST_USD = Decimal(100_000)  # per event; with creditsPerUsd ≤ 1e6 credits stay inside NUMERIC(20, 6)
 DEFAULT_GRACE = timedelta(hours=1)
 USD_QUANTUM = Decimal("1E-10")  # a cost has at most 10 decimals (NUMERIC(20, 10))
@@ -331,9 +332,11 @@ def _validate(inputs: list[UsageInput], now: datetime, only: set[int]) -> None:
             problems.append(
                 UserErrorItem((*path, "occurredAt"), UserErrorCode.INVALID, "`occurredAt` needs a time zone.")
             )
-        elif not _in_utc_range(event.occurred_at):
+        elif not _in_utc_range(event.occurred_at) or event.occurred_at < EARLIEST_OCCURRED_AT:
             problems.append(
-                UserErrorItem((*path, "occurredAt"), UserErrorCode.INVALID, "`occurredAt` is out of range.")
+                UserErrorItem(
+                    (*path, "occurredAt"), UserErrorCode.INVALID, "`occurredAt` must be 1970-01-01T00:00:00Z or later."
+                )
             )
         elif event.occurred_at > now + FUTURE_SKEW:
             problems.append(
