@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import SplitResult, urlsplit
 
 from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
 
@@ -55,3 +56,16 @@ def clean_domains(values: list[str], field: str = "allowedEmailDomains") -> list
 
 def email_domain(email: str) -> str:
     return email.rsplit("@", 1)[-1].lower()
+
+
+def parse_url(value: object) -> SplitResult | None:
+    """`value` split as a URL, or None when it is not a string or not one: urllib raises ValueError on an
+    unclosed IPv6 bracket or a port out of range, which a config check must answer as INVALID, not crash."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = urlsplit(value)
+        parsed.port  # noqa: B018 - reading it validates the port
+    except ValueError:
+        return None
+    return parsed

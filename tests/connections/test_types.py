@@ -78,3 +78,12 @@ def test_secret_like_keys_are_refused_and_values_never_echoed() -> None:
         (error,) = caught.value.errors
         assert error.field == ("config", key) and "secret" in error.message
         assert "s3cr3t-value" not in error.message
+
+
+MALFORMED_URLS = ["https://[oops/x", "https://host:99999/x", "https://[::1", "https://host:port/x"]  # urllib raises
+
+
+@pytest.mark.parametrize("url", MALFORMED_URLS)
+def test_a_url_urllib_cannot_split_is_invalid_not_a_crash(url: str) -> None:
+    assert _problems(ConnectionType.MCP_SERVER, {"url": url}) == [(("config", "url"), "INVALID")]
+    assert _problems(ConnectionType.HTTP_API, {"baseUrl": url}) == [(("config", "baseUrl"), "INVALID")]

@@ -266,6 +266,12 @@ async def test_bad_input_is_a_user_error_and_writes_nothing(world: World) -> Non
                 (["input", "config", "timeoutMs"], "INVALID"),
             ],
         ),
+        (  # urllib raises on an unclosed IPv6 bracket: it was INTERNAL
+            "createGuardrail",
+            "CreateGuardrailInput",
+            {"name": "W", "type": "WEBHOOK", "mode": "BLOCK", "config": {"url": "https://[oops/x"}},
+            [(["input", "config", "url"], "INVALID")],
+        ),
         (
             "createGuardrail",
             "CreateGuardrailInput",

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlparse
 
 from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
+from cockpit_graphql.domain.validation import parse_url
 
 
 class ConnectionType(StrEnum):
@@ -74,7 +74,7 @@ class Config:
         if self._missing(key, required):
             return
         value = self.raw[key]
-        parsed = urlparse(value.strip()) if isinstance(value, str) else None
+        parsed = parse_url(value.strip()) if isinstance(value, str) else None
         if (
             parsed is None
             or parsed.scheme != "https"

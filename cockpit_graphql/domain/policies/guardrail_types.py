@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlparse
 
 from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
+from cockpit_graphql.domain.validation import parse_url
 
 
 class GuardrailType(StrEnum):
@@ -81,7 +81,7 @@ def _topics(config: dict[str, Any], problems: Problems) -> dict[str, Any]:
 
 def _webhook(config: dict[str, Any], problems: Problems) -> dict[str, Any]:
     url = config.get("url")
-    parsed = urlparse(url) if isinstance(url, str) else None
+    parsed = parse_url(url)
     if parsed is None or parsed.scheme != "https" or not parsed.netloc or len(url or "") > 2000:
         problems.append(("url", "`url` is an https URL (at most 2,000 characters)."))
     timeout = config.get("timeoutMs", 2000)
