@@ -6,7 +6,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from cockpit_graphql.types.ids import decode_id
+from cockpit_graphql.types.ids import decode_id, encode_id
 from tests.support.world import Tenant, World
 
 PLAN = """mutation($i: SetBudgetPlanInput!) { setBudgetPlan(input: $i) {
@@ -223,3 +223,27 @@ async def test_account_budget_views(world: World) -> None:
     assert all(c["clean"] and c["differences"] == [] for c in account["ledgerReconciliation"])
     member = await world.gql("{ viewer { account { budgetCycles { totalCount } } } }", token=world.member(t))
     assert member.codes == ["FORBIDDEN"]
+
+
+async def test_adjustment_and_settlement_errors_name_their_input_fields(world: World) -> None:
+    t, admin = await _setup(world)
+    root = await world.super_admin()
+    r = await world.gql(
+        "mutation($i: AdjustCreditsInput!) { adjustCredits(input: $i) { userErrors { field code } } }",
+        {"i": {"credits": "0", "reason": "x"}},
+        token=admin,
+    )
+    assert r.data["adjustCredits"]["userErrors"] == [{"field": ["input", "credits"], "code": "INVALID"}], r.body
+    unknown = encode_id("Settlement", t.account_id, uuid.uuid4())
+    for mutation, extra in (
+        ("invoiceSettlement", {}),
+        ("settleSettlement", {"externalReference": "INV-1"}),
+        ("writeOffSettlement", {"reason": "x"}),
+    ):
+        input_type = mutation[0].upper() + mutation[1:] + "Input"
+        r = await world.gql(
+            f"mutation($i: {input_type}!) {{ {mutation}(input: $i) {{ userErrors {{ field code }} }} }}",
+            {"i": {"id": unknown, **extra}},
+            token=root if mutation == "writeOffSettlement" else admin,
+        )
+        assert r.data[mutation]["userErrors"] == [{"field": ["input", "id"], "code": "NOT_FOUND"}], r.body

@@ -364,11 +364,11 @@ async def test_adjustment_rules_and_audit(world: World) -> None:
     b = await budget(world)
     await b.spend("u", "900", at=MID_JAN)
     cases = [
-        ("0", "x", "amount", UserErrorCode.INVALID),
-        ("1.0000001", "x", "amount", UserErrorCode.INVALID),
+        ("0", "x", "credits", UserErrorCode.INVALID),
+        ("1.0000001", "x", "credits", UserErrorCode.INVALID),
         ("5", "  ", "reason", UserErrorCode.REQUIRED),
         ("5", "x" * 501, "reason", UserErrorCode.TOO_LONG),
-        ("-100.000001", "x", "amount", UserErrorCode.INVALID),  # more than the unused pool
+        ("-100.000001", "x", "credits", UserErrorCode.INVALID),  # more than the unused pool
     ]
     before = await snapshot(b)
     for amount, reason, field, code in cases:

@@ -172,7 +172,7 @@ async def test_illegal_transitions_are_user_errors_and_change_nothing(
     with pytest.raises(UserInputError) as err:
         await STEPS[illegal](b, sid)
     [problem] = err.value.errors
-    assert (problem.field, problem.code) == (("settlementId",), UserErrorCode.ILLEGAL_TRANSITION)
+    assert (problem.field, problem.code) == (("id",), UserErrorCode.ILLEGAL_TRANSITION)
     assert current in problem.message
     assert await snapshot(b) == before  # no ledger entry, history row or audit event either
 
@@ -181,9 +181,9 @@ async def test_unknown_settlements_and_bad_input(world: World) -> None:
     b, sid = await overflowing(world)
     before = await snapshot(b)
     cases: list[tuple[Callable[[], Awaitable[Settlement]], tuple[str, ...], UserErrorCode]] = [
-        (lambda: settle(b, uuid.uuid4()), ("settlementId",), UserErrorCode.NOT_FOUND),
-        (lambda: invoice(b, uuid.uuid4()), ("settlementId",), UserErrorCode.NOT_FOUND),
-        (lambda: write_off(b, uuid.uuid4()), ("settlementId",), UserErrorCode.NOT_FOUND),
+        (lambda: settle(b, uuid.uuid4()), ("id",), UserErrorCode.NOT_FOUND),
+        (lambda: invoice(b, uuid.uuid4()), ("id",), UserErrorCode.NOT_FOUND),
+        (lambda: write_off(b, uuid.uuid4()), ("id",), UserErrorCode.NOT_FOUND),
         (lambda: settle(b, sid, "  "), ("externalReference",), UserErrorCode.REQUIRED),
         (lambda: settle(b, sid, "x" * 201), ("externalReference",), UserErrorCode.TOO_LONG),
         (lambda: invoice(b, sid, "x" * 201), ("externalReference",), UserErrorCode.TOO_LONG),

@@ -32,20 +32,20 @@ async def adjust_credits(
 
     A negative adjustment may remove at most the unused pool (pool − included usage): what was
     already consumed from the pool stays consumed, so a closed cycle's balance stays −overflow."""
-    clean_amount(amount, "amount", allow_zero=False, allow_negative=True)
+    clean_amount(amount, "credits", allow_zero=False, allow_negative=True)
     why = clean_text(reason, "reason", MAX_REASON, required=True)
     await repo.lock_account_budget(session, tenant)
     opened = await repo.ensure_cycle(session, tenant, now)
     if opened is None:
-        raise UserInputError.single("amount", UserErrorCode.INVALID, "The account has no budget plan.")
+        raise UserInputError.single("credits", UserErrorCode.INVALID, "The account has no budget plan.")
     cycle = await repo.lock_cycle(session, opened.id)
     if cycle.status != "OPEN":  # only with a `now` older than a renewal that already ran
-        raise UserInputError.single("amount", UserErrorCode.INVALID, "The cycle containing this time is closed.")
+        raise UserInputError.single("credits", UserErrorCode.INVALID, "The cycle containing this time is closed.")
     pool = await repo.pool_of(session, cycle.id)
     included = (await usage_of(session, cycle.id)).included
     if pool + amount < included:
         raise UserInputError.single(
-            "amount",
+            "credits",
             UserErrorCode.INVALID,
             f"At most {pool - included} credits of this cycle's pool are unused and can be removed.",
         )

@@ -134,7 +134,7 @@ async def _locked(session: AsyncSession, settlement_id: uuid.UUID) -> Settlement
     )
     found = (await session.scalars(stmt)).first()
     if found is None:
-        raise UserInputError.single("settlementId", UserErrorCode.NOT_FOUND, "No such settlement.")
+        raise UserInputError.single("id", UserErrorCode.NOT_FOUND, "No such settlement.")
     return found
 
 
@@ -155,7 +155,7 @@ async def _transition(
     current = SettlementStatus(settlement.status)
     if current not in ALLOWED_FROM[to]:
         raise UserInputError.single(
-            "settlementId",
+            "id",
             UserErrorCode.ILLEGAL_TRANSITION,
             f"A {current.value} settlement cannot become {to.value}.",
         )
