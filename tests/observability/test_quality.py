@@ -131,3 +131,14 @@ async def test_samples_are_capped_and_accounts_isolated(world: World) -> None:
     # super admins read any account
     root = await world.super_admin()
     assert (await _quality(world, b, root))["emptyTeams"]["count"] == 12
+
+
+async def test_users_without_an_email_are_missing_not_duplicated(world: World) -> None:
+    t = await world.tenant()
+    tenant = mint_for_system(t.account_id)
+    async with world.db.tenant(tenant) as s:  # what SCIM stores for users whose IdP sent no email
+        for external_id in ("scim-1", "scim-2"):
+            await directory.create_user(s, tenant, OP, email="", external_id=external_id, allow_missing_email=True)
+    q = await _quality(world, t, world.admin(t))
+    assert q["missingEmails"]["count"] == 2
+    assert q["duplicateEmails"] == {"count": 0, "samples": []}

@@ -64,6 +64,7 @@ async def directory_quality(session: AsyncSession, tenant: TenantId) -> Director
         )
         .exists()
     )
+    duplicated = sa.and_(email_key != "", duplicated)  # no email is `missing_emails`, not a shared one
     has_identity = (
         sa.select(sa.literal(1))
         .where(OidcIdentity.account_id == User.account_id, OidcIdentity.user_id == User.id)
