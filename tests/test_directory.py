@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from cockpit_graphql.types.ids import decode_id
 from tests.support.world import Tenant, World
 
 
@@ -298,3 +299,69 @@ async def test_super_admin_creates_and_manages_accounts(world: World) -> None:
         token=token,
     )
     assert r.data["createOrganization"]["organization"] == {"name": "Ops"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "delete", "extra"),
+    [
+        ("Team", "deleteTeam", {"moveMembersTo": "global_team"}),
+        ("User", "deleteUser", {}),
+    ],
+)
+async def test_a_deleted_scope_takes_its_assignments_and_settings_with_it(
+    world: World, t: Tenant, kind: str, delete: str, extra: dict[str, str]
+) -> None:
+    """Connection assignments, policy settings, budget caps: nothing keeps pointing at a deleted node."""
+    from cockpit_graphql.auth.tenant import mint_for_system
+    from cockpit_graphql.db.tables import BudgetCap, ConnectionAssignment, PolicySetting
+
+    admin = world.admin(t)
+    scope = t.gid("Team", "platform") if kind == "Team" else t.gid("User", "member")
+    connection = await mutate(
+        world,
+        admin,
+        "createConnection",
+        "CreateConnectionInput",
+        "connection { id assignedTo { level } }",
+        {"name": "S", "type": "SLACK", "config": {"workspace": "w"}, "scopeId": scope},
+    )
+    assert connection["connection"]["assignedTo"] == [{"level": kind.upper()}], connection
+    for name, input_type, payload in (
+        ("setFeatureFlag", "SetFeatureFlagInput", {"scopeId": scope, "flag": "CREATE_AGENTS", "enabled": True}),
+        ("setConnectionMode", "SetConnectionModeInput", {"scopeId": scope, "mode": "ADMIN_MANAGED"}),
+    ):
+        assert (await mutate(world, admin, name, input_type, "__typename", payload))["userErrors"] == [], name
+    r = await world.gql(
+        "mutation($i: SetBudgetPlanInput!) { setBudgetPlan(input: $i) { userErrors { code } } }",
+        {"i": {"creditsPerCycle": "100", "renewalDay": 1}},
+        token=admin,
+    )
+    assert r.data["setBudgetPlan"]["userErrors"] == [], r.body
+    payload = {"scopeId": scope, "credits": "5"}
+    cap = await mutate(world, admin, "setBudgetCap", "SetBudgetCapInput", "__typename", payload)
+    assert cap["userErrors"] == []
+    tables = (ConnectionAssignment, PolicySetting, BudgetCap)
+
+    async def rows_of_scope() -> dict[str, int]:
+        import sqlalchemy as sa
+
+        scope_id = decode_id(scope).id
+        async with world.db.tenant(mint_for_system(t.account_id)) as s:
+            return {
+                table.__tablename__: await s.scalar(
+                    sa.select(sa.func.count()).select_from(table).where(table.scope_id == scope_id)
+                )
+                for table in tables
+            }
+
+    assert await rows_of_scope() == {"connection_assignments": 1, "policy_settings": 2, "budget_caps": 1}
+    payload = {"id": scope, **{k: t.gid("Team", v) for k, v in extra.items()}}
+    result = await mutate(world, admin, delete, f"{delete[0].upper()}{delete[1:]}Input", "deletedId", payload)
+    assert result["userErrors"] == [], result
+    assert await rows_of_scope() == {"connection_assignments": 0, "policy_settings": 0, "budget_caps": 0}
+    r = await world.gql(
+        "query($id: ID!) { node(id: $id) { ... on Connection { assignedTo { level } } } }",
+        {"id": connection["connection"]["id"]},
+        token=admin,
+    )
+    assert r.data["node"]["assignedTo"] == [], r.body

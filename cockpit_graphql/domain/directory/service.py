@@ -21,6 +21,8 @@ from cockpit_graphql.domain.audit.taxonomy import AuditAction
 from cockpit_graphql.domain.directory import repository as repo
 from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
 from cockpit_graphql.domain.marketplace import assignments as agent_rules
+from cockpit_graphql.domain.marketplace import connections_repository
+from cockpit_graphql.domain.policies import repository as policies_repository
 from cockpit_graphql.domain.roles import ACCOUNT_ROLES, Role
 from cockpit_graphql.domain.validation import (
     MAX_EXTERNAL_ID,
@@ -172,9 +174,8 @@ async def delete_organization(
         raise UserInputError.single(
             "id", UserErrorCode.NOT_EMPTY, "The organization owns agents: delete or archive them first."
         )
-    await agent_rules.remove_scope(session, "ORGANIZATION", org.id)
     before = organization_snapshot(org)
-    await repo.delete_budget_settings(session, "ORGANIZATION", org.id)
+    await _forget_scope(session, "ORGANIZATION", org.id)
     await session.delete(org)
     await session.flush()
     await record(
@@ -304,9 +305,8 @@ async def delete_team(
         raise UserInputError.single(
             "id", UserErrorCode.NOT_EMPTY, "The team owns agents: delete or archive them first."
         )
-    await agent_rules.remove_scope(session, "TEAM", team.id)
     before = team_snapshot(team)
-    await repo.delete_budget_settings(session, "TEAM", team.id)
+    await _forget_scope(session, "TEAM", team.id)
     await session.delete(team)
     await session.flush()
     await record(
@@ -513,12 +513,21 @@ async def delete_user(session: AsyncSession, tenant: TenantId, op: Operation, us
                 IdentityBinding.account_id == tenant.value,
             )
         )
-    await repo.delete_budget_settings(session, "USER", user.id)
     await agent_rules.delete_personal_agents(session, user.id)  # their installs go with them (foreign key)
-    await agent_rules.remove_scope(session, "USER", user.id)
+    await _forget_scope(session, "USER", user.id)
     await session.delete(user)
     await session.flush()
     await record(
         session, tenant, op, AuditAction.USER_DELETED, target_type="User", target_id=user_id, before=before, after=None
     )
     return user_id
+
+
+async def _forget_scope(session: AsyncSession, level: str, scope_id: uuid.UUID) -> None:
+    """What a deleted organization, team or user takes with it: the agents' and connections' assignments to
+    it, its budget cap and default user cap, and its policy settings (its usage history stays; archived
+    agents it owned pass to the account)."""
+    await agent_rules.remove_scope(session, level, scope_id)
+    await connections_repository.remove_scope(session, level, scope_id)
+    await repo.delete_budget_settings(session, level, scope_id)
+    await policies_repository.delete_scope_settings(session, level, scope_id)

@@ -124,6 +124,15 @@ async def remove_assignment(session: AsyncSession, ident: uuid.UUID, scope: Scop
     return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
 
+async def remove_scope(session: AsyncSession, level: str, scope_id: uuid.UUID) -> None:
+    """A deleted organization, team or user takes the connections' assignments to it with it."""
+    await session.execute(
+        sa.delete(ConnectionAssignment).where(
+            ConnectionAssignment.scope_level == level, ConnectionAssignment.scope_id == scope_id
+        )
+    )
+
+
 async def secrets_page(session: AsyncSession, after: uuid.UUID | None, limit: int) -> list[tuple[uuid.UUID, str]]:
     """(id, ciphertext) of connections that have a secret, by id, for rotation in bounded batches."""
     stmt = (

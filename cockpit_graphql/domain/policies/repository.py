@@ -50,6 +50,14 @@ async def setting(session: AsyncSession, scope: Scope, kind: str, key: str, *, l
     return (await session.scalars(stmt)).first()
 
 
+async def delete_scope_settings(session: AsyncSession, level: str, scope_id: uuid.UUID) -> None:
+    """A deleted organization, team or user takes its explicit policy settings with it (flags, model access,
+    guardrail states, connection mode): none of them can apply to anybody any more."""
+    await session.execute(
+        sa.delete(PolicySetting).where(PolicySetting.scope_level == level, PolicySetting.scope_id == scope_id)
+    )
+
+
 async def guardrails(session: AsyncSession) -> list[GuardrailDefinition]:
     stmt = sa.select(GuardrailDefinition).order_by(GuardrailDefinition.name, GuardrailDefinition.id)
     return list((await session.scalars(stmt)).all())
