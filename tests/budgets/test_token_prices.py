@@ -114,6 +114,29 @@ async def test_credits_from_token_prices_are_exact(world: World) -> None:
     assert Decimal(event["costUsd"]) == Decimal("2.5") and Decimal(event["credits"]) == Decimal("3086.25")
 
 
+async def test_credits_come_from_the_unrounded_cost(world: World) -> None:
+    """domain.md §2: credits are computed once from the unrounded cost; the event stores the cost at the 10
+    decimals of a cost. 7 tokens at $0.3333333333/Mtok cost $0.0000023333333331: at 1,000,000 credits per USD
+    that is 2.3333333331 → 2.333333 credits, where the cost rounded first would give 2.333300."""
+    t, admin, root, _ = await _setup(world)
+    r = await world.gql(
+        "mutation($i: UpdateAccountInput!) { updateAccount(input: $i) { userErrors { code } } }",
+        {"i": {"id": t.account_gid, "creditsPerUsd": "1000000"}},
+        token=root,
+    )
+    assert r.data["updateAccount"]["userErrors"] == []
+    odd = await _model(world, root, "0.3333333333", "0")
+    for query, answer in ((RECORD, "recordUsage"), (BATCH, "recordUsageBatch")):
+        usage = _usage(t, modelId=odd, tokensIn=7)
+        r = await world.gql(query, {"i": usage if query is RECORD else {"events": [usage]}}, token=admin)
+        assert r.errors == [] and r.data[answer]["userErrors"] == [], r.body
+        result = r.data[answer]["result"] if query is RECORD else r.data[answer]["results"][0]
+        assert Decimal(result["event"]["credits"]) == Decimal("2.333333"), answer
+        assert Decimal(result["event"]["costUsd"]) == Decimal("0.0000023333"), answer
+    stored = [(e.cost_usd, e.credits) for e in await _stored(world, t)]
+    assert stored == [(Decimal("0.0000023333"), Decimal("2.333333"))] * 2
+
+
 async def test_a_batch_mixing_reported_and_priced_costs(world: World) -> None:
     t, admin, root, model = await _setup(world)
     odd = await _model(world, root, "0.3333333333", "0")

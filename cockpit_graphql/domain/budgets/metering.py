@@ -7,8 +7,9 @@ under it and redone there when its predicted split does not hold (`_record_ahead
 their own record (ledger, usage events, reservations) and write no audit event.
 
 A usage event carries its cost in USD, or leaves it out and names a catalog model: the cost is then
-priced from the model's token prices (`usd_for_tokens`, rounded half-up to the 10 decimals a cost
-has), with every model of a batch loaded in one statement.
+priced from the model's token prices (`usd_for_tokens`; its credits come from the unrounded cost, and the
+event stores the cost rounded half-up to the 10 decimals a cost has), with every model of a batch loaded in
+one statement.
 """
 
 from __future__ import annotations
@@ -359,7 +360,9 @@ def _in_utc_range(instant: datetime) -> bool:
 
 async def _costs(session: AsyncSession, inputs: list[UsageInput], only: set[int]) -> dict[int, Decimal]:
     """The cost of each event to write: as reported, or priced from its catalog model's token prices
-    (every model of the batch loaded in one statement). Unknown models are NOT_FOUND on `modelId`."""
+    (every model of the batch loaded in one statement), unrounded: domain.md §2 computes credits from the
+    unrounded cost; the event stores it rounded to a cost's 10 decimals (`_recorded`). Unknown models are
+    NOT_FOUND on `modelId`."""
     priced = sorted(i for i in only if inputs[i].cost_usd is None)
     models = await models_by_ids(session, {inputs[i].catalog_model_id for i in priced})  # type: ignore[misc]
     costs: dict[int, Decimal] = {i: inputs[i].cost_usd for i in only if inputs[i].cost_usd is not None}  # type: ignore[misc]
@@ -372,7 +375,7 @@ async def _costs(session: AsyncSession, inputs: list[UsageInput], only: set[int]
                 UserErrorItem(("events", str(i), "modelId"), UserErrorCode.NOT_FOUND, "No such model in the catalog.")
             )
             continue
-        cost = usd_for_tokens(model, event.tokens_in, event.tokens_out).quantize(USD_QUANTUM, rounding=ROUND_HALF_UP)
+        cost = usd_for_tokens(model, event.tokens_in, event.tokens_out)  # unrounded: credits are computed from it
         if cost > MAX_COST_USD:
             problems.append(
                 UserErrorItem(
@@ -683,7 +686,7 @@ def _recorded(
         guardrails=list(event.guardrails),
         tokens_in=event.tokens_in,
         tokens_out=event.tokens_out,
-        cost_usd=cost,
+        cost_usd=cost.quantize(USD_QUANTUM, rounding=ROUND_HALF_UP),  # a priced cost may have more decimals
         credits_per_usd=factor,
         credits=credits,
         included_credits=included,
