@@ -162,6 +162,32 @@ async def test_a_user_who_moves_team_mid_cycle(b: Budget) -> None:
     assert (await only_cycle(b)).clean
 
 
+async def test_a_settle_after_a_move_counts_where_the_call_was_authorized(b: Budget) -> None:
+    """u1 is authorized in t1 (o1), moves to t3 (o2), then the runtime settles that call (100) and records
+    another one (30): the settled usage stays with t1/o1, where its hold was counted; the new one goes to
+    t3/o2. The hold leaves t1/o1's reserved, and nothing is counted twice."""
+    held = await b.authorize("u1", "150")
+    assert held.allowed
+    assert (await counters(b))[b.scope("o1")].reserved == 150
+    await move_user(b, "u1", "t3")
+    settle = usage(b, "u1", "0.1", reservation=held.reservation.id)
+    [settled, fresh] = await record(b, [settle, usage(b, "u1", "0.03")], now=NOW + timedelta(minutes=1))
+    assert (settled.event.team_id, settled.event.organization_id) == (b.ids["t1"], b.ids["o1"])
+    assert (fresh.event.team_id, fresh.event.organization_id) == (b.ids["t3"], b.ids["o2"])
+    totals = await spent(b)
+    assert (totals["u1"], totals["t1"], totals["o1"], totals["t3"], totals["o2"], totals["account"]) == (
+        130,
+        100,
+        100,
+        30,
+        30,
+        130,
+    )
+    found = await counters(b)
+    assert found[b.scope("o1")].reserved == found[b.scope("t1")].reserved == found[b.scope("u1")].reserved == 0
+    assert (await only_cycle(b)).clean
+
+
 # --- reservations -----------------------------------------------------------------------------
 
 
