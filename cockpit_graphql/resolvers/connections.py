@@ -9,11 +9,9 @@ import strawberry
 
 from cockpit_graphql.context import Info
 from cockpit_graphql.db.tables import Connection as ConnectionRow
-from cockpit_graphql.domain.budgets import repository as budget_repo
 from cockpit_graphql.domain.budgets.scopes import Scope
 from cockpit_graphql.domain.errors import BadUserInput, Forbidden, UserErrorCode, UserInputError
 from cockpit_graphql.domain.marketplace import connections as service
-from cockpit_graphql.domain.marketplace import connections_repository as repo
 from cockpit_graphql.domain.marketplace.connection_types import ConnectionType
 from cockpit_graphql.domain.marketplace.secrets import SecretBox
 from cockpit_graphql.domain.pagination import (
@@ -114,7 +112,8 @@ class ConnectionQueries:
 
     @strawberry.field(
         description="The connections the signed-in user may use now, by name: admin connections assigned to a "
-        "scope of their chain (account, organization, team, themself) and their own personal ones (a page)."
+        "scope of their chain (account, organization, team, themself) and, when their connection mode is "
+        "SELF_MANAGED_ALLOWED, their own personal ones (a page)."
     )
     async def my_connections(
         self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
@@ -126,8 +125,7 @@ class ConnectionQueries:
         tenant = ctx.tenant_for(principal.account_id) if principal.account_id else None
         if principal.user_id is not None and tenant is not None:  # super admins belong to no account
             async with ctx.db.tenant(tenant) as session:
-                placement = (await budget_repo.placements(session, tenant, [principal.user_id])).get(principal.user_id)
-                rows = await repo.usable_for(session, placement.chain()) if placement else []
+                rows = await service.usable_connections(session, tenant, principal.user_id, ctx.policies.registry)
         rows.sort(key=lambda r: (r.name, r.id))  # the cursor order (usable_for sorts case-insensitively)
         total = len(rows)
 

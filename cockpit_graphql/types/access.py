@@ -10,6 +10,7 @@ import strawberry
 from cockpit_graphql.context import Info
 from cockpit_graphql.domain.budgets.scopes import Scope
 from cockpit_graphql.domain.marketplace import connections_repository as connections_repo
+from cockpit_graphql.domain.marketplace.connection_access import may_use_personal
 from cockpit_graphql.domain.policies.access import AccessDenial, ModelChoice
 from cockpit_graphql.domain.policies.runtime import AccessAnswer
 from cockpit_graphql.types.budgets import BudgetScope, EffectiveAllocation
@@ -106,8 +107,8 @@ class EffectiveAccess:
 
     @strawberry.field(
         description="The connections the call may use: with an agent, those of its connections the user may use "
-        "(assigned to a scope of the user's chain, or the user's own); without one, every connection the user "
-        "may use. Never a secret."
+        "(assigned to a scope of the user's chain, or the user's own personal ones when their connection mode is "
+        "SELF_MANAGED_ALLOWED); without one, every connection the user may use. Never a secret."
     )
     async def connections(self, info: Info) -> list[ConnectionNode]:
         if self.connection_ids is not None:
@@ -118,7 +119,8 @@ class EffectiveAccess:
             if tenant is None:
                 return []
             async with info.context.db.tenant(tenant) as session:
-                rows = await connections_repo.usable_for(session, list(self.chain))
+                personal = may_use_personal(self.answer.view.policy)
+                rows = await connections_repo.usable_for(session, list(self.chain), personal=personal)
         return [ConnectionNode.from_row(r) for r in rows if r is not None]
 
     @classmethod

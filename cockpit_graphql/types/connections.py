@@ -125,7 +125,7 @@ async def load_connection(info: Info, gid: str) -> ConnectionNode | None:
         ctx.connections.facts.load((ref.account_id, ref.id)),
         ctx.connections.chain.load((ref.account_id, principal.user_id)),
     )
-    if facts is None or chain is None or not may_use(facts, chain):
+    if facts is None or chain is None or not may_use(facts, chain, personal=False):  # not the caller's own
         return None
     return ConnectionNode.from_row(row)
 

@@ -240,8 +240,22 @@ async def test_personal_connections_need_the_flag_and_the_mode(world: World) -> 
     personal["name"] = "Another"
     assert (await create_mine()).codes == ["FORBIDDEN"]  # a lock above wins
 
+    # ADMIN_MANAGED: members use only the connections admins assigned (domain.md §3). The personal one stays,
+    # its owner still reads it, and it is usable again once the mode allows it.
     r = await gql(world, MY, None, world.member(t))
-    assert [c["name"] for c in r.data["myConnections"]["nodes"]] == ["My GitHub"]  # an existing one stays usable
+    assert r.data["myConnections"] == {"totalCount": 0, "nodes": []}
+    r = await gql(world, "query($id: ID!) { node(id: $id) { id } }", {"id": mine["id"]}, world.member(t))
+    assert r.data["node"] == {"id": mine["id"]}
+    access = "{ viewer { user { id } } }"
+    me = (await gql(world, access, None, world.member(t))).data["viewer"]["user"]["id"]
+    usable = "query($u: ID!) { effectiveAccess(userId: $u) { connections { name } } }"
+    r = await gql(world, usable, {"u": me}, world.member(t))
+    assert r.data["effectiveAccess"]["connections"] == [], r.body
+    await policy(world, t, "clearConnectionMode", "ClearConnectionModeInput", {"scopeId": t.account_gid})
+    r = await gql(world, MY, None, world.member(t))
+    assert [c["name"] for c in r.data["myConnections"]["nodes"]] == ["My GitHub"]
+    r = await gql(world, usable, {"u": me}, world.member(t))
+    assert r.data["effectiveAccess"]["connections"] == [{"name": "My GitHub"}], r.body
     r = await mutate(
         world, "updateConnection", "UpdateConnectionInput", {"id": mine["id"], "secret": OTHER_SECRET}, world.member(t)
     )

@@ -123,3 +123,47 @@ async def test_effective_access_runs_an_agent_of_the_users_audience(world: World
     assert r.errors == [], r.body
     assert r.data["effectiveAccess"]["reasons"][0] == "AGENT_NOT_AVAILABLE"
     assert r.data["effectiveAccess"]["connections"] == []
+
+
+async def test_an_agent_uses_a_members_personal_connection_only_under_self_managed(world: World) -> None:
+    """domain.md §3: under ADMIN_MANAGED members use only the connections admins assigned to them, so an
+    agent that names a member's personal connection runs without it; under SELF_MANAGED_ALLOWED with it."""
+    t = await world.tenant()
+    model = await catalog_model(world, "Alpha")
+    await entitle(world, t, [model])
+    await _ok(
+        world,
+        t,
+        "setModelAccess",
+        "SetModelAccessInput",
+        {"scopeId": t.account_gid, "defaultModelId": model_gid(model)},
+    )
+    for mutation, values in (
+        ("setFeatureFlag", {"scopeId": t.account_gid, "flag": "CREATE_CONNECTIONS", "enabled": True}),
+        ("setConnectionMode", {"scopeId": t.account_gid, "mode": "SELF_MANAGED_ALLOWED"}),
+    ):
+        await _ok(world, t, mutation, mutation[0].upper() + mutation[1:] + "Input", values)
+    r = await world.gql(
+        "mutation($i: CreatePersonalConnectionInput!) { createPersonalConnection(input: $i) { connection { id } "
+        "userErrors { code } } }",
+        {"i": {"name": "My GitHub", "type": "GITHUB", "config": {"organization": "mine"}}},
+        world.member(t),
+    )
+    assert r.errors == [] and r.data["createPersonalConnection"]["userErrors"] == [], r.body
+    personal = r.data["createPersonalConnection"]["connection"]["id"]
+    agent = await _create(
+        world, t, "createAgent", {"name": "Helper", "ownerId": t.account_gid, "connectionIds": [personal]}, "agent"
+    )
+    await _create(world, t, "publishAgent", {"id": agent}, "agent")
+    await _create(world, t, "assignAgent", {"agentId": agent, "scopeId": t.account_gid, "mode": "AVAILABLE"}, "agent")
+
+    async def connections() -> list[dict[str, str]]:
+        r = await world.gql(ACCESS, {"u": t.gid("User", "member"), "a": agent}, world.admin(t))
+        assert r.errors == [] and r.data["effectiveAccess"]["reasons"] == ["NO_PLAN"], r.body  # in its audience
+        return list(r.data["effectiveAccess"]["connections"])
+
+    assert await connections() == [{"name": "My GitHub"}]
+    await _ok(
+        world, t, "setConnectionMode", "SetConnectionModeInput", {"scopeId": t.account_gid, "mode": "ADMIN_MANAGED"}
+    )
+    assert await connections() == []

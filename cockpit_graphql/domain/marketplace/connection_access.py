@@ -19,11 +19,19 @@ class ConnectionFacts:
     assigned: frozenset[Scope]  # scopes an admin connection is assigned to
 
 
-def may_use(connection: ConnectionFacts, chain: Sequence[Scope]) -> bool:
-    """A user may use a connection assigned to any scope of its chain, or its own personal one."""
+def may_use(connection: ConnectionFacts, chain: Sequence[Scope], *, personal: bool) -> bool:
+    """A user may use a connection assigned to any scope of its chain, or, when `personal`
+    (`may_use_personal` of the user's policy), its own personal one."""
     if connection.owner_user_id is not None:
-        return connection.owner_user_id == chain[-1].id
+        return personal and connection.owner_user_id == chain[-1].id
     return not connection.assigned.isdisjoint(chain)
+
+
+def may_use_personal(policy: EffectivePolicy) -> bool:
+    """Personal connections are usable only under SELF_MANAGED_ALLOWED: under ADMIN_MANAGED members use only
+    the connections admins assigned to them (domain.md §3). The rows stay (their owner may still read and
+    delete them) and are usable again when the mode allows it."""
+    return policy.connection_mode.value is ConnectionMode.SELF_MANAGED_ALLOWED
 
 
 def may_create_personal(policy: EffectivePolicy) -> bool:

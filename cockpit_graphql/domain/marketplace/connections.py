@@ -30,11 +30,12 @@ from cockpit_graphql.domain.budgets.scopes import Scope
 from cockpit_graphql.domain.directory.scopes import ensure_scope_exists
 from cockpit_graphql.domain.errors import Forbidden, UserErrorCode, UserInputError
 from cockpit_graphql.domain.marketplace import connections_repository as repo
-from cockpit_graphql.domain.marketplace.connection_access import may_create_personal
+from cockpit_graphql.domain.marketplace.connection_access import may_create_personal, may_use_personal
 from cockpit_graphql.domain.marketplace.connection_types import ConnectionType, clean_config
 from cockpit_graphql.domain.marketplace.secrets import SecretBox, SecretKeysError
 from cockpit_graphql.domain.policies.effective import load_inputs, views
 from cockpit_graphql.domain.policies.flags import FlagDefinition
+from cockpit_graphql.domain.policies.resolve import EffectivePolicy
 from cockpit_graphql.domain.roles import Permission, has_permission
 from cockpit_graphql.domain.validation import clean_name
 
@@ -154,6 +155,26 @@ async def create_connection(
     return row
 
 
+async def usable_connections(
+    session: AsyncSession, tenant: TenantId, user_id: uuid.UUID, registry: Mapping[str, FlagDefinition]
+) -> list[Connection]:
+    """The connections a user of the account may use now, by name (`myConnections`): admin connections
+    assigned to a scope of their chain, and their own personal ones when their connection mode allows it
+    (`may_use_personal`, resolved along their chain now). [] for a user of no team."""
+    placement = (await budget_repo.placements(session, tenant, [user_id])).get(user_id)
+    if placement is None:
+        return []
+    chain = placement.chain()
+    policy = await _policy_along(session, tenant, chain, registry)
+    return await repo.usable_for(session, chain, personal=may_use_personal(policy))
+
+
+async def _policy_along(
+    session: AsyncSession, tenant: TenantId, chain: list[Scope], registry: Mapping[str, FlagDefinition]
+) -> EffectivePolicy:
+    return views(await load_inputs(session, tenant, set(chain)), [chain], registry)[0].policy
+
+
 async def create_personal_connection(
     session: AsyncSession,
     tenant: TenantId,
@@ -170,8 +191,7 @@ async def create_personal_connection(
     placement = (await budget_repo.placements(session, tenant, [user_id])).get(user_id)
     if placement is None:
         raise Forbidden("Only a user of the account can own a personal connection.")
-    chain = placement.chain()
-    policy = views(await load_inputs(session, tenant, set(chain)), [chain], registry)[0].policy
+    policy = await _policy_along(session, tenant, placement.chain(), registry)
     if not may_create_personal(policy):
         raise Forbidden(
             "Personal connections need the CREATE_CONNECTIONS feature on and the SELF_MANAGED_ALLOWED connection "

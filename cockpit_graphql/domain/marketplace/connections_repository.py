@@ -54,10 +54,10 @@ def _in_chain(chain: Sequence[Scope]) -> sa.ColumnElement[bool]:
     return sa.tuple_(ConnectionAssignment.scope_level, ConnectionAssignment.scope_id).in_(pairs)
 
 
-async def usable_for(session: AsyncSession, chain: Sequence[Scope]) -> list[Connection]:
+async def usable_for(session: AsyncSession, chain: Sequence[Scope], *, personal: bool) -> list[Connection]:
     """The connections the user at the end of `chain` may use (connection_access.may_use): admin
-    connections assigned to any scope of the chain, and the user's own personal ones. ONE statement,
-    ordered by name."""
+    connections assigned to any scope of the chain, and, when `personal` (connection_access.may_use_personal),
+    the user's own personal ones. ONE statement, ordered by name."""
     if not chain:
         return []
     assigned = (
@@ -70,7 +70,7 @@ async def usable_for(session: AsyncSession, chain: Sequence[Scope]) -> list[Conn
         .exists()
     )
     user = chain[-1]
-    mine = Connection.owner_user_id == user.id if user.level is ScopeLevel.USER else sa.false()
+    mine = Connection.owner_user_id == user.id if personal and user.level is ScopeLevel.USER else sa.false()
     stmt = (
         sa.select(Connection)
         .where(sa.or_(mine, sa.and_(Connection.owner_user_id.is_(None), assigned)))

@@ -22,7 +22,7 @@ from cockpit_graphql.domain.budgets.scopes import Placement, Scope
 from cockpit_graphql.domain.marketplace import agents_repository as agents_repo
 from cockpit_graphql.domain.marketplace import connections_repository as connections_repo
 from cockpit_graphql.domain.marketplace.audience import membership
-from cockpit_graphql.domain.marketplace.connection_access import may_use
+from cockpit_graphql.domain.marketplace.connection_access import may_use, may_use_personal
 from cockpit_graphql.domain.policies.access import AccessDecision, AccessRequest, decide_access
 from cockpit_graphql.domain.policies.access_read import AccessRead, read_access, read_access_alone
 from cockpit_graphql.domain.policies.effective import PolicyInputs, PolicyView, views
@@ -50,7 +50,8 @@ class _AgentRun:
     available: bool
     model: uuid.UUID | None
     override: AgentGuardrailOverride | None
-    connections: tuple[uuid.UUID, ...]
+    connections: tuple[uuid.UUID, ...]  # its connections the user may use when personal ones are usable
+    assigned_connections: tuple[uuid.UUID, ...]  # the same without personal ones (ADMIN_MANAGED)
 
 
 async def _agent_runs(
@@ -70,14 +71,18 @@ async def _agent_runs(
             continue
         agent, chain = agents.get(request.agent_id), chains[user]
         if agent is None:
-            runs[(user, request.agent_id)] = _AgentRun(False, None, None, ())
+            runs[(user, request.agent_id)] = _AgentRun(False, None, None, (), ())
             continue
         member = membership(agents_repo.facts(agent), chain, assigned[agent.id])
         ownership = AgentOwnership.PERSONAL if agents_repo.is_personal(agent) else AgentOwnership.ADMIN
         states = {uuid.UUID(g): GuardrailState(s) for g, s in agent.guardrail_overrides.items()}
-        usable = tuple(c for c in agent.connection_ids if c in facts and may_use(facts[c], chain))
+        known = [c for c in agent.connection_ids if c in facts]
         runs[(user, agent.id)] = _AgentRun(
-            member is not None, agent.model_id, AgentGuardrailOverride(ownership, states), usable
+            member is not None,
+            agent.model_id,
+            AgentGuardrailOverride(ownership, states),
+            tuple(c for c in known if may_use(facts[c], chain, personal=True)),
+            tuple(c for c in known if may_use(facts[c], chain, personal=False)),
         )
     return runs
 
@@ -143,7 +148,8 @@ def _answers(
         available = True
         if request.agent_id is not None:
             run = runs[(user, request.agent_id)]
-            available, connections = run.available, run.connections
+            available = run.available
+            connections = run.connections if may_use_personal(view.policy) else run.assigned_connections
             if run.override is not None:  # the agent's guardrail override applies last
                 view = views(inputs, [chains[user]], registry, run.override)[0]
             request = replace(request, agent_model=run.model)
