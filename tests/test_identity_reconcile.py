@@ -3,8 +3,10 @@ them by verified email without guessing (linked / ambiguous / conflicting / unma
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from cockpit_graphql.types.ids import encode_id
 from tests.support.world import Tenant, World
 
 RECONCILE = """mutation($i: ReconcileIdentitiesInput!) { reconcileIdentities(input: $i) {
@@ -109,3 +111,16 @@ async def test_a_later_sign_in_links_by_itself_and_leaves_the_list(world: World)
     assert await _try(world, token) == []  # sign-in links by verified email (domain.md §1) …
     left = await _reconcile(world, t, dry_run=True)
     assert all(not left[o] for o in ("linked", "ambiguous", "conflicting", "unmatched"))  # … and it is gone
+
+
+async def test_a_super_admin_naming_an_account_that_does_not_exist_gets_not_found(world: World) -> None:
+    t = await world.tenant()
+    operator = await world.super_admin()
+    query = "mutation($i: ReconcileIdentitiesInput!) { reconcileIdentities(input: $i) { userErrors { field code } } }"
+    for dry_run in (True, False):
+        missing = encode_id("Account", (gone := uuid.uuid4()), gone)
+        r = await world.gql(query, {"i": {"accountId": missing, "dryRun": dry_run}}, operator)
+        assert r.errors == [], r.body  # was INTERNAL (an assert on the account row)
+        assert r.data["reconcileIdentities"]["userErrors"] == [{"field": ["input", "accountId"], "code": "NOT_FOUND"}]
+    r = await world.gql(query, {"i": {"accountId": t.account_gid, "dryRun": True}}, operator)
+    assert r.errors == [] and r.data["reconcileIdentities"]["userErrors"] == []  # an existing one still works

@@ -18,6 +18,7 @@ from cockpit_graphql.db.tables import Account, IdentityBinding, OidcIdentity, Un
 from cockpit_graphql.domain.actor import Operation
 from cockpit_graphql.domain.audit.repository import record
 from cockpit_graphql.domain.audit.taxonomy import AuditAction
+from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
 from cockpit_graphql.domain.identity.service import store_link
 from cockpit_graphql.domain.validation import email_domain
 
@@ -87,9 +88,11 @@ def _decide(
 
 async def reconcile(session: AsyncSession, tenant: TenantId, op: Operation, dry_run: bool) -> Report:
     """Decide every unlinked identity; unless `dry_run`, link the LINKED ones and write one audit
-    event with the outcome, all in the caller's transaction. A dry run writes nothing."""
+    event with the outcome, all in the caller's transaction. A dry run writes nothing. An account
+    that does not exist (a super admin names any id) is a NOT_FOUND userError on `accountId`."""
     account = await session.get(Account, tenant.value)
-    assert account is not None
+    if account is None:
+        raise UserInputError.single("accountId", UserErrorCode.NOT_FOUND, "No account with this id.")
     rows = list(
         (
             await session.scalars(
