@@ -264,6 +264,17 @@ async def test_missing_required_claim_is_refused(world: World, tenant: Tenant, c
     await assert_refused(world, f"Bearer {sign(claims, world.keys.rsa_key, kid='rsa-1')}")
 
 
+@pytest.mark.parametrize("bad", ["\u0000", "\ud800"], ids=["nul", "lone-surrogate"])
+@pytest.mark.parametrize("claim", ["iss", "sub", "email", ORG_CLAIM, "name"])
+async def test_claims_postgresql_cannot_store_are_refused(world: World, tenant: Tenant, claim: str, bad: str) -> None:
+    """Properly signed, but a claim that sign-in looks up or stores holds U+0000 or an unpaired surrogate
+    (neither fits a `text` column): 401 like any bad token, not an HTTP 500 from the database driver."""
+    claims = claims_for(tenant, tenant.member_email, name="Member Name")
+    value = str(claims[claim])
+    claims[claim] = value[:1] + bad + value[1:]
+    await assert_refused(world, f"Bearer {sign(claims, world.keys.rsa_key, kid='rsa-1')}")
+
+
 @pytest.mark.parametrize(
     "value",
     [

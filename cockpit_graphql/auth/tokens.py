@@ -12,6 +12,22 @@ from cockpit_graphql.domain.identity.service import VerifiedClaims
 from cockpit_graphql.settings import Settings
 
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "sub", "aud"]
+UNSTORABLE_CLAIM = "The token's claims contain text that cannot be stored (U+0000 or an unpaired surrogate)."
+
+
+def _storable(value: str | None) -> bool:
+    """Whether PostgreSQL's `text` can hold `value`: no U+0000, and valid UTF-8 (a JSON `\\ud800` escape
+    decodes to an unpaired surrogate, which asyncpg cannot encode). The claims below are looked up and
+    stored at sign-in; either character there was an HTTP 500 from the authentication middleware."""
+    if value is None:
+        return True
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def key_source_from_settings(settings: Settings) -> KeySource:
@@ -84,7 +100,7 @@ class TokenVerifier:
         org = payload.get(self.settings.oidc_org_claim)
         email = payload.get(self.settings.oidc_email_claim)
         verified = payload.get(self.settings.oidc_email_verified_claim)
-        return VerifiedClaims(
+        claims = VerifiedClaims(
             issuer=str(payload["iss"]),
             subject=str(payload["sub"]),
             organization=str(org) if isinstance(org, str | int) and str(org) else None,
@@ -92,3 +108,7 @@ class TokenVerifier:
             email_verified=verified is True or verified == "true",
             name=payload.get("name") if isinstance(payload.get("name"), str) else None,
         )
+        texts = (claims.issuer, claims.subject, claims.organization, claims.email, claims.name)
+        if not all(_storable(text) for text in texts):
+            raise Unauthenticated(UNSTORABLE_CLAIM)
+        return claims
