@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.authentication import AuthCredentials, BaseUser
 from starlette.middleware import Middleware
@@ -16,18 +17,21 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.types.unset import UNSET
 
 from cockpit_graphql.auth.backend import JWTBackend, auth_error_response
 from cockpit_graphql.auth.tokens import TokenVerifier, key_source_from_settings
 from cockpit_graphql.context import Context, build_context
 from cockpit_graphql.db.engine import Database
+from cockpit_graphql.domain.errors import ErrorCode
 from cockpit_graphql.domain.policies.flags import flag_registry
 from cockpit_graphql.ide import GraphiQLPage
 from cockpit_graphql.limits.gate import OperationGate
 from cockpit_graphql.limits.rate_limit import RateLimiter
 from cockpit_graphql.logging_setup import configure_logging
-from cockpit_graphql.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from cockpit_graphql.middleware import ERROR_CODE_STATE, BodyLimitMiddleware, RequestContextMiddleware
 from cockpit_graphql.ops.endpoints import operations_routes
 from cockpit_graphql.ops.metrics import OPERATION_WAIT, RATE_LIMIT_UNAVAILABLE
 from cockpit_graphql.ops.tracing import build_tracing
@@ -54,6 +58,29 @@ class CockpitGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any = None) -> Context:  # type: ignore[override]
         return build_context(request, self.settings, self.db_holder["db"])
 
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:  # type: ignore[override]
+        """Strawberry refuses what is not a GraphQL request it can run (a body that is not JSON or not an
+        object, a batch, `variables` that is no object, an unknown `operationName`, a mutation over GET,
+        an unsupported content type) with an HTTPException, which its ASGI app answers as text/plain
+        without a code. Here they are GraphQL-shaped, with the same HTTP status."""
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as exc:
+            if isinstance(request, WebSocket):
+                raise
+            return self.refusal(request, exc)
+
+    def refusal(self, request: Request, exc: HTTPException) -> Response:
+        code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.BAD_REQUEST
+        state = request.scope.setdefault("state", {})
+        state[ERROR_CODE_STATE] = code.value  # the request metrics' outcome
+        request_id = state.get("request_id") or "unknown"
+        body = {
+            "data": None,
+            "errors": [{"message": exc.reason, "extensions": {"code": code.value, "requestId": request_id}}],
+        }
+        return Response(self.encode_json(body), status_code=exc.status_code, media_type="application/json")
+
     async def execute_operation(self, **kwargs: Any) -> Any:  # type: ignore[override]
         try:
             async with self.gate.turn() as waited:
@@ -69,12 +96,20 @@ class CockpitGraphQL(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         try:
-            return json.loads(data)
+            value = json.loads(data)
         except RecursionError:
             # a body nested ~900+ levels exhausts the recursive stdlib decoder (an uncaught 500); orjson
             # decodes up to 1,024 levels without recursion (the variables check then refuses them as
             # BAD_USER_INPUT: cockpit_graphql/limits/text.py) and raises JSONDecodeError beyond (400)
-            return orjson.loads(data)
+            value = orjson.loads(data)
+        except UnicodeDecodeError as exc:  # not a JSONDecodeError: strawberry let it through (a 500)
+            raise HTTPException(400, "The request body is not valid UTF-8.") from exc
+        if isinstance(data, bytes) and not isinstance(value, dict | list):
+            # only a POST body arrives as bytes (GET parameters and WebSocket messages are str); strawberry
+            # reads it with `.get`: a string, number or null there was an AttributeError (a 500). A list is
+            # a batch, which strawberry refuses itself.
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return value
 
 
 GC_THRESHOLDS = (50_000, 50, 100)

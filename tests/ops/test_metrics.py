@@ -52,6 +52,7 @@ async def test_requests_are_counted_by_operation_and_outcome(world: World, setti
         denied = f'mutation Deny{op} {{ suspendAccount(input: {{id: "{t.account_gid}"}}) {{ userErrors {{ code }} }} }}'
         assert (await gql(client, denied, token=world.member(t))).codes == ["FORBIDDEN"]
         await gql(client, "{ viewer { role ", token=world.admin(t))
+        await client.post("/graphql", content=b"42", headers={"content-type": "application/json"})  # no object
         scrape = await client.get("/metrics")
     assert scrape.status_code == 200 and scrape.headers["content-type"].startswith("text/plain")
     text = scrape.text
@@ -71,6 +72,11 @@ async def test_requests_are_counted_by_operation_and_outcome(world: World, setti
     assert value(text, total, operation=f"Bad{op}", operation_type="mutation", outcome="user_error") == 1
     assert value(text, total, operation=f"Deny{op}", operation_type="mutation", outcome="FORBIDDEN") == 1
     assert value(text, total, operation="invalid", operation_type="none", outcome="GRAPHQL_PARSE_FAILED") >= 1
+    assert (
+        value(text, total, operation="none", operation_type="none", outcome="BAD_REQUEST")
+        - value(before, total, operation="none", operation_type="none", outcome="BAD_REQUEST")
+        == 1
+    )  # refused before GraphQL: the code, not `http_400`
     assert value(text, "cockpit_graphql_request_duration_seconds_count", operation=op) == 2
     assert value(text, "cockpit_graphql_request_duration_seconds_bucket", operation=op, le="+Inf") == 2
     assert value(text, "cockpit_graphql_sql_statements_count", operation=op) == 2
