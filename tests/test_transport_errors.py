@@ -80,3 +80,23 @@ async def test_get_is_refused_coded(world: World) -> None:
 async def test_a_valid_request_is_unchanged(world: World) -> None:
     r = await world.client.post("/graphql", json={"query": "query A { __typename }", "operationName": "A"})
     assert r.status_code == 200 and r.json()["data"] == {"__typename": "Query"}, r.text
+
+
+TWO_OPERATIONS = "query A { viewer { role } } query B { viewer { isSuperAdmin } }"
+
+
+@pytest.mark.parametrize("body", [{"query": TWO_OPERATIONS}, {"query": TWO_OPERATIONS, "operationName": None}])
+async def test_several_operations_need_an_operation_name(world: World, body: dict[str, Any]) -> None:
+    # the GraphQL spec's GetOperation(): a request error; strawberry ran the first operation (A)
+    t = await world.tenant()
+    r = await world.client.post("/graphql", json=body, headers={"Authorization": f"Bearer {world.admin(t)}"})
+    assert_bad_request(r, "`operationName`")
+
+
+async def test_a_named_operation_of_several_runs_alone(world: World) -> None:
+    t = await world.tenant()
+    body = {"query": TWO_OPERATIONS, "operationName": "B"}
+    r = await world.client.post("/graphql", json=body, headers={"Authorization": f"Bearer {world.admin(t)}"})
+    assert r.status_code == 200 and r.json()["data"] == {"viewer": {"isSuperAdmin": False}}, r.text
+    one = await world.gql("query Only { viewer { ...R } } fragment R on Viewer { role }", token=world.admin(t))
+    assert one.errors == [] and one.data == {"viewer": {"role": "ACCOUNT_ADMIN"}}  # fragments are no operations

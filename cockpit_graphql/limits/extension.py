@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -183,12 +183,38 @@ def parse_cached(text: str, options: tuple[tuple[str, Any], ...] = ()) -> Docume
     return parse(text, **dict(options))
 
 
+class OperationNameRequired(CannotGetOperationTypeError):
+    """A document of several operations without `operationName`. The GraphQL spec (GetOperation) makes
+    it a request error; strawberry ran the first operation instead. Raised as the error strawberry raises
+    for an unknown `operationName`, so the HTTP view answers both alike: 400 BAD_REQUEST (app.py)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    def as_http_error_reason(self) -> str:
+        return "The document defines several operations: name the one to run with `operationName`."
+
+
+def require_operation_name(ctx: Any) -> None:
+    """Raises OperationNameRequired for a parsed document of several operations without a name given."""
+    document = ctx.graphql_document
+    if document is None or getattr(ctx, "_provided_operation_name", None) is not None:
+        return  # `ctx.operation_name` would be the first operation's name: strawberry's fallback
+    operations = 0
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            operations += 1
+            if operations > 1:
+                raise OperationNameRequired
+
+
 class CachedParsing(SchemaExtension):
     """Parses each distinct document text once per process (a bounded LRU): the effectiveAccess query
     was parsed on every request (~0.4 ms). Runs after QueryLimits, which sets the token limit. A text
     that does not parse is left to strawberry's own parse, which fails in its usual place and reports
     the error as usual (strawberry's ParserCache raises from inside the hook instead: the outer
-    extensions, request metrics among them, then never see the failed operation finish)."""
+    extensions, request metrics among them, then never see the failed operation finish). Once parsed,
+    a document of several operations without `operationName` is refused (OperationNameRequired)."""
 
     def on_parse(self) -> Iterator[None]:
         ctx = self.execution_context
@@ -196,6 +222,7 @@ class CachedParsing(SchemaExtension):
             with contextlib.suppress(Exception):  # strawberry parses it again and reports the error
                 ctx.graphql_document = parse_cached(ctx.query, tuple(sorted(ctx.parse_options.items())))
         yield
+        require_operation_name(ctx)
 
 
 @functools.lru_cache(maxsize=512)
