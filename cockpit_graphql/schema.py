@@ -8,7 +8,10 @@ from typing import Any
 import strawberry
 from strawberry.extensions import DisableIntrospection
 from strawberry.federation import Schema as FederationSchema
+from strawberry.federation.schema import FederationAny
+from strawberry.types import Info
 
+from cockpit_graphql.domain.errors import BadUserInput
 from cockpit_graphql.execution import CockpitExecutionContext
 from cockpit_graphql.limits.extension import (
     CachedParsing,
@@ -77,7 +80,51 @@ class Mutation(
     pass
 
 
+ENTITY_KEYS = frozenset({"__typename", "id"})
+
+
+def representation_problem(representation: object, entity_types: frozenset[str]) -> str | None:
+    """Why an `_entities` representation is not one we can resolve, or None. Every entity type here
+    has the key `id` (a string: its global id) and nothing else: a gateway sends `{__typename, id}`."""
+    if not isinstance(representation, dict):
+        return "Not an object `{__typename, id}`."
+    type_name = representation.get("__typename")
+    if not isinstance(type_name, str) or type_name not in entity_types:
+        return f"`__typename` must name an entity type of this subgraph ({', '.join(sorted(entity_types))})."
+    if not isinstance(representation.get("id"), str):
+        return "`id` must be a string (the entity's global id)."
+    if representation.keys() != ENTITY_KEYS:
+        return "Only `__typename` and `id` are allowed (the key of every entity type here)."
+    return None
+
+
 class CockpitSchema(FederationSchema):
+    _entity_types: frozenset[str] | None = None
+
+    def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
+        """Strawberry's `_entities` resolver, after each representation is checked: one that is no
+        object, names no entity type (an unknown name, none, or Query, Node, Viewer), has no string
+        `id`, or has other fields is a BAD_USER_INPUT error at its own index (strawberry read it
+        blindly: AttributeError, KeyError, or an id of the wrong type deep in a loader, all INTERNAL);
+        the others resolve as before (another account's id: null, like `node`)."""
+        entity_types = self._entity_types
+        if entity_types is None:
+            union = self._schema.get_type("_Entity")
+            entity_types = self._entity_types = frozenset(t.name for t in getattr(union, "types", ()))
+        results: list[object] = []
+        valid: list[tuple[int, dict[str, object]]] = []
+        for index, representation in enumerate(representations):
+            problem = representation_problem(representation, entity_types)
+            if problem is None:
+                valid.append((index, dict(representation)))  # type: ignore[call-overload]  # strawberry pops __typename
+                results.append(None)
+            else:
+                results.append(BadUserInput(f"Representation {index}: {problem}"))
+        resolved = super().entities_resolver(info, [rep for _, rep in valid])  # type: ignore[misc]
+        for (index, _), result in zip(valid, resolved, strict=True):
+            results[index] = result
+        return results  # type: ignore[return-value]
+
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
         """Errors are logged (with request ids) by ErrorShaping; expected ones are not noise."""
 

@@ -93,6 +93,46 @@ async def test_entities_respect_tenancy(world: World, pair: tuple[Tenant, Tenant
     assert anonymous.data["_entities"] == [None] and "UNAUTHENTICATED" in anonymous.codes
 
 
+@pytest.mark.parametrize(
+    "rep",
+    [
+        {"__typename": "Nope", "id": "x"},
+        {"id": "x"},
+        {"__typename": 5, "id": "x"},
+        {"__typename": "Query", "id": "x"},
+        {"__typename": "Node", "id": "x"},
+        {"__typename": "Viewer", "id": "x"},
+        {"__typename": "User"},
+        {"__typename": "User", "id": 5},
+        {"__typename": "User", "id": {}},
+        {"__typename": "User", "id": []},
+        {"__typename": "User", "id": None},
+        {"__typename": "Team", "id": "x", "name": "y"},
+        "abc",
+        5,
+        [],
+    ],
+)
+async def test_a_malformed_representation_is_bad_user_input(
+    world: World, pair: tuple[Tenant, Tenant], rep: object
+) -> None:
+    """Each was INTERNAL (strawberry read the representation blindly); now an error at its own index,
+    while the representations around it resolve as before (own: the entity, another account's: null)."""
+    a, b = pair
+    own = {"__typename": "Team", "id": a.gid("Team", "platform")}
+    foreign = {"__typename": "Team", "id": b.gid("Team", "platform")}
+    r = await world.gql(ENTITIES, {"reps": [own, rep, foreign]}, token=world.admin(a))
+    assert r.data == {"_entities": [{"id": own["id"], "name": "Platform"}, None, None]}, r.body
+    assert r.codes == ["BAD_USER_INPUT"] and r.errors[0]["path"] == ["_entities", 1], r.body
+    assert r.errors[0]["message"].startswith("Representation 1: "), r.body
+
+
+async def test_a_malformed_inline_representation_is_bad_user_input(world: World, pair: tuple[Tenant, Tenant]) -> None:
+    a, _ = pair
+    r = await world.gql('{ _entities(representations: [{__typename: "User"}]) { __typename } }', token=world.admin(a))
+    assert r.data == {"_entities": [None]} and r.codes == ["BAD_USER_INPUT"], r.body
+
+
 async def test_account_query_hides_other_accounts(world: World, pair: tuple[Tenant, Tenant]) -> None:
     a, b = pair
     r = await world.gql("query($id: ID) { account(id: $id) { name } }", {"id": b.account_gid}, token=world.admin(a))
