@@ -7,9 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import parse
 
 from cockpit_graphql.app import create_app
 from cockpit_graphql.domain.directory import repository
+from cockpit_graphql.limits import cost
+from cockpit_graphql.schema import schema
 from tests.support.world import World
 
 
@@ -36,6 +39,55 @@ async def test_cost_counts_variables_and_refuses_expensive_queries(world: World,
     assert "cost" in r.errors[0]["message"]
     small = await world.gql(q, {"n": 2}, token=admin)
     assert small.errors == []
+
+
+def fan_out(n: int) -> str:
+    """`viewer { ...F0 }` where each of n fragments spreads the next twice: 2^n `role` fields, ~40 bytes
+    a fragment (n = 21 is 891 bytes and cost 2,097,153)."""
+    spreads = " ".join(f"fragment F{i} on Viewer {{ ...F{i + 1} ...F{i + 1} }}" for i in range(n))
+    return f"query {{ viewer {{ ...F0 }} }} {spreads} fragment F{n} on Viewer {{ role }}"
+
+
+def measured(query: str, variables: dict[str, Any] | None = None) -> cost.Measure:
+    return cost.measure(schema._schema, parse(query), None, variables, default_page=20)
+
+
+def test_a_fragment_is_walked_once_however_often_it_is_spread() -> None:
+    m = measured(fan_out(10))
+    assert (m.cost, m.depth, m.aliases) == (1 + 2**10, 2, 0)
+    assert m.steps == 2 + 2 * 10 + 1  # viewer, ...F0, two spreads per fragment, role: not 2^10 walks of F10
+    aliased = measured("query { viewer { ...A ...A } } fragment A on Viewer { a: role b: role }")
+    assert (aliased.cost, aliased.aliases) == (1 + 4, 4)  # each spread still counts its aliases
+
+
+def test_fragment_cycles_end_the_walk() -> None:
+    m = measured(
+        "query { viewer { ...A } } fragment A on Viewer { role ...B } fragment B on Viewer { isSuperAdmin ...A }"
+    )
+    assert m.cost == 3 and m.steps == 6  # each fragment once; validation refuses the cycle afterwards
+
+
+async def test_fragment_fan_out_is_refused_without_walking_every_spread(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    walks = 0
+    walk = cost._Walker.walk
+
+    def counted(self: Any, *args: Any) -> Any:
+        nonlocal walks
+        walks += 1
+        if walks > 1000:
+            raise RuntimeError("the cost walk follows every spread")
+        return walk(self, *args)
+
+    monkeypatch.setattr(cost._Walker, "walk", counted)
+    for n in (21, 30):
+        walks = 0
+        r = await world.gql(fan_out(n))  # no token: the cost is measured before authentication
+        assert r.codes == ["QUERY_TOO_COMPLEX"] and "cost" in r.errors[0]["message"], r.body
+        assert walks <= n + 4  # the operation, viewer, each fragment once, role
+    r = await world.gql("query { viewer { ...A } } fragment A on Viewer { role ...B } fragment B on Viewer { ...A }")
+    assert r.codes == ["GRAPHQL_VALIDATION_FAILED"] and walks <= 1000
 
 
 async def test_depth_limit(world: World, admin: str) -> None:

@@ -5,7 +5,7 @@ what it selects by its page size (`first`/`last`, else the default page size); `
 multiplies by the number of ids. `__typename` costs nothing; each introspection field (`__schema`,
 `__type`) costs a fixed `introspection_cost` (settings.introspection_cost: a full introspection answer is
 hundreds of KB and ~0.2 s of CPU, so it must not be free for the rate limit). Every operation costs at
-least 1, so no request is free.
+least 1, so no request is free. A fragment counts in full at every spread, but is walked once (`_Walker`).
 """
 
 from __future__ import annotations
@@ -34,9 +34,15 @@ class Measure:
     cost: int
     depth: int
     aliases: int
+    steps: int = 0  # selections walked: each fragment is walked once, however often it is spread
 
 
 class _Walker:
+    """Walks an operation once: a fragment's selections are walked at its first spread and their
+    (cost, depth, aliases) kept for every later spread (a document whose fragments each spread the
+    next one twice costs 2^n without the memo, 8.5 s of CPU for 21 fragments in 891 bytes). A spread
+    of a fragment being walked (a cycle, which validation refuses afterwards) adds nothing."""
+
     def __init__(
         self,
         schema: GraphQLSchema,
@@ -51,6 +57,9 @@ class _Walker:
         self.variables = variables
         self.default_page = default_page
         self.aliases = 0
+        self.steps = 0
+        self._walked: dict[tuple[str, str | None], tuple[int, int, int]] = {}  # fragment, type → result
+        self._walking: set[str] = set()
 
     def _arg(self, node: FieldNode, name: str) -> Any:
         for arg in node.arguments or ():
@@ -69,13 +78,30 @@ class _Walker:
             return len(ids) if isinstance(ids, list) else 1
         return 1
 
-    def walk(
-        self, selection_set: SelectionSetNode | None, parent: Any, depth: int, seen: frozenset[str]
-    ) -> tuple[int, int]:
+    def _fragment(self, name: str, parent: Any) -> tuple[int, int, int] | None:
+        """(cost, depth below the spread, aliases) of fragment `name`; None when it adds nothing."""
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self._walking:
+            return None
+        target = self.schema.get_type(fragment.type_condition.name.value) or parent
+        key = (name, getattr(target, "name", None))
+        walked = self._walked.get(key)
+        if walked is None:
+            aliases = self.aliases
+            self._walking.add(name)
+            cost, depth = self.walk(fragment.selection_set, target, 0)
+            self._walking.discard(name)
+            walked = self._walked[key] = (cost, depth, self.aliases - aliases)
+        else:
+            self.aliases += walked[2]
+        return walked
+
+    def walk(self, selection_set: SelectionSetNode | None, parent: Any, depth: int) -> tuple[int, int]:
         if selection_set is None:
             return 0, depth
         cost, max_depth = 0, depth
         for selection in selection_set.selections:
+            self.steps += 1
             if isinstance(selection, FieldNode):
                 name = selection.name.value
                 if name.startswith("__"):
@@ -89,25 +115,21 @@ class _Walker:
                 if fields and name in fields:
                     field_type = get_named_type(fields[name].type)
                 multiplier = self._multiplier(selection, field_type.name if field_type else "")
-                sub_cost, sub_depth = self.walk(selection.selection_set, field_type, depth + 1, seen)
+                sub_cost, sub_depth = self.walk(selection.selection_set, field_type, depth + 1)
                 cost += 1 + multiplier * sub_cost
                 max_depth = max(max_depth, sub_depth)
             elif isinstance(selection, InlineFragmentNode):
                 target = parent
                 if selection.type_condition is not None:
                     target = self.schema.get_type(selection.type_condition.name.value) or parent
-                sub_cost, sub_depth = self.walk(selection.selection_set, target, depth, seen)
+                sub_cost, sub_depth = self.walk(selection.selection_set, target, depth)
                 cost += sub_cost
                 max_depth = max(max_depth, sub_depth)
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in seen:
-                    continue
-                target = self.schema.get_type(fragment.type_condition.name.value) or parent
-                sub_cost, sub_depth = self.walk(fragment.selection_set, target, depth, seen | {name})
-                cost += sub_cost
-                max_depth = max(max_depth, sub_depth)
+                walked = self._fragment(selection.name.value, parent)
+                if walked is not None:
+                    cost += walked[0]
+                    max_depth = max(max_depth, depth + walked[1])
         return cost, max_depth
 
 
@@ -127,6 +149,6 @@ def measure(
     total_cost, total_depth = 0, 0
     for operation in operations[:1]:
         root: GraphQLObjectType | None = schema.get_root_type(operation.operation)
-        total_cost, total_depth = walker.walk(operation.selection_set, root, 0, frozenset())
+        total_cost, total_depth = walker.walk(operation.selection_set, root, 0)
         total_cost = max(total_cost, 1)  # `{ __typename }` too: every request is charged something
-    return Measure(cost=total_cost, depth=total_depth, aliases=walker.aliases)
+    return Measure(cost=total_cost, depth=total_depth, aliases=walker.aliases, steps=walker.steps)
