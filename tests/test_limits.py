@@ -90,6 +90,51 @@ async def test_fragment_fan_out_is_refused_without_walking_every_spread(
     assert r.codes == ["GRAPHQL_VALIDATION_FAILED"] and walks <= 1000
 
 
+def test_the_cost_saturates_past_the_limit_and_the_walk_stops_there() -> None:
+    full = cost.measure(schema._schema, parse(fan_out(30)), None, None, default_page=20)
+    capped = cost.measure(schema._schema, parse(fan_out(30)), None, None, default_page=20, max_cost=50_000)
+    assert full.cost == 1 + 2**30 and capped.cost == 50_001
+    assert capped.steps < full.steps  # F30 … F15 (2^15 fields) pass 50,000: F14 … F0 are never walked
+    # under `first: 0` the cost is 0 whatever is selected: a big subtree there neither saturates nor stops it
+    empty = """{ viewer { account { organizations(first: 0) { nodes { teams(first: 100) { nodes {
+        users(first: 100) { nodes { email homeTeam { name } } } } } } } } } }"""
+    assert cost.measure(schema._schema, parse(empty), None, None, default_page=20, max_cost=50_000).cost == 3
+
+
+HUGE = "2147483647"
+
+
+@pytest.mark.parametrize(
+    ("size", "selection", "code"),
+    [
+        (HUGE, f"nodes {{ teams(first: {HUGE}) {{ nodes {{ users(first: {HUGE}) {{ totalCount }} }} }} }}", None),
+        ("99999999999999999999999999", "totalCount", None),
+        ("99999999999999999999999999", "__typename", "GRAPHQL_VALIDATION_FAILED"),  # costs 3: validation answers
+    ],
+)
+async def test_a_cost_past_64_bits_is_query_too_complex_not_a_500(
+    world: World, admin: str, size: str, selection: str, code: str | None
+) -> None:
+    r = await world.gql(f"{{ viewer {{ account {{ organizations(first: {size}) {{ {selection} }} }} }} }}", token=admin)
+    assert r.status == 200 and r.data is None
+    assert r.codes == [code or "QUERY_TOO_COMPLEX"], r.body
+    if code is None:
+        assert r.body["extensions"]["cost"] == {"requested": 50_001, "limit": 50_000}  # limit + 1: counting stopped
+        assert r.errors[0]["message"] == "Query refused: cost exceeds the limit of 50000."
+
+
+@pytest.mark.parametrize("selection", ["totalCount", "__typename"])
+async def test_an_int_literal_longer_than_python_reads_is_query_too_complex(
+    world: World, admin: str, selection: str
+) -> None:
+    """Validation wraps int()'s ValueError (past 4,300 digits) in its error, which was masked as INTERNAL."""
+    size = "1" * 5000
+    r = await world.gql(f"{{ viewer {{ account {{ organizations(first: {size}) {{ {selection} }} }} }} }}", token=admin)
+    assert r.codes == ["QUERY_TOO_COMPLEX"], r.body
+    assert "an Int literal has more than 4300 digits" in r.errors[0]["message"]
+    assert len(r.errors[0]["message"]) < 200
+
+
 async def test_depth_limit(world: World, admin: str) -> None:
     inner = "name"
     for _ in range(8):

@@ -18,7 +18,7 @@ from strawberry.types import ExecutionResult
 
 from cockpit_graphql.domain.accounts.rate_limits import RateLimitSetting
 from cockpit_graphql.domain.errors import CockpitError, ErrorCode
-from cockpit_graphql.limits.cost import measure
+from cockpit_graphql.limits.cost import measure, unreadable_int
 from cockpit_graphql.limits.rate_limit import Decision, RateLimiter, anonymous_bucket_key, bucket_key
 from cockpit_graphql.middleware import RETRY_AFTER_STATE
 
@@ -50,16 +50,22 @@ class QueryLimits(SchemaExtension):
                 ctx.variables,
                 settings.default_page_size,
                 settings.introspection_cost,
+                max_cost=settings.max_query_cost,
+                max_aliases=settings.max_aliases,
             )
             self._cost = m.cost
             ctx.context.extras["cost"] = m.cost
             problems = []
+            digits = unreadable_int(document, ctx.query)
+            if digits is not None:
+                problems.append(f"an Int literal has more than {digits} digits")
             if m.depth > settings.max_query_depth:
                 problems.append(f"depth {m.depth} exceeds the limit of {settings.max_query_depth}")
             if m.aliases > settings.max_aliases:
-                problems.append(f"{m.aliases} aliases exceed the limit of {settings.max_aliases}")
+                problems.append(f"aliases exceed the limit of {settings.max_aliases}")
             if m.cost > settings.max_query_cost:
-                problems.append(f"cost {m.cost} exceeds the limit of {settings.max_query_cost}")
+                # counting stopped at limit + 1, which `extensions.cost.requested` reports
+                problems.append(f"cost exceeds the limit of {settings.max_query_cost}")
             if problems:
                 ctx.pre_execution_errors = [_too_complex("Query refused: " + "; ".join(problems) + ".")]
         yield
