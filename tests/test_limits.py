@@ -135,6 +135,19 @@ async def test_an_int_literal_longer_than_python_reads_is_query_too_complex(
     assert len(r.errors[0]["message"]) < 200
 
 
+async def test_a_variable_default_counts_like_a_value_sent(world: World, admin: str) -> None:
+    q = """query($n: Int = 100) { viewer { account { organizations(first: $n) { nodes { teams(first: $n) {
+           nodes { users(first: $n) { nodes { email homeTeam { name } } } } } } } } } }"""
+    for variables in (None, {"n": 100}):
+        r = await world.gql(q, variables, token=admin)  # without `n` it runs with 100, not 20, per page
+        assert r.codes == ["QUERY_TOO_COMPLEX"] and r.body["extensions"]["cost"]["requested"] == 50_001, r.body
+    small = await world.gql(q, {"n": 2}, token=admin)
+    # viewer, account: 2 + orgs(1 + 2 × (nodes, teams(1 + 2 × (nodes, users(1 + 2 × (nodes, email, homeTeam, name))))))
+    assert small.errors == [] and small.body["extensions"]["cost"]["requested"] == 2 + 1 + 2 * (2 + 2 * (2 + 2 * 4))
+    ids = 'query($ids: [ID!]! = ["a", "b", "c"]) { nodes(ids: $ids) { id } }'
+    assert measured(ids).cost == 1 + 3 * 1 and measured(ids, {"ids": ["a"]}).cost == 2
+
+
 async def test_depth_limit(world: World, admin: str) -> None:
     inner = "name"
     for _ in range(8):

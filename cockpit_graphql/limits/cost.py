@@ -6,6 +6,7 @@ multiplies by the number of ids. `__typename` costs nothing; each introspection 
 `__type`) costs a fixed `introspection_cost` (settings.introspection_cost: a full introspection answer is
 hundreds of KB and ~0.2 s of CPU, so it must not be free for the rate limit). Every operation costs at
 least 1, so no request is free. A fragment counts in full at every spread, but is walked once (`_Walker`).
+Variables are the request's, else their declared defaults (what the operation runs with).
 
 Given the limits, the counts saturate: the cost stops at `max_cost + 1` and the walk stops as soon as
 the operation's cost is known to pass `max_cost` (a subtree under `first: 0` counts 0 whatever it
@@ -207,6 +208,18 @@ class _Walker:
             raise _OverLimit
 
 
+def _with_defaults(operation: OperationDefinitionNode, variables: dict[str, Any] | None) -> dict[str, Any]:
+    """The variables as the operation runs with them: a variable not sent takes its declared default
+    (`query($n: Int = 100)` sent without `n` runs with 100 per page, not the default page size)."""
+    values = {
+        definition.variable.name.value: value_from_ast_untyped(definition.default_value)
+        for definition in operation.variable_definitions or ()
+        if definition.default_value is not None
+    }
+    values.update(variables or {})
+    return values
+
+
 def measure(
     schema: GraphQLSchema,
     document: Any,
@@ -222,9 +235,10 @@ def measure(
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name:
         operations = [o for o in operations if o.name and o.name.value == operation_name]
-    walker = _Walker(schema, fragments, variables or {}, default_page, introspection_cost, max_cost, max_aliases)
     total_cost, total_depth = 0, 0
+    walker = _Walker(schema, fragments, {}, default_page, introspection_cost, max_cost, max_aliases)
     for operation in operations[:1]:
+        walker.variables = _with_defaults(operation, variables)
         root: GraphQLObjectType | None = schema.get_root_type(operation.operation)
         try:
             total_cost, total_depth = walker.walk(operation.selection_set, root, 0)
