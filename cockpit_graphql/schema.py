@@ -133,6 +133,14 @@ class CockpitSchema(FederationSchema):
         context = kwargs.get("context_value", args[2] if len(args) > 2 else None)
         return await shaped_execute(lambda: super(CockpitSchema, self).execute(*args, **kwargs), context)
 
+    def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
+        """`_entities` takes at most `max_nodes_ids` representations, like `nodes(ids:)`: each is a lookup,
+        and the cost multiplies what they select by their number (limits/cost.py)."""
+        limit = info.context.settings.max_nodes_ids
+        if len(representations) > limit:
+            raise BadUserInput(f"`representations` takes at most {limit} representations.")
+        return super().entities_resolver(info, representations)
+
 
 def build_schema(*, introspection: bool = True, rate_limiter: Any = None, tracing: Any = None) -> CockpitSchema:
     """Extensions, outermost first: tracing (when on), request outcome (metrics), limits, parsing and

@@ -202,6 +202,31 @@ async def test_nodes_is_capped(world: World, admin: str) -> None:
     assert "BAD_USER_INPUT" in r.codes or "QUERY_TOO_COMPLEX" in r.codes
 
 
+ENTITIES = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Account { %s } } }"
+
+
+def test_entities_multiply_by_their_representations() -> None:
+    rep = '{__typename: "Account", id: "x"}'
+    literal = f"{{ _entities(representations: [{rep}, {rep}, {rep}]) {{ ... on Account {{ name }} }} }}"
+    assert measured(literal).cost == 1 + 3 * 1
+    assert measured(ENTITIES % "name", {"r": [{"__typename": "Account", "id": "x"}] * 7}).cost == 1 + 7 * 1
+
+
+async def test_entities_count_and_cap_their_representations(world: World) -> None:
+    t = await world.tenant()
+    token = world.admin(t)
+    account = {"__typename": "Account", "id": t.account_gid}
+    pages = "organizations(first: 100) { nodes { teams(first: 100) { nodes { name } } } }"
+    r = await world.gql(ENTITIES % pages, {"r": [account] * 1000}, token=token)  # ran: counted once
+    assert r.codes == ["QUERY_TOO_COMPLEX"] and "cost" in r.errors[0]["message"], r.body
+    r = await world.gql(ENTITIES % "name", {"r": [account] * 101}, token=token)  # cheap, but 101 lookups
+    assert r.codes == ["BAD_USER_INPUT"] and r.data is None, r.body
+    assert r.errors[0]["message"] == "`representations` takes at most 100 representations."
+    ok = await world.gql(ENTITIES % "name", {"r": [account] * 100}, token=token)  # the cap of nodes(ids:)
+    assert ok.errors == [] and len(ok.data["_entities"]) == 100
+    assert ok.body["extensions"]["cost"]["requested"] == 1 + 100 * 1
+
+
 async def test_syntax_and_validation_errors_have_codes(world: World, admin: str) -> None:
     r = await world.gql("{ viewer { role ", token=admin)
     assert r.codes == ["GRAPHQL_PARSE_FAILED"]

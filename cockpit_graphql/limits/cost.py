@@ -2,10 +2,11 @@
 
 Cost: every field costs 1; a connection field (a type named *Connection) multiplies the cost of
 what it selects by its page size (`first`/`last`, else the default page size); `nodes(ids:)`
-multiplies by the number of ids. `__typename` costs nothing; each introspection field (`__schema`,
-`__type`) costs a fixed `introspection_cost` (settings.introspection_cost: a full introspection answer is
-hundreds of KB and ~0.2 s of CPU, so it must not be free for the rate limit). Every operation costs at
-least 1, so no request is free. A fragment counts in full at every spread, but is walked once (`_Walker`).
+multiplies by the number of ids, `_entities(representations:)` by the number of representations.
+`__typename` costs nothing; each introspection field (`__schema`, `__type`) costs a fixed
+`introspection_cost` (settings.introspection_cost: a full introspection answer is hundreds of KB and
+~0.2 s of CPU, so it must not be free for the rate limit). Every operation costs at least 1, so no
+request is free. A fragment counts in full at every spread, but is walked once (`_Walker`).
 Variables are the request's, else their declared defaults (what the operation runs with).
 
 Given the limits, the counts saturate: the cost stops at `max_cost + 1` and the walk stops as soon as
@@ -139,6 +140,9 @@ class _Walker:
         if node.name.value == "nodes":
             ids = self._arg(node, "ids")
             return len(ids) if isinstance(ids, list) else 1
+        if node.name.value == "_entities":
+            representations = self._arg(node, "representations")
+            return len(representations) if isinstance(representations, list) else 1
         return 1
 
     def _fragment(self, name: str, parent: Any, live: bool) -> tuple[int, int, int] | None:
