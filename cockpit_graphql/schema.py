@@ -106,7 +106,12 @@ class CockpitSchema(FederationSchema):
         object, names no entity type (an unknown name, none, or Query, Node, Viewer), has no string
         `id`, or has other fields is a BAD_USER_INPUT error at its own index (strawberry read it
         blindly: AttributeError, KeyError, or an id of the wrong type deep in a loader, all INTERNAL);
-        the others resolve as before (another account's id: null, like `node`)."""
+        the others resolve as before (another account's id: null, like `node`). At most `max_nodes_ids`
+        representations, like `nodes(ids:)`: each is a lookup, and the cost multiplies what they select by
+        their number (limits/cost.py)."""
+        limit = info.context.settings.max_nodes_ids
+        if len(representations) > limit:
+            raise BadUserInput(f"`representations` takes at most {limit} representations.")
         entity_types = self._entity_types
         if entity_types is None:
             union = self._schema.get_type("_Entity")
@@ -132,14 +137,6 @@ class CockpitSchema(FederationSchema):
         """Errors that escaped ErrorShaping (an exception in another extension's hook) are shaped too."""
         context = kwargs.get("context_value", args[2] if len(args) > 2 else None)
         return await shaped_execute(lambda: super(CockpitSchema, self).execute(*args, **kwargs), context)
-
-    def entities_resolver(self, info: Info, representations: list[FederationAny]) -> list[FederationAny]:
-        """`_entities` takes at most `max_nodes_ids` representations, like `nodes(ids:)`: each is a lookup,
-        and the cost multiplies what they select by their number (limits/cost.py)."""
-        limit = info.context.settings.max_nodes_ids
-        if len(representations) > limit:
-            raise BadUserInput(f"`representations` takes at most {limit} representations.")
-        return super().entities_resolver(info, representations)
 
 
 def build_schema(*, introspection: bool = True, rate_limiter: Any = None, tracing: Any = None) -> CockpitSchema:
