@@ -365,7 +365,9 @@ class UsageEvent(Node):
     recorded_at: datetime = strawberry.field(description="When it was recorded.")
     late: bool = strawberry.field(description="Arrived after its cycle closed; booked in the open cycle.")
     cost_usd: Decimal = strawberry.field(description="Cost in USD, as reported.")
-    credits_per_usd: Decimal = strawberry.field(description="The account factor in force when recorded.")
+    credits_per_usd: Decimal = strawberry.field(
+        description="The account's creditsPerUsd in force when the event happened (its occurredAt)."
+    )
     credits: Decimal = strawberry.field(description="costUsd × creditsPerUsd, rounded half-up to 6 decimals.")
     included_credits: Decimal = strawberry.field(description="The part inside the account pool.")
     overflow_credits: Decimal = strawberry.field(description="The part beyond the pool (frozen at recording).")

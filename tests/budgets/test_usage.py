@@ -92,6 +92,30 @@ async def test_credits_are_cost_times_the_factor_in_force_rounded_half_up_once(b
     assert len([k for k, _ in await ledger(b) if k == "USAGE"]) == len(ROUNDING) - 1  # not for the zero event
 
 
+async def test_an_event_is_priced_with_the_factor_in_force_when_it_happened(b: Budget) -> None:
+    """domain.md §2: the factor in force when the event happened, stored on it. The factor goes 1000 → 2000
+    (at NOW − 2 h) → 3000 (at NOW − 1 h); events recorded afterwards, at NOW, in one batch and on both usage
+    paths, take the factor of their occurredAt (a change applies from its instant on)."""
+    await set_factor(b, "1000", at=NOW - timedelta(hours=3))  # no change: nothing recorded
+    await set_factor(b, "2000", at=NOW - timedelta(hours=2))
+    await set_factor(b, "3000", at=NOW - timedelta(hours=1))
+    instants = {
+        "1000": NOW - timedelta(hours=2, seconds=1),
+        "2000": NOW - timedelta(hours=2),
+        "2000 later": NOW - timedelta(hours=1, microseconds=1),
+        "3000": NOW - timedelta(minutes=1),
+    }
+    batch = [usage(b, "u1", "0.001", at=at) for at in instants.values()]
+    recorded = [o.event for o in await record(b, batch)]  # all in the open cycle: the write-ahead path
+    assert [e.credits_per_usd for e in recorded] == [1000, 2000, 2000, 3000]
+    assert [e.credits for e in recorded] == [1, 2, 2, 3]
+    held = await b.authorize("u2", "5")
+    settle = usage(b, "u2", "0.001", at=NOW - timedelta(minutes=90), reservation=held.reservation.id)
+    [settled] = [o.event for o in await record(b, [settle])]  # a settle: the locked path
+    assert (settled.credits_per_usd, settled.credits) == (2000, 2)
+    assert (await only_cycle(b)).clean
+
+
 async def test_an_event_crossing_the_pool_is_split_exactly(world: World) -> None:
     b = await tree(await new_budget(world), "1000")  # BLOCK: overflow only from calls past the pool
     first = (await record(b, [usage(b, "u1", "0.999999999")]))[0].event  # 999.999999

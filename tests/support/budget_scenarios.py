@@ -5,7 +5,7 @@ superuser: it bypasses row-level security and the app role's append-only grants)
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -57,9 +57,10 @@ async def expire_due(b: Budget, now: datetime) -> int:
         return await metering.expire_due(s, b.tid, None, now)
 
 
-async def set_factor(b: Budget, factor: str) -> None:
+async def set_factor(b: Budget, factor: str, at: datetime = NOW - timedelta(days=1)) -> None:
+    """Change the account's factor at `at` (by default before the scenarios' events: they see it)."""
     async with b.db.tenant(b.tid) as s:
-        await update_account(s, b.tid, OP, AccountChanges(credits_per_usd=Decimal(factor)))
+        await update_account(s, b.tid, OP, AccountChanges(credits_per_usd=Decimal(factor)), now=at)
 
 
 async def move_user(b: Budget, user: str, team: str) -> None:

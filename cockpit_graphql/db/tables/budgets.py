@@ -192,3 +192,16 @@ class BillingNotice(TenantScoped, SQLModel, table=True):
     kind: str
     details: dict[str, Any] = Field(default_factory=dict, sa_type=pg.JSONB)
     created_at: datetime = timestamptz()
+
+
+class CreditFactorChange(TenantScoped, SQLModel, table=True):
+    """One change of an account's `creditsPerUsd` (append-only): the factor in force before `changed_at`
+    was `previous_credits_per_usd`, so a usage event recorded late is priced with the factor in force when
+    it happened (domain.md §2). The account row holds the factor in force now."""
+
+    __tablename__ = "credit_factor_changes"
+
+    account_id: uuid.UUID = Field(primary_key=True, foreign_key="accounts.id")
+    changed_at: datetime = Field(primary_key=True, sa_type=sa.DateTime(timezone=True))
+    previous_credits_per_usd: Decimal = Field(sa_type=CREDITS)
+    credits_per_usd: Decimal = Field(sa_type=CREDITS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -17,6 +18,7 @@ from cockpit_graphql.db.tables import Account
 from cockpit_graphql.domain.actor import Operation
 from cockpit_graphql.domain.audit.repository import record
 from cockpit_graphql.domain.audit.taxonomy import AuditAction
+from cockpit_graphql.domain.budgets import factors
 from cockpit_graphql.domain.directory import repository as directory_repo
 from cockpit_graphql.domain.directory.service import create_user, ensure_defaults
 from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
@@ -154,9 +156,14 @@ async def _load(session: AsyncSession, tenant: TenantId) -> Account:
     return account
 
 
-async def update_account(session: AsyncSession, tenant: TenantId, op: Operation, changes: AccountChanges) -> Account:
+async def update_account(
+    session: AsyncSession, tenant: TenantId, op: Operation, changes: AccountChanges, now: datetime | None = None
+) -> Account:
+    """Apply `changes`; a new `creditsPerUsd` applies to usage that happens from `now` on (its change is
+    kept: `budgets.factors`), usage that happened before keeps the factor then in force."""
     account = await _load(session, tenant)
     before = account_snapshot(account)
+    factor_before = account.credits_per_usd
     if changes.name is not None:
         account.name = clean_name(changes.name)
     if changes.external_org_id is not None:
@@ -178,6 +185,9 @@ async def update_account(session: AsyncSession, tenant: TenantId, op: Operation,
     account.updated_at = sa.func.now()  # type: ignore[assignment]
     await session.flush()
     await session.refresh(account)
+    if account.credits_per_usd != factor_before:
+        at = now if now is not None else datetime.now(UTC)
+        await factors.record_change(session, account.id, factor_before, account.credits_per_usd, at)
     await record(
         session,
         tenant,

@@ -27,10 +27,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
-from cockpit_graphql.db.tables import Account, BudgetCycle, BudgetPlan, Reservation, UsageEvent
+from cockpit_graphql.db.tables import BudgetCycle, BudgetPlan, Reservation, UsageEvent
 from cockpit_graphql.domain.budgets import repository as repo
 from cockpit_graphql.domain.budgets.allocation import Allocation, allocate
 from cockpit_graphql.domain.budgets.cycles import cycle_bounds
+from cockpit_graphql.domain.budgets.factors import factor_history
 from cockpit_graphql.domain.budgets.money import ZERO, credits_of
 from cockpit_graphql.domain.budgets.notices import detect_notices, insert_notices
 from cockpit_graphql.domain.budgets.repository import CounterDelta
@@ -450,13 +451,12 @@ async def _record_ahead(
     places = await repo.placements(session, tenant, [inputs[i].user_id for i in fresh])
     if any(inputs[i].user_id not in places for i in fresh):
         return None  # the locked path reports them
-    factor = await session.scalar(sa.select(Account.credits_per_usd).where(Account.id == tenant.value))
-    assert factor is not None
+    factor = await _factors_of(session, tenant, inputs, fresh)
     account_scope = Scope(ScopeLevel.ACCOUNT, tenant.value)
     pool = await repo.pool_of(session, cycle.id)
     seen_included = (await repo.counters(session, cycle.id, [account_scope])).get(account_scope)
     included_before = seen_included.included if seen_included is not None else ZERO
-    credits = {i: credits_of(costs[i], factor) for i in fresh}
+    credits = {i: credits_of(costs[i], factor[i]) for i in fresh}
     total = sum(credits.values(), ZERO)
     if included_before + total <= pool:
         split = _Split.INCLUDED
@@ -477,7 +477,7 @@ async def _record_ahead(
         place = places[event.user_id]
         amount = credits[i]
         included = amount if split is _Split.INCLUDED else ZERO
-        row = _recorded(tenant, key, cycle.id, False, now, event, place, costs[i], factor, amount, included)
+        row = _recorded(tenant, key, cycle.id, False, now, event, place, costs[i], factor[i], amount, included)
         new_events.append(row)
         existing[key] = row
         outcomes.append(UsageOutcome(row, replayed=False))
@@ -575,8 +575,7 @@ async def _record_locked(
         if cycle_id in closed:  # never write into a closed cycle: the open one takes it, flagged late
             targets[i] = (open_cycle.id, True)
 
-    factor = await session.scalar(sa.select(Account.credits_per_usd).where(Account.id == tenant.value))
-    assert factor is not None
+    factor = await _factors_of(session, tenant, inputs, fresh)
     reservations = await _reservations_to_settle(session, inputs)
 
     outcomes: list[UsageOutcome] = []
@@ -595,12 +594,12 @@ async def _record_locked(
         cycle_id, late = targets[i]
         state = states[cycle_id]
         cost = costs[i]
-        credits = credits_of(cost, factor)
+        credits = credits_of(cost, factor[i])
         included = min(credits, max(state.pool - state.included, ZERO))
         overflow = credits - included
         state.included += included
         place = _placement_of(places[event.user_id], held)
-        row = _recorded(tenant, key, cycle_id, late, now, event, place, cost, factor, credits, included)
+        row = _recorded(tenant, key, cycle_id, late, now, event, place, cost, factor[i], credits, included)
         new_events.append(row)
         existing[key] = row
         outcomes.append(UsageOutcome(row, replayed=False))
@@ -724,6 +723,15 @@ async def _cycle_of(
     if start not in cache:
         cache[start] = await repo.cycle_at(session, start)
     return cache[start]
+
+
+async def _factors_of(
+    session: AsyncSession, tenant: TenantId, inputs: list[UsageInput], fresh: set[int]
+) -> dict[int, Decimal]:
+    """The factor in force when each new event happened (domain.md §2; `factors.FactorHistory`): one
+    statement, the account's factor and its changes since the earliest of them."""
+    history = await factor_history(session, tenant, min(inputs[i].occurred_at for i in fresh))
+    return {i: history.at(inputs[i].occurred_at) for i in fresh}
 
 
 def _placement_of(now: Placement, held: Reservation | None) -> Placement:
