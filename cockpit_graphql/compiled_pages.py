@@ -224,7 +224,7 @@ class _Compiler:
             request = page_request_of(self.context.settings, kwargs.get("first"), kwargs.get("after"), None, None)
             ordering = directory_ordering(listing, kwargs.get("order_by"))
             if request.after is not None:
-                Cursor.decode(request.after, sort_is_time=ordering.is_time)
+                Cursor.decode(request.after, ordering.sort_kind)
             flt = kwargs.get("filter")
             conditions = tuple(list_conditions(listing.table, flt.to_domain() if flt is not None else None))
         except (BadUserInput, TypeError, ValueError) as exc:

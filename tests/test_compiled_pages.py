@@ -8,6 +8,9 @@ backslashes, non-ASCII, an emoji), a user without external id, one deactivated.
 
 from __future__ import annotations
 
+import base64
+import json
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -227,6 +230,38 @@ async def test_what_the_compiler_leaves_alone_is_answered_as_before(
 ) -> None:
     t = await _odd_tenant(world)
     await _both(world, monkeypatch, query, {}, world.admin(t))
+    assert compiled_runs[0] == 0
+
+
+def _forged(sort_value: Any) -> str:
+    """A cursor of the API's own encoding around a sort value the list cannot compare."""
+    raw = json.dumps([sort_value, str(uuid.uuid4())]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("query", "sort_value"),
+    [
+        ("{ viewer { account { users(after: $c) { nodes { email } } } } }", 123),
+        ("{ viewer { account { organizations(after: $c) { nodes { name } } } } }", "a\x00"),
+        ("{ viewer { account { teams(after: $c) { edges { cursor } } } } }", 10**30),
+        (
+            "{ viewer { account { users(after: $c, orderBy: {field: CREATED_AT}) { nodes { id } } } } }",
+            "not an instant",
+        ),
+        ("{ viewer { account { organizations { nodes { teams(after: $c) { nodes { name } } } } } } }", {"a": 1}),
+    ],
+)
+async def test_a_forged_cursor_is_refused_as_the_loaders_refuse_it(
+    world: World, monkeypatch: pytest.MonkeyPatch, compiled_runs: list[int], query: str, sort_value: Any
+) -> None:
+    """Valid base64 JSON around a sort value of the wrong type: the compiler leaves it to the resolver, whose
+    answer is BAD_USER_INPUT (it was INTERNAL on both paths, from the SQL comparing text with a number)."""
+    t = await _odd_tenant(world)
+    cursor = _forged(sort_value)
+    body, _, _ = await _both(world, monkeypatch, "query($c: String) " + query, {"c": cursor}, world.admin(t))
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
+    assert body["errors"][0]["message"] == f"Invalid cursor {cursor!r}."
     assert compiled_runs[0] == 0
 
 

@@ -6,7 +6,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -27,6 +27,43 @@ class SortDirection(StrEnum):
     DESC = "DESC"
 
 
+class SortKind(StrEnum):
+    """The type of a list's sort value, which a cursor must carry to be compared with the column."""
+
+    TEXT = "TEXT"
+    INTEGER = "INTEGER"  # a signed 64-bit integer
+    TIME = "TIME"  # a timestamptz, written as an ISO 8601 instant with its offset
+
+
+INT64 = range(-(2**63), 2**63)
+
+
+def _sort_value(value: Any, kind: SortKind) -> Any:
+    """The sort value of a decoded cursor, if it is one the column can be compared with; else ValueError.
+
+    A cursor is opaque but not signed: anyone may forge one, so what would reach SQL or a comparison
+    with the rows is checked here (a wrong type, a NUL or a lone surrogate PostgreSQL cannot store,
+    an integer beyond 64 bits, an instant beyond the calendar in UTC)."""
+    if kind is SortKind.TEXT:
+        if not isinstance(value, str) or "\x00" in value:
+            raise ValueError("not a text sort value")
+        value.encode()  # a lone surrogate: UnicodeEncodeError, a ValueError
+        return value
+    if kind is SortKind.INTEGER:
+        if type(value) is not int or value not in INT64:
+            raise ValueError("not a 64-bit integer sort value")
+        return value
+    if not isinstance(value, str):
+        raise ValueError("not an instant")
+    instant = datetime.fromisoformat(value)
+    if instant.tzinfo is None:
+        return instant.replace(tzinfo=UTC)  # as the DateTime scalar reads an instant without zone
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("an instant beyond the calendar") from exc
+
+
 @dataclass(frozen=True)
 class Cursor:
     sort_value: Any
@@ -38,14 +75,17 @@ class Cursor:
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, cursor: str, *, sort_is_time: bool) -> Cursor:
+    def decode(cls, cursor: str, kind: SortKind) -> Cursor:
+        """The cursor of a list sorted by a value of `kind`; BadUserInput for anything this API did not write
+        (not base64 JSON, not `[sort value, id]`, or a sort value of another type: see `_sort_value`)."""
         try:
             padded = cursor + "=" * (-len(cursor) % 4)
-            value, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
-            if sort_is_time:
-                value = datetime.fromisoformat(value)
-            return cls(value, uuid.UUID(ident))
-        except (ValueError, TypeError) as exc:
+            decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            if not isinstance(decoded, list) or len(decoded) != 2 or not isinstance(decoded[1], str):
+                raise ValueError("not [sort value, id]")
+            value, ident = decoded
+            return cls(_sort_value(value, kind), uuid.UUID(ident))
+        except (ValueError, TypeError, RecursionError) as exc:
             raise BadUserInput(f"Invalid cursor {cursor!r}.") from exc
 
 
@@ -101,15 +141,23 @@ class Page:
 class Ordering:
     column: str
     direction: SortDirection = SortDirection.ASC
+    kind: SortKind | None = None
+    """The type of the column's values; None: TIME for a column named `*_at`, else TEXT."""
+
+    @property
+    def sort_kind(self) -> SortKind:
+        if self.kind is not None:
+            return self.kind
+        return SortKind.TIME if self.column.endswith("_at") else SortKind.TEXT
 
     @property
     def is_time(self) -> bool:
-        return self.column.endswith("_at")
+        return self.sort_kind is SortKind.TIME
 
 
 def keyset_condition(ordering: Ordering, cursor: str, *, after: bool) -> sa.ColumnElement[bool]:
     """Rows strictly after (or before) `cursor` in the list's own order."""
-    c = Cursor.decode(cursor, sort_is_time=ordering.is_time)
+    c = Cursor.decode(cursor, ordering.sort_kind)
     row = sa.tuple_(sa.column(ordering.column), sa.column("id"))
     bound = sa.tuple_(sa.literal(c.sort_value), sa.literal(c.id))
     forward = (ordering.direction is SortDirection.ASC) == after
@@ -202,11 +250,11 @@ def page_in_memory(rows: list[Any], request: PageRequest, ordering: Ordering) ->
     ascending = ordering.direction is SortDirection.ASC
     kept = rows
     if request.after:
-        c = Cursor.decode(request.after, sort_is_time=ordering.is_time)
+        c = Cursor.decode(request.after, ordering.sort_kind)
         bound = (c.sort_value, c.id)
         kept = [r for r in kept if (key(r) > bound if ascending else key(r) < bound)]
     if request.before:
-        c = Cursor.decode(request.before, sort_is_time=ordering.is_time)
+        c = Cursor.decode(request.before, ordering.sort_kind)
         bound = (c.sort_value, c.id)
         kept = [r for r in kept if (key(r) < bound if ascending else key(r) > bound)]
     n = request.limit

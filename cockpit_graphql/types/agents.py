@@ -18,7 +18,7 @@ from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
 from cockpit_graphql.domain.errors import Forbidden
 from cockpit_graphql.domain.marketplace import marketplace
 from cockpit_graphql.domain.marketplace.audience import AgentStatus, AssignmentMode, Membership, Via
-from cockpit_graphql.domain.pagination import Ordering, SortDirection, page_in_memory
+from cockpit_graphql.domain.pagination import Ordering, SortDirection, SortKind, page_in_memory
 from cockpit_graphql.domain.policies.settings import GuardrailState
 from cockpit_graphql.domain.roles import Permission, has_permission
 from cockpit_graphql.types.budgets import BudgetScope
@@ -65,7 +65,7 @@ AgentViaEnum = described_enum(
     },
 )
 
-VERSIONS = Ordering("version", SortDirection.DESC)
+VERSIONS = Ordering("version", SortDirection.DESC, SortKind.INTEGER)
 
 
 def connection_gid(account_id: uuid.UUID, connection_id: uuid.UUID) -> strawberry.ID:
