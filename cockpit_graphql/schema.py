@@ -42,6 +42,7 @@ from cockpit_graphql.types.agents import Agent
 from cockpit_graphql.types.connections import ConnectionNode
 from cockpit_graphql.types.directory import Organization, Team, User
 from cockpit_graphql.types.policies import Guardrail
+from cockpit_graphql.types.scalars import SCALAR_OVERRIDES
 
 FEDERATION_VERSION = "2.7"
 
@@ -158,6 +159,7 @@ def build_schema(*, introspection: bool = True, rate_limiter: Any = None, tracin
         extensions=extensions,
         execution_context_class=CockpitExecutionContext,
         federation_version=FEDERATION_VERSION,  # type: ignore[arg-type]
+        scalar_overrides=SCALAR_OVERRIDES,
     )
 
 
