@@ -3,18 +3,23 @@
 "NaN")` likewise, and `setBudgetPlan`, `setBudgetCap` or `adjustCredits` with `"1e999999999"` overflowed
 in `abs()` (decimal.Overflow). Now the Decimal scalar (cockpit_graphql/types/scalars.py) refuses a value
 that is not finite or whose adjusted exponent is beyond ±30 as BAD_USER_INPUT before anything runs, from
-literals and variables alike; a value within the scalar's bounds but over a field's own limit is that
-field's INVALID userError."""
+literals and variables alike; and `clean_amount` compares exactly (`copy_abs`), so a value within the
+scalar's bounds but over a field's own limit is that field's INVALID userError."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from graphql import GraphQLError
 
+from cockpit_graphql.domain.budgets import plans
+from cockpit_graphql.domain.budgets.validation import clean_amount
+from cockpit_graphql.domain.errors import BadUserInput, UserInputError
+from cockpit_graphql.domain.observability import anomalies
 from cockpit_graphql.types.scalars import MAX_DECIMAL_EXPONENT, parse_decimal
 from tests.support.world import Tenant, World
 
@@ -38,6 +43,15 @@ def test_the_scalar_refuses_non_finite_values_and_absurd_exponents(value: str) -
 def test_the_scalar_keeps_every_value_within_the_bounds(value: Any) -> None:
     assert parse_decimal(value) == Decimal(str(value))
     assert abs(Decimal(str(value)).adjusted()) <= MAX_DECIMAL_EXPONENT
+
+
+@pytest.mark.parametrize("value", ["1e999999999", "1E+2147483647", "-1E+2147483647", "1e13"])
+def test_clean_amount_refuses_a_huge_amount_as_invalid(value: str) -> None:
+    with pytest.raises(UserInputError) as caught:
+        clean_amount(Decimal(value), "credits", allow_negative=True)
+    assert [(e.code, e.message) for e in caught.value.errors] == [
+        ("INVALID", "`credits` must be at most 1000000000000.")
+    ]
 
 
 ANOMALIES = "query($i: CostAnomaliesInput!) { costAnomalies(input: $i) { __typename } }"
@@ -116,3 +130,23 @@ async def test_decimals_within_the_bounds_get_each_fields_answer(world: World, v
         token=admin,
     )
     assert "INTERNAL" not in r.codes, r.body
+
+
+@pytest.mark.parametrize("value", ["NaN", "sNaN", "Infinity"])
+def test_a_plan_with_a_non_finite_rollover_percent_is_invalid(value: str) -> None:
+    """The scalar keeps these out; the plan's own rule does not depend on it (a comparison with NaN raises)."""
+    with pytest.raises(UserInputError) as caught:
+        plans._validate(plans.PlanTerms(Decimal(10), 1, rollover_percent=Decimal(value)))
+    assert [(e.field, e.code) for e in caught.value.errors] == [(("rolloverPercent",), "INVALID")]
+
+
+@pytest.mark.parametrize(("sigmas", "min_credits"), [("NaN", "1"), ("1", "sNaN"), ("-Infinity", "1")])
+async def test_anomaly_thresholds_that_are_not_finite_are_bad_user_input(sigmas: str, min_credits: str) -> None:
+    with pytest.raises(BadUserInput):
+        await anomalies.anomalies(
+            None,  # type: ignore[arg-type]  # refused before any statement
+            None,  # type: ignore[arg-type]
+            datetime.now(UTC),
+            sigmas=Decimal(sigmas),
+            min_credits=Decimal(min_credits),
+        )

@@ -56,7 +56,8 @@ def _validate(terms: PlanTerms) -> PlanTerms:
     clean_amount(terms.credits_per_cycle, "creditsPerCycle")
     if not 1 <= terms.renewal_day <= 28:
         raise UserInputError.single("renewalDay", UserErrorCode.INVALID, "`renewalDay` must be between 1 and 28.")
-    if not Decimal(0) <= terms.rollover_percent <= Decimal(100) or terms.rollover_percent.as_tuple().exponent < -2:  # type: ignore[operator]
+    percent = terms.rollover_percent
+    if not percent.is_finite() or not Decimal(0) <= percent <= Decimal(100) or percent.as_tuple().exponent < -2:  # type: ignore[operator]
         raise UserInputError.single(
             "rolloverPercent", UserErrorCode.INVALID, "`rolloverPercent` must be 0 to 100 with at most 2 decimals."
         )

@@ -22,6 +22,6 @@ def clean_amount(value: Decimal, field: str, *, allow_zero: bool = True, allow_n
         raise UserInputError.single(field, UserErrorCode.INVALID, f"`{field}` must not be negative.")
     if not allow_zero and value == 0:
         raise UserInputError.single(field, UserErrorCode.INVALID, f"`{field}` must not be zero.")
-    if abs(value) > MAX_CREDITS:
+    if value.copy_abs() > MAX_CREDITS:  # exact: abs() rounds to the context and overflows on 1e999999999
         raise UserInputError.single(field, UserErrorCode.INVALID, f"`{field}` must be at most {MAX_CREDITS}.")
     return value

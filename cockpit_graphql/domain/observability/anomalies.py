@@ -192,8 +192,8 @@ async def anomalies(
     min_credits: Decimal = DEFAULT_MIN_CREDITS,
 ) -> Anomalies:
     """Spikes of `day` (default: yesterday, the last whole UTC day) and pace alerts of the current cycle."""
-    if sigmas < 0 or min_credits < 0:
-        raise BadUserInput("`sigmas` and `minCredits` must be ≥ 0.")
+    if not (sigmas.is_finite() and min_credits.is_finite()) or sigmas < 0 or min_credits < 0:  # NaN: no order
+        raise BadUserInput("`sigmas` and `minCredits` must be finite and ≥ 0.")
     on = day or (now.astimezone(UTC).date() - timedelta(days=1))
     if on - date.min < timedelta(days=WINDOW):  # its trailing window would start before year 1 (fuzzing found it)
         raise BadUserInput(f"`day` must be at least {WINDOW} days after 0001-01-01.")
