@@ -255,8 +255,11 @@ def custom_scalars(t: Target) -> dict[str, st.SearchStrategy[graphql.ValueNode]]
         "Date": st.dates().map(nodes.String) | st.text(max_size=12).map(nodes.String),
         # any offset, or none: 0001-01-01T00:00+14:00 is a datetime but no UTC one
         "DateTime": st.datetimes(timezones=st.none() | offsets).map(lambda d: nodes.String(d.isoformat())),
-        "Decimal": st.decimals(
-            allow_nan=False, allow_infinity=False, places=4, min_value=-(10**9), max_value=10**9
+        # mostly plausible amounts; also NaN, sNaN, infinities and any exponent (the scalar refuses them)
+        "Decimal": (
+            st.decimals(allow_nan=False, allow_infinity=False, places=4, min_value=-(10**9), max_value=10**9)
+            | st.decimals()
+            | st.sampled_from(["1e999999999", "1E+2147483647", "-1e31", "1e-31", "9.999e30"]).map(Decimal)
         ).map(nodes.String),
         "JSON": json_values.map(_json_value),
         "_Any": representations.map(_json_value),
