@@ -152,7 +152,7 @@ def build_schema(*, introspection: bool = True, rate_limiter: Any = None, tracin
         extensions.insert(0, tracing)
     if not introspection:
         extensions.append(DisableIntrospection)
-    return CockpitSchema(
+    built = CockpitSchema(
         query=Query,
         mutation=Mutation,
         types=[Account, Organization, Team, User, Guardrail, ConnectionNode, Agent],
@@ -161,6 +161,35 @@ def build_schema(*, introspection: bool = True, rate_limiter: Any = None, tracin
         federation_version=FEDERATION_VERSION,  # type: ignore[arg-type]
         scalar_overrides=SCALAR_OVERRIDES,
     )
+    describe_federation(built._schema)
+    return built
+
+
+FEDERATION_DESCRIPTIONS = {
+    "_Any": "A representation of an entity, as a gateway sends it: `{__typename, id}` (every entity's key is `id`).",
+    "_Entity": 'Every type of this subgraph a gateway may fetch by its key (`@key(fields: "id")`).',
+    "_Service": "This subgraph's own description, for a gateway or router composing the supergraph.",
+    "_Service.sdl": "This subgraph's schema in SDL, with its federation directives (what `rover` and routers compose).",
+    "Query._service": "This subgraph's SDL (Apollo Federation: read by gateways and routers when composing).",
+    "Query._entities": "The entities of these representations, in their order (Apollo Federation: a gateway resolves "
+    "references through it). At most 100; a malformed representation is BAD_USER_INPUT at its index, another "
+    "account's id or an unknown one is null.",
+    "Query._entities(representations)": "`{__typename, id}` of each entity to fetch (id: its global id).",
+}
+"""Strawberry generates the federation fields and types without descriptions; every element of the schema
+carries one (introspection and schema.graphql alike)."""
+
+
+def describe_federation(graphql_schema: Any) -> None:
+    for path, text in FEDERATION_DESCRIPTIONS.items():
+        type_name, _, rest = path.partition(".")
+        element = graphql_schema.get_type(type_name)
+        if rest:
+            field_name, _, arg = rest.partition("(")
+            element = element.fields[field_name]
+            if arg:
+                element = element.args[arg.rstrip(")")]
+        element.description = text
 
 
 schema = build_schema()
