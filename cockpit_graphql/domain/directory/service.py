@@ -24,6 +24,7 @@ from cockpit_graphql.domain.marketplace import assignments as agent_rules
 from cockpit_graphql.domain.marketplace import connections_repository
 from cockpit_graphql.domain.policies import repository as policies_repository
 from cockpit_graphql.domain.roles import ACCOUNT_ROLES, Role
+from cockpit_graphql.domain.scim import repository as scim_repo
 from cockpit_graphql.domain.validation import (
     MAX_EXTERNAL_ID,
     clean_email,
@@ -515,6 +516,9 @@ async def delete_user(session: AsyncSession, tenant: TenantId, op: Operation, us
         )
     await agent_rules.delete_personal_agents(session, user.id)  # their installs go with them (foreign key)
     await _forget_scope(session, "USER", user.id)
+    # Its SCIM group memberships would go with it (foreign key); dropped here so that each group's version
+    # (its SCIM ETag) grows, as it does when SCIM removes a member: a stale If-Match is then refused.
+    await scim_repo.bump_groups(session, await scim_repo.drop_memberships_of(session, user.id))
     await session.delete(user)
     await session.flush()
     await record(

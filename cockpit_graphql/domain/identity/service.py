@@ -18,10 +18,12 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId, mint_for_system
 from cockpit_graphql.db.engine import Database
+from cockpit_graphql.db.errors import sqlstate_of
 from cockpit_graphql.db.tables import (
     Account,
     IdentityBinding,
@@ -129,20 +131,34 @@ async def resolve_identity(
 
 async def _first_sign_in(db: Database, tenant: TenantId, claims: VerifiedClaims, request_id: str | None) -> User:
     """No user is linked to (issuer, subject): link by verified email or provision, in a tenant
-    transaction of its own; a refusal that names a reason keeps the identity for reconciliation."""
-    try:
-        async with db.tenant(tenant) as session:
-            await _serialize_first_sign_in(session, claims)
-            linked = await _linked_user(session, claims)
-            if linked is not None:  # a concurrent first request of this identity linked it after our lookup
-                return linked
-            account = await session.get_one(Account, tenant.value)
-            return await _link_or_provision(session, tenant, account, claims, request_id)
-    except IdentityRefused as refused:
-        if refused.unlinked_reason is not None:
-            async with db.tenant(tenant) as session:  # the failed transaction rolled back: a fresh one
-                await _keep_unlinked(session, tenant, claims, refused.unlinked_reason)
-        raise
+    transaction of its own; a refusal that names a reason keeps the identity for reconciliation.
+
+    Provisioning can lose a race on the email to another writer of the directory (a SCIM create of the
+    same person, an admin's createUser: they do not take the sign-in lock) and hit the unique email;
+    nothing of the transaction was written, and a second attempt sees their user and links to it (or
+    refuses with a code), instead of answering a 500."""
+    for attempt in range(1, FIRST_SIGN_IN_ATTEMPTS + 1):
+        try:
+            async with db.tenant(tenant) as session:
+                await _serialize_first_sign_in(session, claims)
+                linked = await _linked_user(session, claims)
+                if linked is not None:  # a concurrent first request of this identity linked it after our lookup
+                    return linked
+                account = await session.get_one(Account, tenant.value)
+                return await _link_or_provision(session, tenant, account, claims, request_id)
+        except IdentityRefused as refused:
+            if refused.unlinked_reason is not None:
+                async with db.tenant(tenant) as session:  # the failed transaction rolled back: a fresh one
+                    await _keep_unlinked(session, tenant, claims, refused.unlinked_reason)
+            raise
+        except IntegrityError as exc:
+            if sqlstate_of(exc) != UNIQUE_VIOLATION or attempt == FIRST_SIGN_IN_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+FIRST_SIGN_IN_ATTEMPTS = 2
+UNIQUE_VIOLATION = "23505"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from cockpit_graphql.domain.audit.repository import record
 from cockpit_graphql.domain.audit.taxonomy import AuditAction
 from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
 from cockpit_graphql.domain.pagination import Ordering, SortDirection
+from cockpit_graphql.domain.scim import repository as scim_repo
 from cockpit_graphql.domain.validation import clean_name
 
 VALUE_PREFIX = "cks_"
@@ -53,6 +54,7 @@ def snapshot(token: ScimToken) -> dict[str, Any]:
 async def create_token(session: AsyncSession, tenant: TenantId, op: Operation, name: str) -> tuple[ScimToken, str]:
     """Create a token; returns the row and the value, which is never stored nor shown again."""
     clean = clean_name(name)
+    await scim_repo.lock_account(session, tenant.value)  # concurrent creates count one after the other
     live = await session.scalar(sa.select(sa.func.count()).select_from(ScimToken).where(ScimToken.revoked_at.is_(None)))
     if int(live or 0) >= MAX_LIVE_TOKENS:
         raise UserInputError.single(
