@@ -18,3 +18,9 @@ def sqlstate_of(exc: BaseException) -> str | None:
 
 def is_retryable(exc: BaseException) -> bool:
     return sqlstate_of(exc) in RETRYABLE
+
+
+def is_data_exception(exc: BaseException) -> bool:
+    """SQLSTATE class 22 (a value the column cannot hold: numeric out of range, string too long, …). The
+    asyncpg dialect raises it as a plain DBAPIError, never SQLAlchemy's DataError."""
+    return (sqlstate_of(exc) or "").startswith("22")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
 from cockpit_graphql.context import Info
-from cockpit_graphql.db.errors import is_retryable, sqlstate_of
+from cockpit_graphql.db.errors import is_data_exception, is_retryable, sqlstate_of
 from cockpit_graphql.domain.actor import Operation
 from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
 from cockpit_graphql.domain.roles import Permission
@@ -90,11 +90,6 @@ async def run_mutation(
         raise AssertionError("unreachable")  # pragma: no cover
     except UserInputError as exc:
         return Refused(user_errors(exc))
-    except DataError as exc:  # a value beyond what the column can hold: the input's fault, nothing written
-        log.warning("mutation refused by the database: %s", exc.orig, extra={"request_id": ctx.request_id})
-        return Refused(
-            user_errors(UserInputError.single("input", UserErrorCode.INVALID, "A value is out of the allowed range."))
-        )
     except IntegrityError as exc:
         log.warning("mutation refused by a database constraint: %s", exc.orig, extra={"request_id": ctx.request_id})
         return Refused(
@@ -105,6 +100,13 @@ async def run_mutation(
                     "The change conflicts with existing data (changed concurrently?).",
                 )
             )
+        )
+    except DBAPIError as exc:  # a value beyond what a column can hold: the input's fault, nothing written
+        if not (isinstance(exc, DataError) or is_data_exception(exc)):
+            raise
+        log.warning("mutation refused by the database: %s", exc.orig, extra={"request_id": ctx.request_id})
+        return Refused(
+            user_errors(UserInputError.single((), UserErrorCode.INVALID, "A value is out of the allowed range."))
         )
 
 
@@ -168,7 +170,7 @@ async def run_platform_mutation(
     except DataError as exc:
         log.warning("mutation refused by the database: %s", exc.orig, extra={"request_id": ctx.request_id})
         return Refused(
-            user_errors(UserInputError.single("input", UserErrorCode.INVALID, "A value is out of the allowed range."))
+            user_errors(UserInputError.single((), UserErrorCode.INVALID, "A value is out of the allowed range."))
         )
     except IntegrityError as exc:
         log.warning("mutation refused by a database constraint: %s", exc.orig, extra={"request_id": ctx.request_id})

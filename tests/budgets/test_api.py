@@ -247,3 +247,32 @@ async def test_adjustment_and_settlement_errors_name_their_input_fields(world: W
             token=root if mutation == "writeOffSettlement" else admin,
         )
         assert r.data[mutation]["userErrors"] == [{"field": ["input", "id"], "code": "NOT_FOUND"}], r.body
+
+
+async def test_a_batch_whose_totals_pass_what_a_column_holds_is_invalid_and_writes_nothing(world: World) -> None:
+    """1,000 events of 100,000 USD at 1,000,000 credits per USD are 1e11 credits each, but 1e14 together:
+    more than a running total (NUMERIC(20, 6)) holds. The database refuses it (a data exception the asyncpg
+    dialect raises as a plain DBAPIError, which was INTERNAL): now an INVALID userError, nothing written."""
+    t, admin = await _setup(world)
+    root = await world.super_admin()
+    r = await world.gql(
+        "mutation($i: UpdateAccountInput!) { updateAccount(input: $i) { userErrors { code } } }",
+        {"i": {"id": t.account_gid, "creditsPerUsd": "1000000"}},
+        token=root,
+    )
+    assert r.data["updateAccount"]["userErrors"] == []
+    user = t.gid("User", "member")
+    events = [{"idempotencyKey": f"huge-{i}", "userId": user, "costUsd": "100000"} for i in range(1000)]
+    r = await world.gql(
+        "mutation($i: RecordUsageBatchInput!) { recordUsageBatch(input: $i) { results { replayed } "
+        "userErrors { field code } } }",
+        {"i": {"events": events}},
+        token=admin,
+    )
+    assert r.errors == [], r.body
+    assert r.data["recordUsageBatch"]["userErrors"] == [{"field": ["input"], "code": "INVALID"}], r.body
+    r = await world.gql(
+        "{ account { effectiveAllocation { spent } } }",
+        token=admin,
+    )
+    assert r.errors == [] and Decimal(r.data["account"]["effectiveAllocation"]["spent"]) == 0, r.body

@@ -21,6 +21,7 @@ from cockpit_graphql.domain.budgets.adjustments import adjust_credits
 from cockpit_graphql.domain.budgets.metering import UsageInput
 from cockpit_graphql.domain.budgets.plans import OverflowPolicy
 from cockpit_graphql.domain.budgets.renewal import RENEWAL_STEPS, Renewal, renew_due
+from cockpit_graphql.domain.budgets.validation import MAX_POOL, MAX_ROLLOVER
 from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
 from tests.support.budgets import Budget, new_budget
 from tests.support.world import OP, World
@@ -399,3 +400,23 @@ async def test_adjustment_rules_and_audit(world: World) -> None:
     with pytest.raises(UserInputError) as no_plan:
         await adjust(nobody, "5")
     assert no_plan.value.errors[0].message == "The account has no budget plan."
+
+
+async def test_a_pool_stays_within_max_pool_so_renewal_always_fits_the_ledger(world: World) -> None:
+    """Every ledger entry of a cycle is at most its pool, and an entry must fit NUMERIC(20, 6) (< 1e14): a pool
+    is at most MAX_POOL (1e13). Top-ups past it are INVALID; a 100 % rollover is capped so that the next pool
+    stays within it; the renewal of a full pool then closes and opens cycles as usual (it used to fail on
+    its EXPIRY entry, for ever, once accepted top-ups had brought the pool to 1e14)."""
+    b = await budget(world, "1000000000000", rollover_percent=Decimal(100))  # 1e12 a cycle, all of it carried
+    for _ in range(9):
+        await adjust(b, "1000000000000")
+    assert await pool(b, JAN) == MAX_POOL
+    with pytest.raises(UserInputError) as refused:
+        await adjust(b, "0.000001")
+    assert [(e.field, e.code) for e in refused.value.errors] == [(("credits",), UserErrorCode.INVALID)]
+    [done] = await renew(b)
+    assert done.carried == MAX_ROLLOVER and done.expired == MAX_POOL - MAX_ROLLOVER
+    assert await pool(b, FEB) == MAX_POOL  # the GRANT (1e12) and what was carried (9e12)
+    jan, feb = await cycles(b)
+    assert (jan.status, feb.status) == ("CLOSED", "OPEN")
+    assert await balance(b, JAN) == 0

@@ -212,6 +212,19 @@ async def test_a_settle_after_a_move_counts_where_the_call_was_authorized(b: Bud
     assert (await only_cycle(b)).clean
 
 
+async def test_a_settle_after_a_move_raises_the_notice_of_the_users_default_cap_now(b: Budget) -> None:
+    """u1 authorizes in t1 (no default), moves to t2 (defaultUserCap 100) and settles 90 credits: its cap
+    is now 100 (DEFAULT from t2), so 80 % is crossed, although the usage is counted along t1's chain."""
+    await b.default_cap("t2", "100")
+    held = await b.authorize("u1", "90")
+    assert held.allowed
+    await move_user(b, "u1", "t2")
+    await record(b, [usage(b, "u1", "0.09", reservation=held.reservation.id)])  # 90 credits
+    user_level = (await b.allocation("u1")).levels[-1]
+    assert (user_level.cap, user_level.spent) == (Decimal(100), Decimal(90))
+    assert ("USER", b.ids["u1"], "CAP_80_PERCENT") in await notices(b)
+
+
 # --- reservations -----------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from cockpit_graphql.domain.audit.taxonomy import AuditAction
 from cockpit_graphql.domain.budgets import repository as repo
 from cockpit_graphql.domain.budgets.renewal import usage_of
 from cockpit_graphql.domain.budgets.settlements import MAX_REASON, actor_ref, clean_text
-from cockpit_graphql.domain.budgets.validation import clean_amount
+from cockpit_graphql.domain.budgets.validation import MAX_POOL, clean_amount
 from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
 
 
@@ -43,6 +43,10 @@ async def adjust_credits(
         raise UserInputError.single("credits", UserErrorCode.INVALID, "The cycle containing this time is closed.")
     pool = await repo.pool_of(session, cycle.id)
     included = (await usage_of(session, cycle.id)).included
+    if pool + amount > MAX_POOL:
+        raise UserInputError.single(
+            "credits", UserErrorCode.INVALID, f"A cycle's pool holds at most {MAX_POOL} credits (it holds {pool})."
+        )
     if pool + amount < included:
         raise UserInputError.single(
             "credits",

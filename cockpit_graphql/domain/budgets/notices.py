@@ -59,7 +59,9 @@ async def detect_notices(
     were bumped, under the cycle lock, by `deltas` and by reservation releases (which move `reserved`
     only), so spent and overflow before = after − delta.
     `chains` gives each touched user's chain, so a default cap resolves by the one cap rule."""
-    settings = await repo.scope_settings(session, list(deltas))
+    # A user's cap may be a default of its chain now, which need not be the chain its usage was counted
+    # along (a settle keeps its reservation's placement): read the settings of both.
+    settings = await repo.scope_settings(session, set(deltas) | {s for chain in chains.values() for s in chain})
     out: list[Notice] = []
     for scope, delta in deltas.items():
         if not delta.spent:

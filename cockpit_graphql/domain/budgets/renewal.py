@@ -28,6 +28,7 @@ from cockpit_graphql.domain.budgets import repository as repo
 from cockpit_graphql.domain.budgets.metering import expire_due
 from cockpit_graphql.domain.budgets.money import ZERO, share_of, usd_of
 from cockpit_graphql.domain.budgets.settlements import SettlementStatus, actor_ref
+from cockpit_graphql.domain.budgets.validation import MAX_ROLLOVER
 
 # The steps of one renewal, in order; `fault(step)` is called after each (tests inject failures there).
 RENEWAL_STEPS: tuple[str, ...] = ("open_next", "lock", "expire_holds", "rollover", "expiry", "close", "settlement")
@@ -63,11 +64,12 @@ async def usage_of(session: AsyncSession, cycle_id: uuid.UUID) -> Usage:
 
 
 def carried_over(unused: Decimal, plan: BudgetPlan) -> Decimal:
-    """`unused × rolloverPercent / 100`, half-up to 6 decimals, then capped by `rolloverCap`."""
+    """`unused × rolloverPercent / 100`, half-up to 6 decimals, then capped by `rolloverCap`, and by
+    MAX_ROLLOVER so that the next pool (its GRANT ≤ MAX_CREDITS plus this) stays within MAX_POOL."""
     carried = share_of(unused, plan.rollover_percent)
     if plan.rollover_cap is not None:
         carried = min(carried, plan.rollover_cap)
-    return carried
+    return min(carried, MAX_ROLLOVER)
 
 
 async def renew_due(

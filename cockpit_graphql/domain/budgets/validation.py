@@ -7,6 +7,11 @@ from decimal import Decimal, InvalidOperation
 from cockpit_graphql.domain.errors import UserErrorCode, UserInputError
 
 MAX_CREDITS = Decimal("1000000000000")  # 1e12 credits: far beyond any real plan, well inside NUMERIC(20, 6)
+MAX_POOL = Decimal("10000000000000")
+"""1e13 credits: the most a cycle's pool may hold (GRANT ≤ MAX_CREDITS, plus adjustments and rollover). Every
+ledger entry of a cycle (EXPIRY, ROLLOVER) is at most its pool, so it stays inside NUMERIC(20, 6) (< 1e14): an
+adjustment past it is refused, and rollover is capped so that the next pool stays within it."""
+MAX_ROLLOVER = MAX_POOL - MAX_CREDITS
 
 
 def clean_amount(value: Decimal, field: str, *, allow_zero: bool = True, allow_negative: bool = False) -> Decimal:
