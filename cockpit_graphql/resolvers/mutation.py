@@ -167,11 +167,6 @@ async def run_platform_mutation(
             return await work(session, ctx.operation())
     except UserInputError as exc:
         return Refused(user_errors(exc))
-    except DataError as exc:
-        log.warning("mutation refused by the database: %s", exc.orig, extra={"request_id": ctx.request_id})
-        return Refused(
-            user_errors(UserInputError.single((), UserErrorCode.INVALID, "A value is out of the allowed range."))
-        )
     except IntegrityError as exc:
         log.warning("mutation refused by a database constraint: %s", exc.orig, extra={"request_id": ctx.request_id})
         return Refused(
@@ -182,6 +177,13 @@ async def run_platform_mutation(
                     "The change conflicts with existing data (changed concurrently?).",
                 )
             )
+        )
+    except DBAPIError as exc:  # as in run_mutation: a value beyond what a column can hold
+        if not (isinstance(exc, DataError) or is_data_exception(exc)):
+            raise
+        log.warning("mutation refused by the database: %s", exc.orig, extra={"request_id": ctx.request_id})
+        return Refused(
+            user_errors(UserInputError.single((), UserErrorCode.INVALID, "A value is out of the allowed range."))
         )
 
 
