@@ -107,5 +107,5 @@ bench-peer: install bench/peer/node_modules/.installed
 
 ## Everything the verbs install or write (all ignored by git, see .gitignore); sources stay.
 clean:
-	rm -rf $(VENV) $(CODEGEN_VENV) .data build test-artifacts \
+	rm -rf $(VENV) $(CODEGEN_VENV) .data build test-artifacts .hypothesis .ruff_cache \
 	  graphiql/node_modules ecosystem/node_modules bench/peer/node_modules cockpit_graphql/static/graphiql
