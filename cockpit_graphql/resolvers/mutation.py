@@ -90,24 +90,25 @@ async def run_mutation(
         raise AssertionError("unreachable")  # pragma: no cover
     except UserInputError as exc:
         return Refused(user_errors(exc))
-    except IntegrityError as exc:
-        log.warning("mutation refused by a database constraint: %s", exc.orig, extra={"request_id": ctx.request_id})
-        return Refused(
-            user_errors(
-                UserInputError.single(
-                    account_field,
-                    UserErrorCode.DUPLICATE,
-                    "The change conflicts with existing data (changed concurrently?).",
-                )
-            )
-        )
-    except DBAPIError as exc:  # a value beyond what a column can hold: the input's fault, nothing written
-        if not (isinstance(exc, DataError) or is_data_exception(exc)):
-            raise
-        log.warning("mutation refused by the database: %s", exc.orig, extra={"request_id": ctx.request_id})
+    except DBAPIError as exc:
+        return database_refusal(exc, account_field, ctx.request_id)
+
+
+def database_refusal(exc: DBAPIError, conflict_field: str, request_id: str | None) -> Refused:
+    """What the database refused that is the input's fault, as a userError (the transaction rolled back:
+    nothing written): a constraint (a concurrent change, a duplicate) as DUPLICATE on `conflict_field`, a
+    value beyond what a column holds (SQLSTATE class 22, which the asyncpg dialect raises as a plain
+    DBAPIError, not SQLAlchemy's DataError) as INVALID. Anything else is re-raised (an INTERNAL error)."""
+    if isinstance(exc, IntegrityError):
+        log.warning("mutation refused by a database constraint: %s", exc.orig, extra={"request_id": request_id})
+        message = "The change conflicts with existing data (changed concurrently?)."
+        return Refused(user_errors(UserInputError.single(conflict_field, UserErrorCode.DUPLICATE, message)))
+    if isinstance(exc, DataError) or is_data_exception(exc):
+        log.warning("mutation refused by the database: %s", exc.orig, extra={"request_id": request_id})
         return Refused(
             user_errors(UserInputError.single((), UserErrorCode.INVALID, "A value is out of the allowed range."))
         )
+    raise exc
 
 
 def default_account(info: Info, explicit: GlobalId | None) -> uuid.UUID | None:
@@ -167,24 +168,8 @@ async def run_platform_mutation(
             return await work(session, ctx.operation())
     except UserInputError as exc:
         return Refused(user_errors(exc))
-    except IntegrityError as exc:
-        log.warning("mutation refused by a database constraint: %s", exc.orig, extra={"request_id": ctx.request_id})
-        return Refused(
-            user_errors(
-                UserInputError.single(
-                    conflict_field,
-                    UserErrorCode.DUPLICATE,
-                    "The change conflicts with existing data (changed concurrently?).",
-                )
-            )
-        )
-    except DBAPIError as exc:  # as in run_mutation: a value beyond what a column can hold
-        if not (isinstance(exc, DataError) or is_data_exception(exc)):
-            raise
-        log.warning("mutation refused by the database: %s", exc.orig, extra={"request_id": ctx.request_id})
-        return Refused(
-            user_errors(UserInputError.single((), UserErrorCode.INVALID, "A value is out of the allowed range."))
-        )
+    except DBAPIError as exc:
+        return database_refusal(exc, conflict_field, ctx.request_id)
 
 
 async def mutate_platform(
