@@ -9,25 +9,11 @@ import jwt
 from cockpit_graphql.auth.jwks import ALG_KEY_TYPES, FileKeySource, KeySource, NoKeySource, UrlKeySource
 from cockpit_graphql.domain.errors import Unauthenticated
 from cockpit_graphql.domain.identity.service import VerifiedClaims
+from cockpit_graphql.domain.validation import storable_text
 from cockpit_graphql.settings import Settings
 
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "sub", "aud"]
 UNSTORABLE_CLAIM = "The token's claims contain text that cannot be stored (U+0000 or an unpaired surrogate)."
-
-
-def _storable(value: str | None) -> bool:
-    """Whether PostgreSQL's `text` can hold `value`: no U+0000, and valid UTF-8 (a JSON `\\ud800` escape
-    decodes to an unpaired surrogate, which asyncpg cannot encode). The claims below are looked up and
-    stored at sign-in; either character there was an HTTP 500 from the authentication middleware."""
-    if value is None:
-        return True
-    if "\x00" in value:
-        return False
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def key_source_from_settings(settings: Settings) -> KeySource:
@@ -108,7 +94,8 @@ class TokenVerifier:
             email_verified=verified is True or verified == "true",
             name=payload.get("name") if isinstance(payload.get("name"), str) else None,
         )
+        # These claims are looked up and stored at sign-in: U+0000 or a lone surrogate there was an HTTP 500.
         texts = (claims.issuer, claims.subject, claims.organization, claims.email, claims.name)
-        if not all(_storable(text) for text in texts):
+        if not all(storable_text(text) for text in texts if text is not None):
             raise Unauthenticated(UNSTORABLE_CLAIM)
         return claims

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.domain.errors import BadUserInput
+from cockpit_graphql.domain.validation import storable_text
 
 ROOT = uuid.UUID(int=0)
 """The key of a list that has no parent (for example the platform's accounts)."""
@@ -45,9 +46,8 @@ def _sort_value(value: Any, kind: SortKind) -> Any:
     with the rows is checked here (a wrong type, a NUL or a lone surrogate PostgreSQL cannot store,
     an integer beyond 64 bits, an instant beyond the calendar in UTC)."""
     if kind is SortKind.TEXT:
-        if not isinstance(value, str) or "\x00" in value:
+        if not isinstance(value, str) or not storable_text(value):
             raise ValueError("not a text sort value")
-        value.encode()  # a lone surrogate: UnicodeEncodeError, a ValueError
         return value
     if kind is SortKind.INTEGER:
         if type(value) is not int or value not in INT64:

@@ -69,3 +69,16 @@ def parse_url(value: object) -> SplitResult | None:
     except ValueError:
         return None
     return parsed
+
+
+def storable_text(value: str) -> bool:
+    """Whether PostgreSQL's `text` can hold `value`: no U+0000, and valid UTF-8 (a JSON `\\ud800` escape
+    decodes to an unpaired surrogate, which asyncpg cannot encode). Either one reaching a statement is an
+    error there, so input that ends up in SQL is checked with this first."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
