@@ -22,7 +22,7 @@ from cockpit_graphql.domain.pagination import Ordering, SortDirection, SortKind,
 from cockpit_graphql.domain.policies.settings import GuardrailState
 from cockpit_graphql.domain.roles import Permission, has_permission
 from cockpit_graphql.types.budgets import BudgetScope
-from cockpit_graphql.types.connections import ConnectionNode, load_connection
+from cockpit_graphql.types.connections import ConnectionNode, readable_connection
 from cockpit_graphql.types.directory import User, page_request
 from cockpit_graphql.types.enums import described_enum
 from cockpit_graphql.types.ids import decode_id, encode_id
@@ -284,10 +284,10 @@ class Agent(Node):
         "runs it, only those the user may use (see effectiveAccess.connections). Deleted connections drop out."
     )
     async def connections(self, info: Info) -> list[ConnectionNode]:
-        # The one read rule of a connection (load_connection), batched by its loaders: seeing an agent never
-        # shows a connection, its configuration or its owner that the caller could not read by id.
-        gids = [connection_gid(self.row.account_id, c) for c in self.row.connection_ids]
-        found = await asyncio.gather(*(load_connection(info, gid) for gid in gids))
+        # The one read rule of a connection: seeing an agent never shows a connection, its configuration or
+        # its owner that the caller could not read by id.
+        account = self.row.account_id
+        found = await asyncio.gather(*(readable_connection(info, account, c) for c in self.row.connection_ids))
         return [c for c in found if c is not None]
 
     @strawberry.field(description="Its guardrail overrides, applied after the scopes of the runner's chain.")

@@ -107,14 +107,20 @@ class ConnectionNode(Node):
 
 
 async def load_connection(info: Info, gid: str) -> ConnectionNode | None:
-    """A connection by global id: admins of its account read any; a user reads the ones they may
-    use (assigned to their chain, or their own). Anything else answers as if it did not exist."""
+    """A connection by global id, if the caller may read it (`readable_connection`)."""
     ref = decode_id(gid)
     if ref is None or ref.type_name != "Connection":
         return None
+    return await readable_connection(info, ref.account_id, ref.id)
+
+
+async def readable_connection(info: Info, account_id: uuid.UUID, connection_id: uuid.UUID) -> ConnectionNode | None:
+    """The one read rule of a connection: admins of its account read any; a user reads the ones they may
+    use (assigned to their chain, or their own). Anything else answers as if it did not exist. Batched by
+    the request's loaders."""
     ctx = info.context
     principal = ctx.require_principal()
-    row = await ctx.connections.connection.load((ref.account_id, ref.id))
+    row = await ctx.connections.connection.load((account_id, connection_id))
     if row is None:
         return None
     if has_permission(principal.role, Permission.READ_ASSETS) or row.owner_user_id == principal.user_id:
@@ -122,8 +128,8 @@ async def load_connection(info: Info, gid: str) -> ConnectionNode | None:
     if principal.user_id is None or row.owner_user_id is not None:
         return None
     facts, chain = await asyncio.gather(
-        ctx.connections.facts.load((ref.account_id, ref.id)),
-        ctx.connections.chain.load((ref.account_id, principal.user_id)),
+        ctx.connections.facts.load((account_id, connection_id)),
+        ctx.connections.chain.load((account_id, principal.user_id)),
     )
     if facts is None or chain is None or not may_use(facts, chain, personal=False):  # not the caller's own
         return None
