@@ -260,7 +260,7 @@ async def test_filters_narrow_additive_groupings(b: Budget) -> None:
 async def test_attribution_follows_the_placement_at_the_time(world: World) -> None:
     b = await tree(await new_budget(world), "1000")
     await b.spend("u1", "10", at=NOW - timedelta(days=2))
-    await move_user(b, "u1", "t3")  # t3 is in o2
+    await move_user(b, "u1", "t3", at=NOW - timedelta(days=1, hours=12))  # t3 is in o2
     await b.spend("u1", "5", at=NOW - timedelta(days=1))
     found = await breakdown(b, [D.ORGANIZATION, D.TEAM, D.USER], from_day=NOW.date() - timedelta(days=3))
     assert as_dict(found) == {

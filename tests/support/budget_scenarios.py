@@ -63,9 +63,10 @@ async def set_factor(b: Budget, factor: str, at: datetime = NOW - timedelta(days
         await update_account(s, b.tid, OP, AccountChanges(credits_per_usd=Decimal(factor)), now=at)
 
 
-async def move_user(b: Budget, user: str, team: str) -> None:
+async def move_user(b: Budget, user: str, team: str, at: datetime = NOW) -> None:
+    """Move `user` to `team` at `at` (by default the scenarios' NOW: events at NOW or later follow it)."""
     async with b.db.tenant(b.tid) as s:
-        await directory.move_user(s, b.tid, OP, b.ids[user], b.ids[team])
+        await directory.move_user(s, b.tid, OP, b.ids[user], b.ids[team], now=at)
 
 
 async def cycle_id(b: Budget, at: datetime = NOW) -> uuid.UUID:

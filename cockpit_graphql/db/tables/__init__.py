@@ -17,7 +17,7 @@ from cockpit_graphql.db.tables.budgets import (
     UsageEvent,
 )
 from cockpit_graphql.db.tables.common import TenantScoped
-from cockpit_graphql.db.tables.directory import Organization, Team, User
+from cockpit_graphql.db.tables.directory import EndedPlacement, Organization, Team, User
 from cockpit_graphql.db.tables.identity import IdentityBinding, OidcIdentity, PlatformOperator, UnlinkedIdentity
 from cockpit_graphql.db.tables.marketplace import (
     Agent,
@@ -42,6 +42,7 @@ TENANT_TABLES: tuple[str, ...] = (
     "organizations",
     "teams",
     "users",
+    "ended_placements",
     "oidc_identities",
     "audit_events",
     "budget_plans",
@@ -86,6 +87,7 @@ TENANT_MODELS: tuple[type, ...] = (
     Organization,
     Team,
     User,
+    EndedPlacement,
     OidcIdentity,
     AuditEvent,
     BudgetPlan,
@@ -148,6 +150,7 @@ __all__ = [
     "ConnectionAssignment",
     "CostAnomaly",
     "CreditFactorChange",
+    "EndedPlacement",
     "GuardrailDefinition",
     "IdentityBinding",
     "LedgerEntry",

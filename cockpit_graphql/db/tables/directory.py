@@ -76,3 +76,21 @@ class User(TenantScoped, SQLModel, table=True):
     )
     created_at: datetime = timestamptz()
     updated_at: datetime = timestamptz()
+
+
+class EndedPlacement(TenantScoped, SQLModel, table=True):
+    """A placement a user left (append-only): until `ended_at` the user's home team was `team_id`, in
+    `organization_id`. Written by every change of a placement (a user or a team moved, a team or an
+    organization deleted with `moveMembersTo`), so usage recorded after a move is placed where it happened
+    (domain.md §1). With no row, a user has always been where they are now."""
+
+    __tablename__ = "ended_placements"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["account_id", "user_id"], ["users.account_id", "users.id"], ondelete="CASCADE"),
+    )
+
+    account_id: uuid.UUID = Field(primary_key=True)
+    user_id: uuid.UUID = Field(primary_key=True)
+    ended_at: datetime = Field(primary_key=True, sa_type=sa.DateTime(timezone=True))  # type: ignore[call-overload]
+    organization_id: uuid.UUID
+    team_id: uuid.UUID

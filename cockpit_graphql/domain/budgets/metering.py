@@ -35,7 +35,7 @@ from cockpit_graphql.domain.budgets.factors import factor_history
 from cockpit_graphql.domain.budgets.money import ZERO, credits_of
 from cockpit_graphql.domain.budgets.notices import detect_notices, insert_notices
 from cockpit_graphql.domain.budgets.repository import CounterDelta
-from cockpit_graphql.domain.budgets.scopes import Placement, Scope, ScopeLevel
+from cockpit_graphql.domain.budgets.scopes import Placement, PlacementTimeline, Scope, ScopeLevel
 from cockpit_graphql.domain.budgets.usage_write import add_rollups, encode_events, write_events
 from cockpit_graphql.domain.budgets.validation import clean_amount
 from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
@@ -448,7 +448,8 @@ async def _record_ahead(
         return None
     if any(not (cycle.starts_at <= inputs[i].occurred_at < cycle.ends_at) for i in fresh):
         return None  # an event of another cycle, or late: the locked path decides where it goes
-    places = await repo.placements(session, tenant, [inputs[i].user_id for i in fresh])
+    timeline = await _timeline_of(session, tenant, inputs, fresh)
+    places = timeline.current
     if any(inputs[i].user_id not in places for i in fresh):
         return None  # the locked path reports them
     factor = await _factors_of(session, tenant, inputs, fresh)
@@ -474,7 +475,8 @@ async def _record_ahead(
         if key in existing:
             outcomes.append(UsageOutcome(existing[key], replayed=True))
             continue
-        place = places[event.user_id]
+        place = timeline.at(event.user_id, event.occurred_at)
+        assert place is not None  # every user is placed (checked above)
         amount = credits[i]
         included = amount if split is _Split.INCLUDED else ZERO
         row = _recorded(tenant, key, cycle.id, False, now, event, place, costs[i], factor[i], amount, included)
@@ -532,7 +534,8 @@ async def _record_locked(
     open_cycle = await repo.ensure_cycle(session, tenant, now)
     if open_cycle is None:
         raise UserInputError.single("events", UserErrorCode.INVALID, "The account has no budget plan (NO_PLAN).")
-    places = await repo.placements(session, tenant, [inputs[i].user_id for i in fresh])
+    timeline = await _timeline_of(session, tenant, inputs, fresh)
+    places = timeline.current
     missing = sorted(i for i in fresh if inputs[i].user_id not in places)
     if missing:
         raise UserInputError(
@@ -598,7 +601,9 @@ async def _record_locked(
         included = min(credits, max(state.pool - state.included, ZERO))
         overflow = credits - included
         state.included += included
-        place = _placement_of(places[event.user_id], held)
+        happened_in = timeline.at(event.user_id, event.occurred_at)
+        assert happened_in is not None  # every user is placed (checked above)
+        place = _placement_of(happened_in, held)
         row = _recorded(tenant, key, cycle_id, late, now, event, place, cost, factor[i], credits, included)
         new_events.append(row)
         existing[key] = row
@@ -673,7 +678,7 @@ def _recorded(
     credits: Decimal,
     included: Decimal,
 ) -> RecordedEvent:
-    """The usage event to write: the input as reported, its placement now, its price and split."""
+    """The usage event to write: the input as reported, where it is counted (`_placement_of`), its price and split."""
     return RecordedEvent(
         account_id=tenant.value,
         id=uuid.uuid4(),
@@ -734,13 +739,22 @@ async def _factors_of(
     return {i: history.at(inputs[i].occurred_at) for i in fresh}
 
 
-def _placement_of(now: Placement, held: Reservation | None) -> Placement:
-    """Where an event is counted: the user's placement now, or, when it settles the user's own
-    reservation, the placement the reservation snapshotted when the call was authorized (domain.md §1:
-    past usage keeps the placement it had when it happened; the hold it releases was counted there)."""
-    if held is None or held.user_id != now.user_id:
-        return now
-    return Placement(now.account_id, held.organization_id, held.team_id, now.user_id)
+async def _timeline_of(
+    session: AsyncSession, tenant: TenantId, inputs: list[UsageInput], fresh: set[int]
+) -> PlacementTimeline:
+    """Where the new events' users are now and were since the earliest of them happened: one statement."""
+    since = min(inputs[i].occurred_at for i in fresh)
+    return await repo.placement_timeline(session, tenant, [inputs[i].user_id for i in fresh], since)
+
+
+def _placement_of(happened_in: Placement, held: Reservation | None) -> Placement:
+    """Where an event is counted: the user's placement when it happened (`PlacementTimeline.at`), or,
+    when it settles the user's own reservation, the placement the reservation snapshotted when the call
+    was authorized (domain.md §1: past usage keeps the placement it had when it happened; the hold it
+    releases was counted there)."""
+    if held is None or held.user_id != happened_in.user_id:
+        return happened_in
+    return Placement(happened_in.account_id, held.organization_id, held.team_id, happened_in.user_id)
 
 
 async def _reservations_to_settle(session: AsyncSession, inputs: list[UsageInput]) -> dict[uuid.UUID, Reservation]:

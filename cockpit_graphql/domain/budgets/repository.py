@@ -33,7 +33,7 @@ from cockpit_graphql.db.tables import (
 from cockpit_graphql.domain.budgets.allocation import PlanCeiling, ScopeSettings
 from cockpit_graphql.domain.budgets.cycles import cycle_bounds
 from cockpit_graphql.domain.budgets.money import ZERO
-from cockpit_graphql.domain.budgets.scopes import Placement, Scope, ScopeLevel
+from cockpit_graphql.domain.budgets.scopes import Placement, PlacementTimeline, Scope, ScopeLevel
 
 # The ledger entries (alias `l`) that make a cycle's pool: its GRANT, its ADJUSTMENTs and the ROLLOVER
 # coming in (not the one going out). Constants, never bind parameters: under a prepared statement's
@@ -426,6 +426,44 @@ PLACEMENTS = sa.text(
      WHERE u.account_id = :account_id AND u.id = ANY(:ids)
     """
 ).bindparams(sa.bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))))
+
+
+async def placement_timeline(
+    session: AsyncSession, tenant: TenantId, user_ids: Iterable[uuid.UUID], since: datetime
+) -> PlacementTimeline:
+    """`placements` and, in the same statement, the placements these users left after `since`
+    (the earliest `occurredAt` of a usage batch): almost always none, through the table's key."""
+    ids = list(set(user_ids))
+    if not ids:
+        return PlacementTimeline({})
+    rows = await session.execute(PLACEMENT_TIMELINE, {"account_id": tenant.value, "ids": ids, "since": since})
+    timeline = PlacementTimeline({})
+    for uid, team, org, ended_at in rows.all():
+        placement = Placement(tenant.value, org, team, uid)
+        if ended_at is None:
+            timeline.current[uid] = placement
+        else:
+            timeline.ended.setdefault(uid, []).append((ended_at, placement))
+    for left in timeline.ended.values():
+        left.sort(key=lambda item: item[0])
+    return timeline
+
+
+PLACEMENT_TIMELINE = sa.text(
+    """
+    SELECT u.id, u.home_team_id, t.organization_id, NULL::timestamptz AS ended_at
+      FROM users u
+      JOIN teams t ON t.account_id = u.account_id AND t.id = u.home_team_id
+     WHERE u.account_id = :account_id AND u.id = ANY(:ids)
+    UNION ALL
+    SELECT e.user_id, e.team_id, e.organization_id, e.ended_at
+      FROM ended_placements e
+     WHERE e.account_id = :account_id AND e.user_id = ANY(:ids) AND e.ended_at > :since
+    """
+).bindparams(
+    sa.bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
+    sa.bindparam("since", type_=sa.DateTime(timezone=True)),
+)
 
 
 # --- one-statement snapshot for read paths ----------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -39,6 +41,26 @@ class Placement:
             Scope(ScopeLevel.TEAM, self.team_id),
             Scope(ScopeLevel.USER, self.user_id),
         ]
+
+
+@dataclass
+class PlacementTimeline:
+    """Where users sit now and the placements they left since some moment (`ended_placements`), so an
+    event is placed where its user was when it happened (domain.md §1), however late it is recorded."""
+
+    current: dict[uuid.UUID, Placement]
+    ended: dict[uuid.UUID, list[tuple[datetime, Placement]]] = field(default_factory=dict)  # by ended_at
+
+    def at(self, user_id: uuid.UUID, when: datetime) -> Placement | None:
+        """The placement of `user_id` at `when`: the earliest placement that ended after it, else the
+        current one; None for a user not (or no longer) in the account. A move at the very instant of an
+        event places the event after the move."""
+        now = self.current.get(user_id)
+        left = self.ended.get(user_id)
+        if now is None or not left:
+            return now
+        index = bisect.bisect_right([ended_at for ended_at, _ in left], when)
+        return left[index][1] if index < len(left) else now
 
 
 def chain_of(

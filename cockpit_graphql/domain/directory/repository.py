@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cockpit_graphql.db.tables import Account, OidcIdentity, Organization, Team, User
+from cockpit_graphql.db.tables import Account, EndedPlacement, OidcIdentity, Organization, Team, User
 
 
 async def organizations_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Organization]:
@@ -92,6 +94,26 @@ async def count_admins(session: AsyncSession, *, lock: bool = False) -> int:
     if lock:
         stmt = stmt.with_for_update()
     return len((await session.scalars(stmt)).all())
+
+
+async def end_placements(session: AsyncSession, users: sa.ColumnElement[bool], at: datetime) -> None:
+    """Keep the placement of the users `users` selects (a condition on User or their Team) as ended at
+    `at`, before it changes. One INSERT … SELECT however many users a team or organization move takes;
+    a second change of the same user at the same instant keeps the first row (the placement in between
+    lasted no time)."""
+    chosen = (
+        sa.select(
+            User.account_id,
+            User.id,
+            sa.literal(at, sa.DateTime(timezone=True)),
+            Team.organization_id,
+            Team.id,
+        )
+        .join(Team, sa.and_(Team.account_id == User.account_id, Team.id == User.home_team_id))
+        .where(users)
+    )
+    columns = ["account_id", "user_id", "ended_at", "organization_id", "team_id"]
+    await session.execute(pg_insert(EndedPlacement).from_select(columns, chosen).on_conflict_do_nothing())
 
 
 async def move_users_between_teams(session: AsyncSession, source: uuid.UUID, target: uuid.UUID) -> int:

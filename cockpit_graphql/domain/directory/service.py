@@ -8,6 +8,7 @@ one audit event for the change it makes.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -142,9 +143,15 @@ async def update_organization(
 
 
 async def delete_organization(
-    session: AsyncSession, tenant: TenantId, op: Operation, org_id: uuid.UUID, move_members_to: uuid.UUID | None
+    session: AsyncSession,
+    tenant: TenantId,
+    op: Operation,
+    org_id: uuid.UUID,
+    move_members_to: uuid.UUID | None,
+    now: datetime | None = None,
 ) -> uuid.UUID:
-    """Delete an empty organization, or move its teams (with their users) to `move_members_to` first."""
+    """Delete an empty organization, or move its teams (with their users) to `move_members_to` first
+    (their users' placements end `now`: `repo.end_placements`)."""
     org = await repo.get_organization(session, org_id, lock=True)
     if org is None:
         raise _not_found("id", "organization")
@@ -166,6 +173,7 @@ async def delete_organization(
                 UserErrorCode.DUPLICATE,
                 f"The target organization already has teams named {sorted(clash)}; rename them first.",
             )
+        await repo.end_placements(session, Team.organization_id == org.id, now or datetime.now(UTC))
         moved = await repo.move_teams_between_organizations(session, org.id, target.id)
     elif await repo.count_teams_in(session, org.id):
         raise UserInputError.single(
@@ -244,8 +252,14 @@ async def update_team(
 
 
 async def move_team(
-    session: AsyncSession, tenant: TenantId, op: Operation, team_id: uuid.UUID, organization_id: uuid.UUID
+    session: AsyncSession,
+    tenant: TenantId,
+    op: Operation,
+    team_id: uuid.UUID,
+    organization_id: uuid.UUID,
+    now: datetime | None = None,
 ) -> Team:
+    """Move a team (with its users) to another organization; its users' placements end `now`."""
     team = await repo.get_team(session, team_id, lock=True)
     if team is None:
         raise _not_found("id", "team")
@@ -263,6 +277,7 @@ async def move_team(
             "organizationId", UserErrorCode.DUPLICATE, f"{target.name} already has a team named {team.name!r}."
         )
     before = team_snapshot(team)
+    await repo.end_placements(session, User.home_team_id == team.id, now or datetime.now(UTC))
     team.organization_id = target.id
     team.updated_at = sa.func.now()  # type: ignore[assignment]
     await session.flush()
@@ -281,8 +296,14 @@ async def move_team(
 
 
 async def delete_team(
-    session: AsyncSession, tenant: TenantId, op: Operation, team_id: uuid.UUID, move_members_to: uuid.UUID | None
+    session: AsyncSession,
+    tenant: TenantId,
+    op: Operation,
+    team_id: uuid.UUID,
+    move_members_to: uuid.UUID | None,
+    now: datetime | None = None,
 ) -> uuid.UUID:
+    """Delete an empty team, or move its users to `move_members_to` first (their placements end `now`)."""
     team = await repo.get_team(session, team_id, lock=True)
     if team is None:
         raise _not_found("id", "team")
@@ -297,6 +318,7 @@ async def delete_team(
         target = await repo.get_team(session, move_members_to, lock=True)
         if target is None:
             raise _not_found("moveMembersTo", "team")
+        await repo.end_placements(session, User.home_team_id == team.id, now or datetime.now(UTC))
         moved = await repo.move_users_between_teams(session, team.id, target.id)
     elif await repo.count_users_in_team(session, team.id):
         raise UserInputError.single(
@@ -437,9 +459,15 @@ async def update_user(
 
 
 async def move_user(
-    session: AsyncSession, tenant: TenantId, op: Operation, user_id: uuid.UUID, team_id: uuid.UUID
+    session: AsyncSession,
+    tenant: TenantId,
+    op: Operation,
+    user_id: uuid.UUID,
+    team_id: uuid.UUID,
+    now: datetime | None = None,
 ) -> User:
-    """Change a user's home team: future usage and policy resolution follow; past usage keeps its snapshot."""
+    """Change a user's home team from `now`: future usage and policy resolution follow; usage that
+    happened before keeps the placement it had, even when it is recorded later (`repo.end_placements`)."""
     user = await repo.get_user(session, user_id, lock=True)
     if user is None:
         raise _not_found("id", "user")
@@ -449,6 +477,7 @@ async def move_user(
     if team.id == user.home_team_id:
         raise UserInputError.single("teamId", UserErrorCode.NOTHING_TO_CHANGE, "The user is already in this team.")
     before = user_snapshot(user)
+    await repo.end_placements(session, User.id == user.id, now or datetime.now(UTC))
     user.home_team_id = team.id
     user.updated_at = sa.func.now()  # type: ignore[assignment]
     await session.flush()
