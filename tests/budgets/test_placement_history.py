@@ -5,14 +5,17 @@ its `occurredAt`. The scenarios' tree: o1 (t1: u1, u2; t2: u3), o2 (t3: u4)."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cockpit_graphql.db.tables import EndedPlacement
-from cockpit_graphql.domain.budgets.metering import UsageOutcome
+from cockpit_graphql.domain.budgets.metering import UsageInput, UsageOutcome
 from cockpit_graphql.domain.directory import service as directory
 from tests.support.budget_scenarios import counters, move_user, only_cycle, record, tree, usage
 from tests.support.budgets import NOW, Budget, new_budget
@@ -179,3 +182,47 @@ async def test_through_the_api_a_call_reported_after_move_user_keeps_the_team_it
         (t.gid("Team", "platform"), t.gid("Organization", "eng")),
         (t.gid("Team", "global_team"), t.gid("Organization", "global_org")),
     ]
+
+
+@settings(max_examples=10, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(seed=st.integers(0, 2**32), changes=st.integers(0, 8), size=st.integers(1, 40))
+async def test_every_event_is_placed_where_replaying_the_changes_puts_its_user(
+    world: World, seed: int, changes: int, size: int
+) -> None:
+    """Random user and team moves at random minutes, then one batch of events at random minutes (some
+    at the very minute of a change, some before them all) recorded after them all: each event names
+    the team and organization a replay of the changes gives for its minute, and the running totals
+    reconcile with the events. A pool of 1,000 credits sends some batches down the locked path."""
+    b = await tree(await new_budget(world), "1000")
+    rng = random.Random(seed)
+    start = NOW - timedelta(hours=2)
+    team_of = {"u1": "t1", "u2": "t1", "u3": "t2", "u4": "t3"}
+    org_of = {"t1": "o1", "t2": "o1", "t3": "o2"}
+    states = [(start - timedelta(days=1), dict(team_of), dict(org_of))]  # (from, users' teams, teams' orgs)
+    for minute in sorted(rng.sample(range(1, 120), changes)):
+        at = start + timedelta(minutes=minute)
+        async with b.db.tenant(b.tid) as s:
+            if rng.random() < 0.7:
+                user = rng.choice(sorted(team_of))
+                team_of[user] = rng.choice([t for t in sorted(org_of) if t != team_of[user]])
+                await directory.move_user(s, b.tid, OP, b.ids[user], b.ids[team_of[user]], now=at)
+            else:
+                team = rng.choice(sorted(org_of))
+                org_of[team] = "o2" if org_of[team] == "o1" else "o1"
+                await directory.move_team(s, b.tid, OP, b.ids[team], b.ids[org_of[team]], now=at)
+        states.append((at, dict(team_of), dict(org_of)))
+    minutes = [rng.randrange(-30, 125) for _ in range(size)]
+    users = [rng.choice(sorted(team_of)) for _ in range(size)]
+    batch = [
+        UsageInput(f"k{i}", b.ids[u], Decimal(rng.randint(1, 90)) / 1000, start + timedelta(minutes=m))
+        for i, (u, m) in enumerate(zip(users, minutes, strict=True))
+    ]
+    outcomes = await record(b, batch, now=start + timedelta(minutes=130))
+
+    def replayed(user: str, at: datetime) -> tuple[str, str]:
+        _, teams, orgs = [state for state in states if state[0] <= at][-1]  # a change at `at` applies
+        return teams[user], orgs[teams[user]]
+
+    expected = [replayed(u, e.occurred_at) for u, e in zip(users, batch, strict=True)]
+    assert names(b, outcomes) == expected
+    assert (await only_cycle(b)).clean
