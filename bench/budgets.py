@@ -495,6 +495,22 @@ def usage_cases(
     return cases
 
 
+def batch_case_on_workers(world: BudgetWorld, requests: int, seconds: float, concurrency: int, workers: int) -> Case:
+    """recordUsageBatch on a server of `workers` uvicorn workers (its keys tagged apart from the
+    one-worker cases': every event is new)."""
+    return RecordUsageBatchCase(
+        name=f"recordUsageBatch ({BATCH_SIZE:,} events)",
+        concurrency=concurrency,
+        max_requests=requests,
+        max_seconds=seconds,
+        events_per_request=BATCH_SIZE,
+        statements_may_vary=True,
+        world=world,
+        tag=f"b{concurrency}w{workers}",
+        workers=workers,
+    )
+
+
 def authorize_cases(world: BudgetWorld, requests: int, seconds: float, concurrency: int) -> list[Case]:
     name = f"authorizeUsage (hold {HOLD_CREDITS} credits, ttl {HOLD_TTL_S} s)"
     return [

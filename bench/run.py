@@ -13,7 +13,8 @@ installs) and the member's marketplace page cases. That server is stopped, and t
 run against a new one with --access-workers uvicorn workers (2: the target of issue #4 is stated for 2
 workers), on keep-alive connections spread evenly over its workers (bench.server.pin_connections), then
 the GraphQL floor on that server (`viewer { role }`: authentication and nothing else, the least any
-query costs on this stack). Every case but the directory and members pages notes how the machine's CPU
+query costs on this stack), then recordUsageBatch at --batch-concurrency on those workers too (issue
+#3's events/s; the ledger reconciled again after it). Every case but the directory and members pages notes how the machine's CPU
 time split between the server, the client and the rest (PostgreSQL).
 Servers run as deployed: `cockpit serve` (with its TCP_NODELAY fix for uvicorn's multi-worker
 supervisor). `--only policies` skips the directory, budget and marketplace cases (the budget setup still
@@ -448,6 +449,19 @@ async def measure_access(
         results.append(result)
         notes.append(note)
         print(note, flush=True)
+    # recordUsageBatch on the same workers (issue #3's events/s target; the one-worker rows are above),
+    # then the ledger reconciled again with these events counted.
+    batch = budgets.batch_case_on_workers(
+        world.budget, args.batch_requests, args.budget_seconds, args.batch_concurrency, server.workers
+    )
+    result, note = await run_pinned(server, token, batch, 1)
+    results.append(result)
+    notes.append(note)
+    print(note, flush=True)
+    notes.append(
+        await budgets.verify_ledger(server.base_url, token, world.budget, f"after the {server.workers}-worker batch")
+    )
+    print(notes[-1], flush=True)
     return results, notes
 
 

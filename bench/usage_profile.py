@@ -1,6 +1,6 @@
 """Where a usage batch spends its time inside the account's budget mutex (issues #3 and #7).
 
-    python -m bench.usage_profile [--events 1000] [--calls 12] [--history 20]
+    python -m bench.usage_profile [--events 1000] [--calls 12] [--history 20] [--cprofile 30]
 
 A fresh database (`cockpit_usage_profile`, dropped at the end) seeded like `make bench` (20 × 10 × 50
 users), a budget plan set through the domain (1e9 credits: every event is included, no notice), then
@@ -12,13 +12,16 @@ USD, like the bench's. Printed: the median wall time and process CPU time of a c
 and each SQL statement's median time (SQLAlchemy's cursor events: binding, the round trip and
 PostgreSQL's work). record_usage runs under the mutex from its first statement to the caller's commit,
 so its wall time is the mutex's hold minus the commit. Same server selection as the bench
-(DATABASE_URL, else an embedded PostgreSQL). The numbers locate the time; the bench's table is the
-measurement (docs/performance.md).
+(DATABASE_URL, else an embedded PostgreSQL). With `--cprofile N`, the timed calls also run under
+cProfile and the N functions of most own time are printed (the profiler slows Python ~2×: shares,
+not times). The numbers locate the time; the bench's table is the measurement (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import random
 import secrets
 import statistics
@@ -52,6 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=metering.MAX_BATCH, help="events per call")
     parser.add_argument("--calls", type=int, default=12, help="timed calls (the first 2 are warm-ups)")
     parser.add_argument("--history", type=int, default=20, help="batches committed before timing")
+    parser.add_argument("--cprofile", type=int, default=0, metavar="N", help="print cProfile's top N functions")
     return parser.parse_args(argv)
 
 
@@ -125,13 +129,19 @@ async def profile(args: argparse.Namespace, server: BenchServer) -> None:
         clock.install(db)
         walls: list[float] = []
         cpus: list[float] = []
-        for _ in range(args.calls):
+        profiler = cProfile.Profile()
+        for n in range(args.calls):
             inputs = batch(users, rng, args.events, datetime.now(UTC))
             try:
                 async with db.tenant(tenant) as session:
                     clock.start()
+                    profiling = bool(args.cprofile) and n >= WARMUP
                     wall, cpu = time.perf_counter(), time.process_time()
+                    if profiling:
+                        profiler.enable()
                     await metering.record_usage(session, tenant, inputs, datetime.now(UTC))
+                    if profiling:
+                        profiler.disable()
                     walls.append((time.perf_counter() - wall) * 1000)
                     cpus.append((time.process_time() - cpu) * 1000)
                     clock.stop()
@@ -152,6 +162,8 @@ async def profile(args: argparse.Namespace, server: BenchServer) -> None:
         count = statistics.median(len(call.get(name, [])) for call in timed)
         print(f"{statistics.median(per_call[name]):8.1f} ms  ×{count:g}  {name}")
     print(f"{statistics.median(sum(values) for values in zip(*per_call.values(), strict=True)):8.1f} ms  in all")
+    if args.cprofile:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(args.cprofile)
 
 
 def main(argv: list[str] | None = None) -> int:
