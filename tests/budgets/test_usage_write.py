@@ -3,6 +3,7 @@ domain.md §2 (USAGE −included, OVERFLOW_USAGE −overflow, only the parts tha
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
@@ -60,3 +61,37 @@ async def test_rows_with_other_columns_are_refused_before_anything_is_sent(world
     async with b.db.tenant(b.tid) as s:
         with pytest.raises(ValueError, match="every column"):
             await write_events(s, [{"account_id": b.tid.value, "id": b.tid.value}])
+
+
+@pytest.mark.parametrize("path", ["write-ahead", "locked"])
+async def test_connection_ids_and_guardrails_are_stored_exactly_whatever_their_characters(
+    world: World, path: str
+) -> None:
+    """Each event's arrays travel as the text of a PostgreSQL array (usage_write._array_text): quotes,
+    backslashes, commas, braces, spaces, the word NULL and the empty string come back as sent, on both
+    paths (a reservation sends a batch down the locked one), and the tag rollups count them."""
+    b = await tree(await new_budget(world), "1000")
+    tricky = ("a,b", 'q"uote', "back\\slash", "{brace}", "NULL", "", " spaced ", "ü→漢")
+    held = (await b.authorize("u1", "1")).reservation.id if path == "locked" else None
+    events = [
+        dataclasses.replace(usage(b, "u1", "0.001", key="tricky", reservation=held), connection_ids=tricky),
+        dataclasses.replace(usage(b, "u2", "0.001", key="guarded"), guardrails=tricky[::-1]),
+        usage(b, "u3", "0.001", key="plain"),
+    ]
+    await record(b, events)
+    async with b.db.tenant(b.tid) as s:
+        stored = {
+            key: (list(conns), list(guards))
+            for key, conns, guards in (
+                await s.execute(sa.text("SELECT idempotency_key, connection_ids, guardrails FROM usage_events"))
+            ).all()
+        }
+        tags = (
+            await s.execute(sa.text("SELECT kind, count(*) FROM usage_daily_tags GROUP BY kind ORDER BY kind"))
+        ).all()
+    assert stored == {
+        "tricky": (list(tricky), []),
+        "guarded": ([], list(tricky[::-1])),
+        "plain": ([], []),
+    }
+    assert [tuple(t) for t in tags] == [("CONNECTION", len(tricky)), ("GUARDRAIL", len(tricky))]
