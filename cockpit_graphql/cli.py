@@ -73,6 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from cockpit_graphql.logging_setup import configure_logging
 
+    os.environ["SERVER_WORKERS"] = str(args.workers)  # read by every worker's settings (metering_turns)
     _bind_tcp_sockets()
     directory, created = _metrics_multiproc_dir(args.workers)
     configure_logging(_settings().log_level)  # uvicorn's own lines as JSON too (log_config=None)

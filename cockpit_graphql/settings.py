@@ -78,6 +78,16 @@ class Settings(BaseSettings):
         description="GraphQL operations executing at once per worker process; the others wait their turn "
         "(first come, first served). 0: no limit. See cockpit_graphql/limits/gate.py and docs/runbook.md.",
     )
+    server_workers: int = Field(
+        1, ge=1, description="uvicorn worker processes serving the API (`cockpit serve --workers` sets it)."
+    )
+    metering_turns_per_account: int | None = Field(
+        None,
+        ge=0,
+        description="Metering calls (authorize, record, settle, release usage) of one account executing at "
+        "once per worker process; the others wait their turn, holding no connection. 0: no limit. Unset: 1 "
+        "when SERVER_WORKERS > 1, else no limit. See cockpit_graphql/limits/account_turns.py.",
+    )
     max_page_size: int = 100
     default_page_size: int = 20
     max_nodes_ids: int = 100
@@ -161,6 +171,15 @@ class Settings(BaseSettings):
     @property
     def database_name(self) -> str:
         return make_url(self.database_url).database or "postgres"
+
+    def metering_turns(self) -> int:
+        """Metering calls of one account at once per worker (0: no limit). With one worker its calls
+        overlap each other's database work, which is how a lone worker keeps busy; with several, each
+        worker's one call overlaps the others' and a mutex holder no longer waits in its event loop
+        behind its account's other calls (docs/performance.md measured both)."""
+        if self.metering_turns_per_account is not None:
+            return self.metering_turns_per_account
+        return 1 if self.server_workers > 1 else 0
 
 
 @lru_cache(maxsize=1)

@@ -304,7 +304,9 @@ class BudgetMutations:
             ref = parse_ref(input.user_id, "User", "userId")
             user.append(ref)
             request = AuthorizationRequest(ref.id, input.estimated_credits, ttl, input.agent_id, input.model_id)
-            return Plan(ref.account_id, "userId", lambda s, t, op: metering.authorize(s, t, request, now()))
+            return Plan(
+                ref.account_id, "userId", lambda s, t, op: metering.authorize(s, t, request, now()), metered=True
+            )
 
         return await mutate(
             info,
@@ -323,7 +325,7 @@ class BudgetMutations:
             event = _usage_input(input, at)
             account = parse_ref(input.user_id, "User", "userId").account_id
             work = _one_event(lambda s, t, op: metering.record_usage(s, t, [event], at, _grace(info)))
-            return Plan(account, "userId", work)
+            return Plan(account, "userId", work, metered=True)
 
         return await mutate(
             info,
@@ -344,7 +346,9 @@ class BudgetMutations:
             events = [_usage_input(e, at, ("events", str(i))) for i, e in enumerate(input.events)]
             # the batch runs in the first event's account; users of another account are not found there
             account = parse_ref(input.events[0].user_id, "User", ("events", "0", "userId")).account_id
-            return Plan(account, "events", lambda s, t, op: metering.record_usage(s, t, events, at, _grace(info)))
+            return Plan(
+                account, "events", lambda s, t, op: metering.record_usage(s, t, events, at, _grace(info)), metered=True
+            )
 
         return await mutate(
             info,
@@ -364,7 +368,7 @@ class BudgetMutations:
             base = _usage_input(input.usage, at, ("usage",))
             event = dataclasses.replace(base, reservation_id=ref.id)
             work = _one_event(lambda s, t, op: metering.record_usage(s, t, [event], at, _grace(info)), ("usage",))
-            return Plan(ref.account_id, "reservationId", work)
+            return Plan(ref.account_id, "reservationId", work, metered=True)
 
         return await mutate(
             info,
@@ -380,7 +384,9 @@ class BudgetMutations:
     ) -> ReservationPayload:
         def plan() -> Plan:
             ref = parse_ref(input.reservation_id, "Reservation", "reservationId")
-            return Plan(ref.account_id, "reservationId", lambda s, t, op: metering.release(s, t, ref.id, now()))
+            return Plan(
+                ref.account_id, "reservationId", lambda s, t, op: metering.release(s, t, ref.id, now()), metered=True
+            )
 
         return await mutate(
             info,

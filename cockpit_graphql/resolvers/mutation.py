@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -12,11 +13,12 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
-from cockpit_graphql.context import Info
+from cockpit_graphql.context import Context, Info
 from cockpit_graphql.db.errors import is_data_exception, is_retryable, sqlstate_of
 from cockpit_graphql.domain.actor import Operation
 from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
 from cockpit_graphql.domain.roles import Permission
+from cockpit_graphql.limits.account_turns import METERING_TURNS
 from cockpit_graphql.types.errors import UserError
 from cockpit_graphql.types.ids import GlobalId, decode_id
 
@@ -59,9 +61,17 @@ class Refused:
 
 
 async def run_mutation(
-    info: Info, *, permission: Permission, account_id: uuid.UUID | None, account_field: str, work: Work[R]
+    info: Info,
+    *,
+    permission: Permission,
+    account_id: uuid.UUID | None,
+    account_field: str,
+    work: Work[R],
+    metered: bool = False,
 ) -> R | Refused:
-    """Run `work` in one tenant transaction: its change and its audit event land together or not at all."""
+    """Run `work` in one tenant transaction: its change and its audit event land together or not at all.
+    `metered` work (it takes the account's budget mutex) first waits for the account's turn in this
+    worker (limits/account_turns.py), before it takes a connection."""
     ctx = info.context
     ctx.require(permission)
     tenant = ctx.tenant_for(account_id) if account_id is not None else None
@@ -73,25 +83,32 @@ async def run_mutation(
                 )
             )
         )
+    turn = METERING_TURNS.turn(tenant.value, ctx.settings.metering_turns()) if metered else contextlib.nullcontext()
     try:
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                async with ctx.db.tenant(tenant) as session:
-                    return await work(session, tenant, ctx.operation())
-            except DBAPIError as exc:
-                if not is_retryable(exc) or attempt == ATTEMPTS:
-                    raise
-                log.warning(
-                    "mutation hit %s; retrying it (attempt %d)",
-                    sqlstate_of(exc),
-                    attempt + 1,
-                    extra={"request_id": ctx.request_id},
-                )
-        raise AssertionError("unreachable")  # pragma: no cover
+        async with turn:
+            return await _run_with_retries(ctx, tenant, work)
     except UserInputError as exc:
         return Refused(user_errors(exc))
     except DBAPIError as exc:
         return database_refusal(exc, account_field, ctx.request_id)
+
+
+async def _run_with_retries(ctx: Context, tenant: TenantId, work: Work[R]) -> R:
+    """`work` in a tenant transaction, run again (up to ATTEMPTS) when PostgreSQL asks for a retry."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            async with ctx.db.tenant(tenant) as session:
+                return await work(session, tenant, ctx.operation())
+        except DBAPIError as exc:
+            if not is_retryable(exc) or attempt == ATTEMPTS:
+                raise
+            log.warning(
+                "mutation hit %s; retrying it (attempt %d)",
+                sqlstate_of(exc),
+                attempt + 1,
+                extra={"request_id": ctx.request_id},
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def database_refusal(exc: DBAPIError, conflict_field: str, request_id: str | None) -> Refused:
@@ -125,6 +142,7 @@ class Plan:
     account_id: uuid.UUID | None
     account_field: str
     work: Work[Any]
+    metered: bool = False  # the work takes the account's budget mutex: one such call per account at a time
 
 
 async def mutate(
@@ -146,6 +164,7 @@ async def mutate(
         account_id=decided.account_id,
         account_field=decided.account_field,
         work=decided.work,
+        metered=decided.metered,
     )
     if isinstance(result, Refused):
         return payload(user_errors=result.errors)
