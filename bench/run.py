@@ -14,8 +14,8 @@ run against a new one with --access-workers uvicorn workers (2: the target of is
 workers), on keep-alive connections spread evenly over its workers (bench.server.pin_connections), then
 the GraphQL floor on that server (`viewer { role }`: authentication and nothing else, the least any
 query costs on this stack), then recordUsageBatch at --batch-concurrency on those workers too (issue
-#3's events/s; the ledger reconciled again after it). Every case but the directory and members pages notes how the machine's CPU
-time split between the server, the client and the rest (PostgreSQL).
+#3's events/s; the ledger reconciled again after it). Every case but the directory and members pages
+notes how the machine's CPU time split between the server, the client and the rest (PostgreSQL).
 Servers run as deployed: `cockpit serve` (with its TCP_NODELAY fix for uvicorn's multi-worker
 supervisor). `--only policies` skips the directory, budget and marketplace cases (the budget setup still
 runs: effectiveAccess needs a plan). `--only budgets` runs the budget setup and cases only (members
