@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -28,19 +29,21 @@ class AccountTurns:
         self._users: dict[uuid.UUID, int] = {}  # holders and waiters per account
 
     @contextlib.asynccontextmanager
-    async def turn(self, account_id: uuid.UUID, limit: int) -> AsyncIterator[None]:
-        """Hold one of the account's `limit` turns for the body of the `async with` (0: no limit). The
-        limit is the first holder's while anybody holds or waits for a turn of that account."""
+    async def turn(self, account_id: uuid.UUID, limit: int) -> AsyncIterator[float]:
+        """Hold one of the account's `limit` turns for the body of the `async with` (0: no limit); yields
+        the seconds waited for it. The limit is the first holder's while anybody holds or waits for a turn
+        of that account."""
         if limit <= 0:
-            yield
+            yield 0.0
             return
         turns = self._turns.get(account_id)
         if turns is None:
             turns = self._turns[account_id] = asyncio.Semaphore(limit)  # binds no loop until someone waits
         self._users[account_id] = self._users.get(account_id, 0) + 1
         try:
+            asked = time.perf_counter()
             async with turns:
-                yield
+                yield time.perf_counter() - asked
         finally:
             left = self._users[account_id] - 1
             if left:

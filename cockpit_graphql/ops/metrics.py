@@ -75,6 +75,12 @@ OPERATION_WAIT = Histogram(
     buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
 )
+METERING_TURN_WAIT = Histogram(
+    "cockpit_graphql_metering_turn_wait_seconds",
+    "Time a metering mutation waited for its account's turn in the worker (METERING_TURNS_PER_ACCOUNT).",
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
 RATE_LIMIT_UNAVAILABLE = Counter(
     "cockpit_rate_limit_unavailable",
     "Requests whose rate limit could not be checked because Redis did not answer (fail-open serves them).",

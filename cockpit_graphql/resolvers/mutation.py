@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from cockpit_graphql.domain.actor import Operation
 from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
 from cockpit_graphql.domain.roles import Permission
 from cockpit_graphql.limits.account_turns import METERING_TURNS
+from cockpit_graphql.ops.metrics import METERING_TURN_WAIT
 from cockpit_graphql.types.errors import UserError
 from cockpit_graphql.types.ids import GlobalId, decode_id
 
@@ -83,9 +83,11 @@ async def run_mutation(
                 )
             )
         )
-    turn = METERING_TURNS.turn(tenant.value, ctx.settings.metering_turns()) if metered else contextlib.nullcontext()
+    turn = METERING_TURNS.turn(tenant.value, ctx.settings.metering_turns() if metered else 0)
     try:
-        async with turn:
+        async with turn as waited:
+            if metered:
+                METERING_TURN_WAIT.observe(waited)
             return await _run_with_retries(ctx, tenant, work)
     except UserInputError as exc:
         return Refused(user_errors(exc))
@@ -142,7 +144,7 @@ class Plan:
     account_id: uuid.UUID | None
     account_field: str
     work: Work[Any]
-    metered: bool = False  # the work takes the account's budget mutex: one such call per account at a time
+    metered: bool = False  # the work takes the account's budget mutex: it waits for the account's turn first
 
 
 async def mutate(

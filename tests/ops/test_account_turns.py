@@ -80,3 +80,17 @@ def test_the_limit_is_one_turn_per_account_when_several_workers_serve(
 ) -> None:
     settings = Settings(server_workers=workers, metering_turns_per_account=explicit)
     assert settings.metering_turns() == turns
+
+
+async def test_a_turn_says_how_long_it_waited() -> None:
+    turns = AccountTurns()
+    account = uuid.uuid4()
+    waits: list[float] = []
+
+    async def call() -> None:
+        async with turns.turn(account, 1) as waited:
+            waits.append(waited)
+            await asyncio.sleep(0.05)
+
+    await asyncio.gather(call(), call())
+    assert waits[0] < 0.04 <= waits[1]  # the second waited for the first's 50 ms
