@@ -436,8 +436,8 @@ async def _record_ahead(
     totals as they are then (the account's included credits, the pool) and the cycle's status; a
     prediction proved wrong, a closed cycle or a concurrent call that wrote the same idempotency key
     rolls back to the savepoint and goes the locked way. Calls settling reservations go the locked way.
-    A cycle row is locked FOR NO KEY UPDATE by every mutex holder (`repo.lock_cycle`): the events'
-    foreign key holds KEY SHARE on it before the mutex, which FOR UPDATE would wait for."""
+    A cycle row is locked FOR NO KEY UPDATE by every mutex holder (`repo.lock_cycle`), which does not
+    wait for the KEY SHARE of the foreign keys that still point at it (reservations, notices)."""
     keys, existing, fresh = await _sort_out_replays(session, inputs)
     if not fresh:
         return [UsageOutcome(existing[key], replayed=True) for key in keys]

@@ -176,9 +176,9 @@ async def cycle_at(session: AsyncSession, starts_at: datetime) -> BudgetCycle | 
 async def get_cycle(session: AsyncSession, cycle_id: uuid.UUID, *, lock: bool = False) -> BudgetCycle | None:
     stmt = sa.select(BudgetCycle).where(BudgetCycle.id == cycle_id)
     if lock:  # re-read the row under the lock: a copy loaded earlier may predate a commit we waited for
-        # FOR NO KEY UPDATE: exclusive among lockers, but not against the KEY SHARE that a usage event's
-        # foreign key takes on its cycle (metering writes events ahead of the mutex: FOR UPDATE would wait
-        # for them while they wait for the mutex)
+        # FOR NO KEY UPDATE: exclusive among lockers, but not against the KEY SHARE that a reservation's
+        # or notice's foreign key takes on its cycle (usage events and ledger entries, written ahead of
+        # the mutex, are checked once per statement since migration 0017 and take no lock on it)
         stmt = stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
     return (await session.scalars(stmt)).first()
 
