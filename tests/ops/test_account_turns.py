@@ -11,6 +11,7 @@ import pytest
 
 from cockpit_graphql.limits.account_turns import AccountTurns
 from cockpit_graphql.settings import Settings
+from tests.support.world import World
 
 
 @pytest.mark.parametrize("limit", [1, 2])
@@ -94,3 +95,47 @@ async def test_a_turn_says_how_long_it_waited() -> None:
 
     await asyncio.gather(call(), call())
     assert waits[0] < 0.04 <= waits[1]  # the second waited for the first's 50 ms
+
+
+async def test_the_metering_mutations_take_their_accounts_turn_and_others_do_not(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the API, with a limit of 1: authorize, record (one and a batch), settle and release wait
+    for their account's turn; a budget setting does not."""
+    from cockpit_graphql.resolvers import mutation
+    from tests.budgets.test_api import AUTHORIZE, CAP, PLAN, RECORD
+
+    taken: list[tuple[uuid.UUID, int]] = []
+
+    class Recording(AccountTurns):
+        def turn(self, account_id: uuid.UUID, limit: int):  # type: ignore[no-untyped-def, override]
+            if limit:
+                taken.append((account_id, limit))
+            return super().turn(account_id, limit)
+
+    monkeypatch.setattr(mutation, "METERING_TURNS", Recording())
+    monkeypatch.setattr(Settings, "metering_turns", lambda self: 1)
+    t = await world.tenant()
+    admin = world.admin(t)
+    member = t.gid("User", "member")
+    assert (await world.gql(PLAN, {"i": {"creditsPerCycle": "1000", "renewalDay": 1}}, token=admin)).errors == []
+    assert (await world.gql(CAP, {"i": {"scopeId": member, "credits": "100"}}, token=admin)).errors == []
+    assert taken == []  # settings are not metering
+    held = []
+    for _ in range(2):
+        r = await world.gql(AUTHORIZE, {"i": {"userId": member, "estimatedCredits": "1"}}, token=admin)
+        held.append(r.data["authorizeUsage"]["authorization"]["reservation"]["id"])
+    usage = {"idempotencyKey": "one", "userId": member, "costUsd": "0.001"}
+    assert (await world.gql(RECORD, {"i": usage}, token=admin)).errors == []
+    batch = """mutation($i: RecordUsageBatchInput!) { recordUsageBatch(input: $i) { userErrors { code } } }"""
+    r = await world.gql(batch, {"i": {"events": [{**usage, "idempotencyKey": "two"}]}}, token=admin)
+    assert r.data["recordUsageBatch"]["userErrors"] == []
+    settle = """mutation($i: SettleReservationInput!) { settleReservation(input: $i) { userErrors { code } } }"""
+    r = await world.gql(
+        settle, {"i": {"reservationId": held[0], "usage": {**usage, "idempotencyKey": "3"}}}, token=admin
+    )
+    assert r.data["settleReservation"]["userErrors"] == []
+    release = """mutation($i: ReleaseReservationInput!) { releaseReservation(input: $i) { userErrors { code } } }"""
+    r = await world.gql(release, {"i": {"reservationId": held[1]}}, token=admin)
+    assert r.data["releaseReservation"]["userErrors"] == []
+    assert taken == [(t.account_id, 1)] * 6  # 2 authorizations, 2 records, 1 settle, 1 release
