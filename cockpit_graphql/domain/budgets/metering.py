@@ -35,7 +35,7 @@ from cockpit_graphql.domain.budgets.factors import factor_history
 from cockpit_graphql.domain.budgets.money import ZERO, credits_of
 from cockpit_graphql.domain.budgets.notices import detect_notices, insert_notices
 from cockpit_graphql.domain.budgets.repository import CounterDelta
-from cockpit_graphql.domain.budgets.scopes import Placement, PlacementTimeline, Scope, ScopeLevel
+from cockpit_graphql.domain.budgets.scopes import Placement, PlacementTimeline, Scope, ScopeLevel, UserChains
 from cockpit_graphql.domain.budgets.usage_write import add_rollups, encode_events, write_events
 from cockpit_graphql.domain.budgets.validation import clean_amount
 from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
@@ -509,7 +509,7 @@ async def _record_ahead(
         await savepoint.rollback()
         return None
     await add_rollups(session, document, len(rows))
-    chains = {Scope(ScopeLevel.USER, p.user_id): p.chain() for p in places.values()}
+    chains = UserChains.of(places.values())
     notices = await detect_notices(session, locked, plan, pool, state.deltas, chains, after)
     await insert_notices(session, tenant, notices)
     await savepoint.commit()
@@ -633,7 +633,7 @@ async def _record_locked(
             r.status = "SETTLED"
     await session.flush()
     release_deltas = _release_deltas(release)
-    chains = {Scope(ScopeLevel.USER, p.user_id): p.chain() for p in places.values()}
+    chains = UserChains.of(places.values())
     for cycle_id in sorted(set(states) | set(release_deltas)):
         spending = states[cycle_id].deltas if cycle_id in states else {}
         deltas = dict(spending)

