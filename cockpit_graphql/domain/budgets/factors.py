@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cockpit_graphql.auth.tenant import TenantId
 from cockpit_graphql.db.tables import CreditFactorChange
+from cockpit_graphql.domain.in_force import in_force_at
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,8 @@ class FactorHistory:
     changes: tuple[tuple[datetime, Decimal], ...]  # (changed_at, the factor before it), oldest first
 
     def at(self, instant: datetime) -> Decimal:
-        """The factor in force at `instant`: a change applies from its `changed_at` on."""
-        for changed_at, before in self.changes:
-            if instant < changed_at:
-                return before
-        return self.current
+        """The factor in force at `instant`: a change applies from its `changed_at` on (`in_force_at`)."""
+        return in_force_at(self.current, self.changes, instant)
 
 
 FACTORS = sa.text(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import bisect
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+from cockpit_graphql.domain.in_force import in_force_at
 
 
 class ScopeLevel(StrEnum):
@@ -79,11 +80,9 @@ class PlacementTimeline:
         current one; None for a user not (or no longer) in the account. A move at the very instant of an
         event places the event after the move."""
         now = self.current.get(user_id)
-        left = self.ended.get(user_id)
-        if now is None or not left:
-            return now
-        index = bisect.bisect_right([ended_at for ended_at, _ in left], when)
-        return left[index][1] if index < len(left) else now
+        if now is None:
+            return None
+        return in_force_at(now, self.ended.get(user_id, ()), when)
 
 
 def chain_of(
