@@ -22,7 +22,6 @@ BEGIN, `set_config` of the tenant, COMMIT).
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import uuid
 from datetime import datetime, timedelta
@@ -84,34 +83,15 @@ def create_floor_app() -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`cockpit serve` (cli.cmd_serve) with the floor's app factory instead of the product's."""
-    import uvicorn
-
+    """`cockpit serve` (cli.serve) with the floor's app factory instead of the product's."""
     from cockpit_graphql import cli
-    from cockpit_graphql.logging_setup import configure_logging
 
     parser = argparse.ArgumentParser(prog="python -m bench.usage_floor_app", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    cli._bind_tcp_sockets()
-    directory, created = cli._metrics_multiproc_dir(args.workers)
-    configure_logging(cli._settings().log_level)
-    try:
-        uvicorn.run(
-            "bench.usage_floor_app:create_floor_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level="warning",
-            log_config=None,
-        )
-    finally:
-        if created and directory:
-            shutil.rmtree(directory, ignore_errors=True)
-    return 0
+    return cli.serve(args.host, args.port, args.workers, app_factory="bench.usage_floor_app:create_floor_app")
 
 
 if __name__ == "__main__":

@@ -69,21 +69,27 @@ def _metrics_multiproc_dir(workers: int) -> tuple[str | None, bool]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    return serve(args.host, args.port, args.workers)
+
+
+def serve(host: str, port: int, workers: int, app_factory: str = "cockpit_graphql.app:create_app") -> int:
+    """uvicorn as deployed: the TCP_NODELAY fix, merged metrics of several workers, JSON logs, and
+    SERVER_WORKERS for every worker's settings. `app_factory`: another factory (the bench's floor)."""
     import uvicorn
 
     from cockpit_graphql.logging_setup import configure_logging
 
-    os.environ["SERVER_WORKERS"] = str(args.workers)  # read by every worker's settings (metering_turns)
+    os.environ["SERVER_WORKERS"] = str(workers)  # read by every worker's settings (metering_turns)
     _bind_tcp_sockets()
-    directory, created = _metrics_multiproc_dir(args.workers)
+    directory, created = _metrics_multiproc_dir(workers)
     configure_logging(_settings().log_level)  # uvicorn's own lines as JSON too (log_config=None)
     try:
         uvicorn.run(
-            "cockpit_graphql.app:create_app",
+            app_factory,
             factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
+            host=host,
+            port=port,
+            workers=workers,
             log_level="warning",
             log_config=None,
         )
