@@ -96,6 +96,11 @@ class CycleReconciliation:
 
 # One statement, one snapshot. `{cycle_filter}` is one of two constant fragments (never user text);
 # `{pool_entries}` is the pool's definition (repository.POOL_ENTRIES, the one every pool read uses).
+# A usage entry finds its event by the event's primary key alone (an entry whose event is missing or
+# in another cycle is an orphan): with the cycle in the join too, a planner without statistics (the
+# tables just filled, autovacuum not yet run) probed ix_usage_events_cycle and filtered every event of
+# the cycle for every entry: quadratic, over two minutes at 125,000 events
+# (tests/budgets/test_reconciliation_plan.py).
 _SQL = """
 WITH cyc AS (
     SELECT id, starts_at, ends_at, status
@@ -111,10 +116,10 @@ led AS (
         coalesce(sum(l.amount) FILTER (WHERE l.kind = 'OVERFLOW_USAGE'), 0) AS overflow_sum,
         count(*) FILTER (WHERE l.kind = 'OVERFLOW_USAGE') AS overflow_entries,
         coalesce(sum(l.amount) FILTER (WHERE l.kind IN ('SETTLEMENT', 'WRITE_OFF')), 0) AS settled,
-        count(*) FILTER (WHERE l.kind IN ('USAGE', 'OVERFLOW_USAGE') AND e.id IS NULL) AS orphans
+        count(*) FILTER (WHERE l.kind IN ('USAGE', 'OVERFLOW_USAGE') AND e.cycle_id IS DISTINCT FROM l.cycle_id)
+            AS orphans
     FROM ledger_entries l
-    LEFT JOIN usage_events e
-        ON e.account_id = l.account_id AND e.id = l.usage_event_id AND e.cycle_id = l.cycle_id
+    LEFT JOIN usage_events e ON e.account_id = l.account_id AND e.id = l.usage_event_id
     WHERE l.account_id = :account AND l.cycle_id IN (SELECT id FROM cyc)
     GROUP BY l.cycle_id
 ),
