@@ -27,7 +27,8 @@ STOP_TIMEOUT_S = 15.0
 TCP_ESTABLISHED = "01"  # the st column of /proc/net/tcp
 PIN_ATTEMPTS_PER_CONNECTION = 25
 OURS_APP_NAME = "cockpit-graphql"  # our server's application_name (db/engine.py), counted only in the bench database
-KEEPALIVE_REFRESH_S = 2.0  # uvicorn closes a keep-alive connection idle for 5 s (--timeout-keep-alive)
+KEEP_ALIVE_S = 60  # the bench server's keep-alive (`cockpit serve --keep-alive`): pinned connections stay open
+KEEPALIVE_REFRESH_S = 20.0  # a request on a pinned connection idle this long, well before KEEP_ALIVE_S
 
 
 def free_port() -> int:
@@ -41,7 +42,8 @@ def uvicorn_command(port: int, workers: int = 1) -> list[str]:
     With workers > 1, uvicorn's supervisor starts `workers` processes that accept on one shared
     socket; each has its own database pool."""
     cockpit = Path(sys.executable).parent / "cockpit"
-    return [str(cockpit), "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
+    command = [str(cockpit), "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)]
+    return [*command, "--keep-alive", str(KEEP_ALIVE_S)]
 
 
 def machine_busy_seconds() -> float:
@@ -276,12 +278,18 @@ async def pin_connections(server: ServerProcess, token: str, case: Case, connect
 
 
 async def _refresh(server: ServerProcess, pinned: PinnedClients, case: Case) -> None:
-    """A request on every pinned connection idle for a while, before the server's keep-alive timeout."""
-    for i, client in enumerate(pinned.clients):
-        if time.monotonic() - pinned.last_used[i] > KEEPALIVE_REFRESH_S:
+    """A request on every pinned connection idle for a while, before the server's keep-alive timeout
+    (oldest first: while batches of a cold server take long, a round must not outlast the timeout)."""
+    for i in sorted(range(len(pinned.clients)), key=pinned.last_used.__getitem__):
+        client = pinned.clients[i]
+        idle = time.monotonic() - pinned.last_used[i]
+        if idle > KEEPALIVE_REFRESH_S:
             port, _ = await _request(server, client, case)
             if port != pinned.ports[i]:
-                raise BenchFailure("a pinned connection was closed while the others were being opened")
+                raise BenchFailure(
+                    f"a pinned connection was closed while the others were being opened (idle {idle:.1f} s, "
+                    f"{len(pinned.clients)} pinned, {pinned.opened} opened)"
+                )
             pinned.last_used[i] = time.monotonic()
 
 

@@ -76,6 +76,7 @@ from bench.report import LOOP_STEPS, git_revision, python_loop_seconds
 from bench.run import RESULTS_DIR, ROOT, SHAPE, admin_token, bench_settings
 from bench.server import (
     HOST,
+    KEEP_ALIVE_S,
     OURS_APP_NAME,
     ServerProcess,
     cpu_seconds,
@@ -250,7 +251,7 @@ class FloorServer(ServerProcess):
         self._log = self.log_path.open("wb")
         command = [sys.executable, "-m", "bench.usage_floor_app", "--host", HOST, "--port", str(self.port)]
         self._proc = subprocess.Popen(
-            [*command, "--workers", str(self.workers)],
+            [*command, "--workers", str(self.workers), "--keep-alive", str(KEEP_ALIVE_S)],
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -90,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--keep-alive", type=int, default=cli.DEFAULT_KEEP_ALIVE_S)
     args = parser.parse_args(argv)
-    return cli.serve(args.host, args.port, args.workers, app_factory="bench.usage_floor_app:create_floor_app")
+    factory = "bench.usage_floor_app:create_floor_app"
+    return cli.serve(args.host, args.port, args.workers, app_factory=factory, keep_alive=args.keep_alive)
 
 
 if __name__ == "__main__":

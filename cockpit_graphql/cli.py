@@ -68,13 +68,25 @@ def _metrics_multiproc_dir(workers: int) -> tuple[str | None, bool]:
     return directory, created
 
 
+DEFAULT_KEEP_ALIVE_S = 5  # uvicorn's own default
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    return serve(args.host, args.port, args.workers)
+    return serve(args.host, args.port, args.workers, keep_alive=args.keep_alive)
 
 
-def serve(host: str, port: int, workers: int, app_factory: str = "cockpit_graphql.app:create_app") -> int:
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    app_factory: str = "cockpit_graphql.app:create_app",
+    *,
+    keep_alive: int = DEFAULT_KEEP_ALIVE_S,
+) -> int:
     """uvicorn as deployed: the TCP_NODELAY fix, merged metrics of several workers, JSON logs, and
-    SERVER_WORKERS for every worker's settings. `app_factory`: another factory (the bench's floor)."""
+    SERVER_WORKERS for every worker's settings. `app_factory`: another factory (the bench's floor).
+    `keep_alive`: seconds an idle keep-alive connection stays open (behind a load balancer, longer than
+    its idle timeout, or it may send a request on a connection uvicorn is closing)."""
     import uvicorn
 
     from cockpit_graphql.logging_setup import configure_logging
@@ -90,6 +102,7 @@ def serve(host: str, port: int, workers: int, app_factory: str = "cockpit_graphq
             host=host,
             port=port,
             workers=workers,
+            timeout_keep_alive=keep_alive,
             log_level="warning",
             log_config=None,
         )
@@ -331,6 +344,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument(
+        "--keep-alive",
+        type=int,
+        default=DEFAULT_KEEP_ALIVE_S,
+        metavar="SECONDS",
+        help=f"close keep-alive connections idle this long (default {DEFAULT_KEEP_ALIVE_S}; "
+        "behind a load balancer: longer than its idle timeout)",
+    )
     p.set_defaults(func=cmd_serve)
     sub.add_parser("worker", help="run the arq worker").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply migrations (as the owner)").set_defaults(func=cmd_migrate)
