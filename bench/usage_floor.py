@@ -31,7 +31,7 @@ connections, in four variants:
 - `floor`: the minimum the rules require: 1,000 usage_events rows and 1,000 ledger entries (USAGE), as
   two INSERT … SELECT FROM unnest($arrays) statements with binary parameters (no JSON);
 - `events+ledger`: the product's one statement for the same rows (usage_write.WRITE_ONLY_BATCH,
-  jsonb_to_recordset of one document, the ledger derived in a CTE), as the write-ahead path sends it;
+  json_to_recordset of one document, the ledger derived in a CTE), as the write-ahead path sends it;
 - `+rollups`: that statement, then the product's rollup upserts (usage_write.ROLLUPS_BATCH), as the
   write-ahead path sends both;
 - `record_usage`: the whole `metering.record_usage` (every statement a batch sends: replay lookup,
@@ -491,11 +491,8 @@ async def write_product(session: Any, world: WriteWorld, rows: list[dict[str, An
 
 
 async def write_product_rollups(session: Any, world: WriteWorld, rows: list[dict[str, Any]]) -> None:
-    from cockpit_graphql.domain.budgets.usage_write import encode_events
-
-    document = encode_events(rows)
-    await write_events(session, rows, with_rollups=False, document=document)
-    await add_rollups(session, document, len(rows))
+    await write_events(session, rows, with_rollups=False)
+    await add_rollups(session, world.tenant.value, [row["id"] for row in rows])
 
 
 async def record_usage_call(session: Any, world: WriteWorld, inputs: list[metering.UsageInput]) -> None:
@@ -511,7 +508,7 @@ VARIANTS: dict[str, tuple[str, Callable[..., Awaitable[None]]]] = {
 }
 VARIANT_NAMES = {
     "floor": "1,000 events + 1,000 ledger entries, 2 unnest INSERTs (the write floor)",
-    "events+ledger": "product statement WRITE_ONLY_BATCH (events + ledger, jsonb_to_recordset)",
+    "events+ledger": "product statement WRITE_ONLY_BATCH (events + ledger, json_to_recordset)",
     "+rollups": "WRITE_ONLY_BATCH + ROLLUPS_BATCH (the write-ahead path's writes)",
     "record_usage": "metering.record_usage, whole (every statement of a batch)",
 }

@@ -148,7 +148,7 @@ async def test_rollups_written_under_the_mutex_after_the_events_equal_the_raw_ev
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The write-ahead path (metering._record_ahead) writes events before the budget mutex and their
-    rollups under it, from the same document (usage_write.add_rollups): the same sums as the raw events
+    rollups under it, reading those events back by id (usage_write.add_rollups): the same sums as the raw events
     and a rebuild, tags included. Every batch here lies in the open cycle, inside a large pool."""
     from cockpit_graphql.domain.budgets import metering
 

@@ -36,7 +36,7 @@ from cockpit_graphql.domain.budgets.money import ZERO, credits_of
 from cockpit_graphql.domain.budgets.notices import detect_notices, insert_notices
 from cockpit_graphql.domain.budgets.repository import CounterDelta
 from cockpit_graphql.domain.budgets.scopes import Placement, PlacementTimeline, Scope, ScopeLevel, UserChains
-from cockpit_graphql.domain.budgets.usage_write import add_rollups, encode_events, write_events
+from cockpit_graphql.domain.budgets.usage_write import add_rollups, write_events
 from cockpit_graphql.domain.budgets.validation import clean_amount
 from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
 from cockpit_graphql.domain.models.catalog import models_by_ids
@@ -488,11 +488,10 @@ async def _record_ahead(
         state.overflow += amount - included
     state.add_spending()
     rows = [e.as_row() for e in new_events]
-    document = encode_events(rows)
 
     savepoint = await session.begin_nested()
     try:
-        await write_events(session, rows, with_rollups=False, document=document)
+        await write_events(session, rows, with_rollups=False)
     except IntegrityError:  # a concurrent call wrote one of these keys first: replay it, locked
         await savepoint.rollback()
         return None
@@ -508,7 +507,7 @@ async def _record_ahead(
     if not holds:
         await savepoint.rollback()
         return None
-    await add_rollups(session, document, len(rows))
+    await add_rollups(session, tenant.value, [e.id for e in new_events])
     chains = UserChains.of(places.values())
     notices = await detect_notices(session, locked, plan, pool, state.deltas, chains, after)
     await insert_notices(session, tenant, notices)

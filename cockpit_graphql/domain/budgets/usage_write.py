@@ -9,19 +9,22 @@ INSERT's RETURNING rows: one round trip, one JSON document, no event read twice.
 succeed or fail together (one statement, in the caller's transaction). The caller passes only events it
 has decided to write (never replays). Under the account's budget mutex the one statement writes all
 three; metering's write-ahead path writes events and ledger entries before taking it and adds the
-rollups (`add_rollups`, from the same document) under it: rollup rows are shared by concurrent calls,
-and upserting them outside the mutex would let two calls deadlock on each other's rows.
+rollups under it (`add_rollups`, reading the events it wrote back by id): rollup rows are shared by
+concurrent calls, and upserting them outside the mutex would let two calls deadlock on each other's rows.
+The document is JSON, not JSONB: PostgreSQL reads it once, and building a JSONB value first cost ~30 %
+more (bench figures in docs/performance.md).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cockpit_graphql.db.bulk import encode_rows, insert_select_sql, recordset_sql
+from cockpit_graphql.db.bulk import encode_rows, insert_select_sql
 from cockpit_graphql.db.tables import UsageEvent
 from cockpit_graphql.domain.budgets.scopes import LedgerKind
 from cockpit_graphql.domain.observability import rollups
@@ -63,22 +66,6 @@ _LEDGER = f"""INSERT INTO ledger_entries (account_id, id, cycle_id, kind, amount
     RETURNING 1"""
 
 
-ROLLUP_COLUMNS = (
-    "account_id",
-    "occurred_at",
-    "organization_id",
-    "team_id",
-    "user_id",
-    "agent_id",
-    "model_id",
-    "credits",
-    "cost_usd",
-    "connection_ids",
-    "guardrails",
-)
-"""The columns of a usage event its rollups read (rollups.input_sql)."""
-
-
 def write_sql(*, with_rollups: bool = True) -> str:
     """The statement: `written` (the INSERT of the `:rows` document, answering every column), `ledger`
     and (unless told otherwise) the rollup upserts; it answers the rows written per table."""
@@ -93,9 +80,11 @@ def write_sql(*, with_rollups: bool = True) -> str:
 
 
 def rollups_sql() -> str:
-    """The rollup upserts of the `:rows` document of events already written (`write_sql(with_rollups=False)`)."""
-    source = recordset_sql(UsageEvent.__table__, ROLLUP_COLUMNS, "e")
-    rollup_ctes, rollup_counts = rollups.add_ctes(rollups.input_sql(source))
+    """The rollup upserts of the account's events `:ids` (comma-separated), already written
+    (`write_sql(with_rollups=False)`), read back by primary key: sending their document again cost
+    PostgreSQL a second parse of it (~15-30 ms for 1,000 events; 1,000 key probes cost a few)."""
+    written = rollups.events_sql("e.id = ANY(string_to_array(:ids, ',')::uuid[])")
+    rollup_ctes, rollup_counts = rollups.add_ctes(written)
     return "WITH " + ",\n".join(rollup_ctes) + f"\nSELECT {rollup_counts}"
 
 
@@ -118,21 +107,21 @@ def encode_events(rows: Sequence[dict[str, Any]]) -> str:
 
 
 async def write_events(
-    session: AsyncSession, rows: Sequence[dict[str, Any]], *, with_rollups: bool = True, document: str | None = None
+    session: AsyncSession, rows: Sequence[dict[str, Any]], *, with_rollups: bool = True
 ) -> dict[str, int]:
-    """Insert `rows` (usage events with every column of COLUMNS, in that order; `document`: their
-    `encode_events`, when the caller has it), their ledger entries and (unless told otherwise) their
-    rollups; answers the rows written or upserted per table."""
+    """Insert `rows` (usage events with every column of COLUMNS, in that order), their ledger entries and
+    (unless told otherwise) their rollups; answers the rows written or upserted per table."""
     if not rows:
         return {}
-    document = encode_events(rows) if document is None else document
+    document = encode_events(rows)
     single, batch = (WRITE_EVENT, WRITE_BATCH) if with_rollups else (WRITE_ONLY_EVENT, WRITE_ONLY_BATCH)
     result = await session.execute(single if len(rows) == 1 else batch, {"rows": document})
     return dict(result.one()._mapping)
 
 
-async def add_rollups(session: AsyncSession, document: str, count: int) -> dict[str, int]:
-    """Add the `count` events of `document` (`encode_events`), written without their rollups, to every
-    rollup table; answers the rows upserted per table."""
-    result = await session.execute(ROLLUPS_EVENT if count == 1 else ROLLUPS_BATCH, {"rows": document})
+async def add_rollups(session: AsyncSession, account_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> dict[str, int]:
+    """Add the account's events `ids`, written without their rollups, to every rollup table; answers the
+    rows upserted per table."""
+    values = {"account": account_id, "ids": ",".join([str(i) for i in ids])}
+    result = await session.execute(ROLLUPS_EVENT if len(ids) == 1 else ROLLUPS_BATCH, values)
     return dict(result.one()._mapping)
