@@ -329,8 +329,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         return 0
     worker = subprocess.Popen([sys.executable, "-m", "cockpit_graphql.cli", "worker"], env=os.environ.copy())
     try:
-        ns = argparse.Namespace(host=args.host, port=args.port, workers=1)
-        return cmd_serve(ns)
+        return serve(args.host, args.port, 1)
     finally:
         worker.terminate()
         worker.wait(timeout=10)

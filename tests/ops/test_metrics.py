@@ -272,8 +272,6 @@ def test_serve_prepares_the_multiprocess_directory(tmp_path: Path, monkeypatch: 
 
 
 def _serve_prepares_the_multiprocess_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import argparse
-
     import uvicorn
 
     from cockpit_graphql import cli
@@ -294,9 +292,8 @@ def _serve_prepares_the_multiprocess_directory(tmp_path: Path, monkeypatch: pyte
     served: list[str] = []
     monkeypatch.setattr(uvicorn, "run", lambda *_a, **_k: served.append(os.environ[metrics.MULTIPROC_ENV]))
     monkeypatch.setattr(cli, "_bind_tcp_sockets", lambda: None)
-    serve = argparse.Namespace(host="127.0.0.1", port=0, workers=2)
-    cli.cmd_serve(serve)
+    cli.serve("127.0.0.1", 0, 2)
     assert served == [str(given)] and given.is_dir()
     monkeypatch.delenv(metrics.MULTIPROC_ENV)
-    cli.cmd_serve(serve)
+    cli.serve("127.0.0.1", 0, 2)
     assert len(served) == 2 and served[1] != str(given) and not Path(served[1]).exists()
