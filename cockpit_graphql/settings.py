@@ -27,6 +27,17 @@ class Settings(BaseSettings):
     app_db_password: str | None = None
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    db_statement_timeout_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="Longest a statement of the API may run (PostgreSQL statement_timeout, lock waits included); "
+        "beyond it the request fails with code TIMEOUT and its transaction rolls back. 0: no limit.",
+    )
+    worker_statement_timeout_seconds: float = Field(
+        900.0,
+        ge=0,
+        description="The same limit for the arq worker's jobs (renewal catch-up, rollup rebuilds). 0: none.",
+    )
 
     # --- redis / worker -------------------------------------------------------------------
     redis_url: str = "redis://127.0.0.1:6379/0"

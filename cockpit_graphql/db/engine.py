@@ -69,14 +69,22 @@ async def enter_tenant(session: AsyncSession, tenant: TenantId) -> None:
     await session.execute(SET_TENANT, {"account_id": str(tenant.value)})
 
 
-def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> AsyncEngine:
+def make_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 5, statement_timeout_seconds: float = 0
+) -> AsyncEngine:
+    """An engine whose connections name themselves `cockpit-graphql` and, when `statement_timeout_seconds`
+    is not 0, cancel any statement running longer (a runaway query must not hold a connection and a core
+    after its client gave up: HTTP clients time out, PostgreSQL does not notice)."""
+    server_settings = {"application_name": "cockpit-graphql"}
+    if statement_timeout_seconds:
+        server_settings["statement_timeout"] = str(max(1, round(statement_timeout_seconds * 1000)))  # ms
     engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=False,
         hide_parameters=True,  # bound values (ciphertexts, emails) never reach logs or error messages
-        connect_args={"server_settings": {"application_name": "cockpit-graphql"}},
+        connect_args={"server_settings": server_settings},
     )
     instrument(engine)
     return engine
@@ -92,12 +100,17 @@ class Database:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Database:
+    def from_settings(cls, settings: Settings, *, statement_timeout_seconds: float | None = None) -> Database:
+        """The app role's pool; statements time out after `db_statement_timeout_seconds` unless told otherwise."""
+        timeout = statement_timeout_seconds
+        if timeout is None:
+            timeout = settings.db_statement_timeout_seconds
         return cls(
             make_engine(
                 settings.resolved_app_database_url,
                 pool_size=settings.db_pool_size,
                 max_overflow=settings.db_max_overflow,
+                statement_timeout_seconds=timeout,
             )
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.exc import DBAPIError
 
 RETRYABLE = frozenset({"40001", "40P01"})  # serialization failure, deadlock: nothing was written
+QUERY_CANCELED = "57014"  # statement_timeout (db_statement_timeout_seconds) or a cancel: the transaction rolls back
 
 
 def sqlstate_of(exc: BaseException) -> str | None:
@@ -24,3 +25,8 @@ def is_data_exception(exc: BaseException) -> bool:
     """SQLSTATE class 22 (a value the column cannot hold: numeric out of range, string too long, …). The
     asyncpg dialect raises it as a plain DBAPIError, never SQLAlchemy's DataError."""
     return (sqlstate_of(exc) or "").startswith("22")
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """A statement canceled by the statement timeout (or an operator's pg_cancel_backend)."""
+    return sqlstate_of(exc) == QUERY_CANCELED

@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     RATE_LIMITED = "RATE_LIMITED"
+    TIMEOUT = "TIMEOUT"  # a statement ran past the database's statement timeout; nothing was written
     INTERNAL = "INTERNAL"
 
 

@@ -16,6 +16,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionResult
 
+from cockpit_graphql.db.errors import is_timeout
 from cockpit_graphql.domain.accounts.rate_limits import RateLimitSetting
 from cockpit_graphql.domain.errors import CockpitError, ErrorCode
 from cockpit_graphql.limits.cost import measure, unreadable_int
@@ -292,6 +293,15 @@ def shape_error(error: GraphQLError, request_id: str) -> GraphQLError:
             extensions["code"] = code.value
         extensions["requestId"] = request_id
         return GraphQLError(error.message, nodes=error.nodes, path=error.path, extensions=extensions)
+    if is_timeout(original):
+        log.warning("statement timeout", extra={"request_id": request_id, "path": error.path})
+        return GraphQLError(
+            "The database took longer than this API allows for this request, and its work was rolled back: "
+            "ask for less (fewer items, a shorter period) or retry later.",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": ErrorCode.TIMEOUT.value, "requestId": request_id},
+        )
     return internal_error(original, request_id, nodes=error.nodes, path=error.path)
 
 

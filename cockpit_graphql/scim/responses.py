@@ -11,7 +11,7 @@ from scim2_models import Error, SCIMException
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
-from cockpit_graphql.db.errors import RETRYABLE, sqlstate_of
+from cockpit_graphql.db.errors import QUERY_CANCELED, RETRYABLE, sqlstate_of
 
 MEDIA_TYPE = "application/scim+json"
 BAD_VALUE_CLASS = "22"  # data exception: invalid text (U+0000), numeric out of range, string too long…
@@ -49,5 +49,8 @@ def response_for(exc: Exception, request_id: str) -> Response:
     if sqlstate in RETRYABLE:
         log.warning("SCIM request hit %s; the client should retry", sqlstate, extra={"request_id": request_id})
         return error_response(503, "A concurrent change got in the way: retry the request.")
+    if sqlstate == QUERY_CANCELED:
+        log.warning("SCIM request hit the statement timeout", extra={"request_id": request_id})
+        return error_response(503, "The database took too long; nothing was changed: retry the request later.")
     log.exception("SCIM request failed", extra={"request_id": request_id})
     return error_response(500, f"Internal error. Quote request id {request_id}.")

@@ -15,7 +15,8 @@ from cockpit_graphql.workers.heartbeat import heartbeat
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    ctx["db"] = Database.from_settings(get_settings())
+    settings = get_settings()
+    ctx["db"] = Database.from_settings(settings, statement_timeout_seconds=settings.worker_statement_timeout_seconds)
     await heartbeat(ctx)
 
 
