@@ -52,3 +52,16 @@ async def test_the_worker_and_the_api_get_their_own_limits(settings: Any) -> Non
     finally:
         await api.dispose()
         await worker.dispose()
+
+
+class _Canceled(Exception):
+    sqlstate = "57014"  # what asyncpg's QueryCanceledError carries
+
+
+def test_scim_answers_a_timeout_with_503() -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from cockpit_graphql.scim.responses import response_for
+
+    response = response_for(DBAPIError("SELECT 1", {}, _Canceled("canceling statement due to statement timeout")), "r1")
+    assert response.status_code == 503 and b"took too long" in response.body
