@@ -5,7 +5,7 @@
 A fresh database (`cockpit_usage_profile`, dropped at the end) seeded like `make bench` (20 × 10 × 50
 users), a budget plan set through the domain (1e9 credits: every event is included, no notice), then
 `--history` batches recorded and committed (so events, ledger and counters are not empty) and the
-budget tables analyzed, then
+budget tables analyzed and the garbage collector tuned as the server tunes it (app.tune_gc), then
 `--calls` calls of `metering.record_usage` as the app role, each in a transaction that is rolled back,
 so every call does the same work. Each event names a random user of the tenant and costs k × 1e-10
 USD, like the bench's. Printed: the median wall time and process CPU time of a call (after 2 warm-ups)
@@ -39,6 +39,7 @@ from sqlalchemy import event
 from bench.budgets import BUDGET_TABLES
 from bench.database import BenchServer, analyze, recreate, run_bootstrap, run_on_scratch_database, seed
 from bench.run import SHAPE, bench_settings
+from cockpit_graphql.app import tune_gc
 from cockpit_graphql.auth.tenant import mint_for_system
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.db.tables import User
@@ -125,6 +126,7 @@ async def profile(args: argparse.Namespace, server: BenchServer) -> None:
         # As autoanalyze would (this server may run without it): plans made while the ledger looked
         # empty would time a statement the product does not run (docs/runbook.md).
         await analyze(owner_url, BUDGET_TABLES)
+        tune_gc()  # as the server does at startup: CPython's default thresholds collected the whole heap often
         clock = StatementClock()
         clock.install(db)
         walls: list[float] = []
