@@ -163,7 +163,7 @@ def cmd_seed_models(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> str:
-        db = Database.from_settings(_settings())  # the app role: the catalog is a platform table it may write
+        db = Database.for_jobs(_settings())  # the app role: the catalog is a platform table it may write
         try:
             async with db.platform() as session:
                 report = await seed_models(
@@ -186,7 +186,7 @@ def cmd_rotate_secrets(_args: argparse.Namespace) -> int:
     settings = _settings()
 
     async def run() -> int:
-        db = Database.from_settings(settings)
+        db = Database.for_jobs(settings)
         try:
             report = await rotate_all_secrets(
                 db, SecretBox(settings.connection_secret_keys), Progress("rotate-secrets")

@@ -31,12 +31,14 @@ class Settings(BaseSettings):
         60.0,
         ge=0,
         description="Longest a statement of the API may run (PostgreSQL statement_timeout, lock waits included); "
-        "beyond it the request fails with code TIMEOUT and its transaction rolls back. 0: no limit.",
+        "beyond it the request fails with code TIMEOUT and its transaction rolls back. 0: the app sets none "
+        "(the role's, database's or server's statement_timeout applies).",
     )
     worker_statement_timeout_seconds: float = Field(
         900.0,
         ge=0,
-        description="The same limit for the arq worker's jobs (renewal catch-up, rollup rebuilds). 0: none.",
+        description="The same limit for the arq worker's jobs (renewal catch-up, rollup rebuilds) and the operator "
+        "commands (bootstrap, seed-models, rotate-secrets). 0: the app sets none.",
     )
 
     # --- redis / worker -------------------------------------------------------------------

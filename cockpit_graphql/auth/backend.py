@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.exc import DBAPIError
 from starlette.authentication import AuthCredentials, AuthenticationBackend, AuthenticationError, BaseUser
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
@@ -11,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from cockpit_graphql.auth.principal import Principal
 from cockpit_graphql.auth.tokens import TokenVerifier
 from cockpit_graphql.db.engine import Database
+from cockpit_graphql.db.errors import is_timeout
 from cockpit_graphql.domain.errors import CockpitError, ErrorCode
 from cockpit_graphql.domain.identity.service import resolve_identity
 from cockpit_graphql.middleware import ERROR_CODE_STATE
@@ -21,6 +23,7 @@ STATUS_BY_CODE = {
     ErrorCode.ACCOUNT_MISMATCH: 403,
     ErrorCode.ACCOUNT_SUSPENDED: 403,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.TIMEOUT: 503,
 }
 
 
@@ -62,6 +65,11 @@ class JWTBackend(AuthenticationBackend):
             identity = await resolve_identity(self.db, claims, self.settings.platform_issuers, request_id)
         except CockpitError as exc:
             raise TokenAuthError(exc) from exc
+        except DBAPIError as exc:  # signing in waits on the identity's lock: the statement timeout applies there too
+            if not is_timeout(exc):
+                raise
+            message = "Signing in took longer than the database allows; nothing was changed: retry the request."
+            raise TokenAuthError(CockpitError(message, ErrorCode.TIMEOUT)) from exc
         principal = Principal(identity)
         return AuthCredentials([identity.role.value]), AuthenticatedUser(principal)
 

@@ -74,7 +74,8 @@ def make_engine(
 ) -> AsyncEngine:
     """An engine whose connections name themselves `cockpit-graphql` and, when `statement_timeout_seconds`
     is not 0, cancel any statement running longer (a runaway query must not hold a connection and a core
-    after its client gave up: HTTP clients time out, PostgreSQL does not notice)."""
+    after its client gave up: HTTP clients time out, PostgreSQL does not notice). With 0 the connection
+    sets none: the role's, database's or server's `statement_timeout` applies."""
     server_settings = {"application_name": "cockpit-graphql"}
     if statement_timeout_seconds:
         server_settings["statement_timeout"] = str(max(1, round(statement_timeout_seconds * 1000)))  # ms
@@ -113,6 +114,12 @@ class Database:
                 statement_timeout_seconds=timeout,
             )
         )
+
+    @classmethod
+    def for_jobs(cls, settings: Settings) -> Database:
+        """The app role's pool for the arq worker and operator commands (bootstrap, seed-models,
+        rotate-secrets): their work may rightly run long, so `worker_statement_timeout_seconds` applies."""
+        return cls.from_settings(settings, statement_timeout_seconds=settings.worker_statement_timeout_seconds)
 
     @contextlib.asynccontextmanager
     async def tenant(self, tenant: TenantId) -> AsyncIterator[AsyncSession]:

@@ -296,7 +296,7 @@ def shape_error(error: GraphQLError, request_id: str) -> GraphQLError:
     if is_timeout(original):
         log.warning("statement timeout", extra={"request_id": request_id, "path": error.path})
         return GraphQLError(
-            "The database took longer than this API allows for this request, and its work was rolled back: "
+            "The database took longer than this API allows, and this field's work was rolled back: "
             "ask for less (fewer items, a shorter period) or retry later.",
             nodes=error.nodes,
             path=error.path,

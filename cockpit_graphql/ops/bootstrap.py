@@ -65,7 +65,7 @@ async def bootstrap(
     for issuer, subject in wanted:
         if await add_platform_operator(settings, issuer, subject, f"operator {subject}"):
             report.operators_added.append(f"{issuer}#{subject}")
-    db = Database.from_settings(settings)
+    db = Database.for_jobs(settings)
     try:
         # the catalog seed: COCKPIT_MODELS_<PROVIDER> lists (plus a small demo catalog with --demo)
         lists = {**(DEMO_MODEL_LISTS if demo else {}), **os.environ}

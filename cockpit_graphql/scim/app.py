@@ -18,6 +18,7 @@ from scim2_models import (
     Schema,
     SearchRequest,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
@@ -107,6 +108,8 @@ class ScimService:
             caller = await authenticate_scim(db, request.headers.get("authorization"), self.routes)
         except ScimAuthError as exc:
             return error_response(exc.status, exc.detail)
+        except DBAPIError as exc:  # the statement timeout, say: answered like the same error after sign-in
+            return response_for(exc, request_id)
         call = ScimCall(
             tenant=caller.tenant,
             operation=Operation(scim_actor(caller.token_id), request_id),

@@ -15,8 +15,7 @@ from cockpit_graphql.workers.heartbeat import heartbeat
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    settings = get_settings()
-    ctx["db"] = Database.from_settings(settings, statement_timeout_seconds=settings.worker_statement_timeout_seconds)
+    ctx["db"] = Database.for_jobs(get_settings())
     await heartbeat(ctx)
 
 

@@ -15,6 +15,7 @@ def test_serve_gives_uvicorn_the_keep_alive(monkeypatch: pytest.MonkeyPatch, arg
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options, app=app))
     monkeypatch.setattr(logging_setup, "configure_logging", lambda level: None)  # the suite's logging stays
+    monkeypatch.setattr(cli, "_bind_tcp_sockets", lambda: None)  # uvicorn's Config stays as it is
     monkeypatch.setenv("SERVER_WORKERS", "1")  # serve sets it; restored after the test
     assert cli.main(["serve", "--port", "8765", *argv]) == 0
     assert seen["timeout_keep_alive"] == keep_alive

@@ -7,13 +7,15 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
+
 from cockpit_graphql.db.engine import Database
 from cockpit_graphql.ops.database import owner_connection
 from tests.budgets.test_api import PLAN, RECORD
 from tests.ops.helpers import app_client, gql, own_settings
 from tests.support.world import World
 
-TIMEOUT_S = 0.3
+TIMEOUT_S = 1.0  # every statement of the test app: sign-in's too
 
 
 async def test_a_statement_past_the_timeout_is_a_typed_error_and_writes_nothing(world: World, settings: Any) -> None:
@@ -41,17 +43,53 @@ async def test_a_statement_past_the_timeout_is_a_typed_error_and_writes_nothing(
     assert again.data["recordUsage"]["result"]["replayed"] is False, again.body
 
 
-async def test_the_worker_and_the_api_get_their_own_limits(settings: Any) -> None:
-    api = Database.from_settings(own_settings(settings, db_statement_timeout_seconds=2.5))
-    worker = Database.from_settings(settings, statement_timeout_seconds=0)
+async def test_signing_in_past_the_timeout_is_a_503_with_code_timeout(world: World, settings: Any) -> None:
+    t = await world.tenant()
+    email = f"newcomer@{t.domain}"  # a first sign-in: it waits on that identity's sign-in lock
+    limited = own_settings(settings, db_statement_timeout_seconds=TIMEOUT_S)
+    db = Database.from_settings(limited)
+    holder = await owner_connection(settings.database_url)
     try:
-        async with api.engine.connect() as conn:
-            assert (await conn.exec_driver_sql("SHOW statement_timeout")).scalar_one() == "2500ms"
-        async with worker.engine.connect() as conn:
-            assert (await conn.exec_driver_sql("SHOW statement_timeout")).scalar_one() == "0"
+        async with holder.transaction():
+            await holder.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('cockpit.sign-in:' || $1 || '#' || $2, 0))",
+                t.issuer,
+                f"sub|{email}",
+            )
+            async with app_client(limited, db) as (_, client):
+                r = await gql(client, "{ viewer { role } }", token=world.token(t, email))
     finally:
-        await api.dispose()
-        await worker.dispose()
+        await holder.close()
+        await db.dispose()
+    assert r.status == 503 and [e["extensions"]["code"] for e in r.errors] == ["TIMEOUT"], r.body
+
+
+async def _no_heartbeat(ctx: dict[str, Any]) -> float:
+    return 0.0
+
+
+async def _statement_timeout(db: Database) -> str:
+    try:
+        async with db.engine.connect() as conn:
+            return str((await conn.exec_driver_sql("SHOW statement_timeout")).scalar_one())
+    finally:
+        await db.dispose()
+
+
+async def test_the_api_the_worker_and_the_operator_commands_get_their_limits(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cockpit_graphql.workers import settings as worker_settings
+
+    limits = own_settings(settings, db_statement_timeout_seconds=2.5, worker_statement_timeout_seconds=7)
+    assert await _statement_timeout(Database.from_settings(limits)) == "2500ms"
+    assert await _statement_timeout(Database.for_jobs(limits)) == "7s"
+    assert await _statement_timeout(Database.from_settings(limits, statement_timeout_seconds=0)) == "0"
+    monkeypatch.setattr(worker_settings, "get_settings", lambda: limits)
+    monkeypatch.setattr(worker_settings, "heartbeat", _no_heartbeat)  # not under test: no shared Redis key
+    ctx: dict[str, Any] = {}
+    await worker_settings.startup(ctx)
+    assert await _statement_timeout(ctx["db"]) == "7s"
 
 
 class _Canceled(Exception):
