@@ -465,7 +465,6 @@ def usage_cases(
     batch_concurrency: int,
 ) -> list[Case]:
     single = "recordUsage (1 event)"
-    batch = f"recordUsageBatch ({BATCH_SIZE:,} events)"
     cases: list[Case] = [
         RecordUsageCase(
             name=single,
@@ -479,25 +478,15 @@ def usage_cases(
         )
         for c in (1, concurrency)
     ]
-    cases += [
-        RecordUsageBatchCase(
-            name=batch,
-            concurrency=c,
-            max_requests=batch_requests,
-            max_seconds=seconds,
-            events_per_request=BATCH_SIZE,
-            statements_may_vary=True,
-            world=world,
-            tag=f"b{c}",
-        )
-        for c in dict.fromkeys((1, batch_concurrency))
-    ]
+    cases += [batch_case(world, batch_requests, seconds, c, f"b{c}") for c in dict.fromkeys((1, batch_concurrency))]
     return cases
 
 
-def batch_case_on_workers(world: BudgetWorld, requests: int, seconds: float, concurrency: int, workers: int) -> Case:
-    """recordUsageBatch on a server of `workers` uvicorn workers (its keys tagged apart from the
-    one-worker cases': every event is new)."""
+def batch_case(
+    world: BudgetWorld, requests: int, seconds: float, concurrency: int, tag: str, workers: int = 1
+) -> RecordUsageBatchCase:
+    """The recordUsageBatch case (BATCH_SIZE events a request). `tag` keeps its idempotency keys apart from
+    every other case's, so every event it sends is new."""
     return RecordUsageBatchCase(
         name=f"recordUsageBatch ({BATCH_SIZE:,} events)",
         concurrency=concurrency,
@@ -506,7 +495,7 @@ def batch_case_on_workers(world: BudgetWorld, requests: int, seconds: float, con
         events_per_request=BATCH_SIZE,
         statements_may_vary=True,
         world=world,
-        tag=f"b{concurrency}w{workers}",
+        tag=tag,
         workers=workers,
     )
 

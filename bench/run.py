@@ -451,9 +451,8 @@ async def measure_access(
         print(note, flush=True)
     # recordUsageBatch on the same workers (issue #3's events/s target; the one-worker rows are above),
     # then the ledger reconciled again with these events counted.
-    batch = budgets.batch_case_on_workers(
-        world.budget, args.batch_requests, args.budget_seconds, args.batch_concurrency, server.workers
-    )
+    c, workers = args.batch_concurrency, server.workers
+    batch = budgets.batch_case(world.budget, args.batch_requests, args.budget_seconds, c, f"b{c}w{workers}", workers)
     result, note = await run_pinned(server, token, batch, 1)
     results.append(result)
     notes.append(note)

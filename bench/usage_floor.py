@@ -68,7 +68,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench import budgets, database
-from bench.budgets import BUDGET_TABLES, BudgetWorld, RecordUsageBatchCase, UsageTally
+from bench.budgets import BUDGET_TABLES, BudgetWorld, UsageTally
 from bench.database import BenchServer
 from bench.harness import run_bench
 from bench.load import Case, CaseResult, query_once, run_case, warm_up
@@ -304,19 +304,7 @@ async def measure_case(
 
 
 def batch_cases(world: BudgetWorld, tag: str, requests: int, seconds: float) -> list[Case]:
-    return [
-        RecordUsageBatchCase(
-            name=f"recordUsageBatch ({BATCH:,} events)",
-            concurrency=c,
-            max_requests=requests,
-            max_seconds=seconds,
-            events_per_request=BATCH,
-            statements_may_vary=True,
-            world=world,
-            tag=f"{tag}c{c}",
-        )
-        for c in (1, 16)
-    ]
+    return [budgets.batch_case(world, requests, seconds, c, f"{tag}c{c}") for c in (1, 16)]
 
 
 async def prepare_graphql_db(server: BenchServer, dev_secret: str) -> str:
