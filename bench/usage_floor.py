@@ -92,7 +92,7 @@ from cockpit_graphql.domain.budgets import metering, plans
 from cockpit_graphql.domain.budgets import repository as repo
 from cockpit_graphql.domain.budgets.money import credits_of
 from cockpit_graphql.domain.budgets.scopes import LedgerKind
-from cockpit_graphql.domain.budgets.usage_write import COLUMNS, ROLLUPS_BATCH, add_rollups, write_events
+from cockpit_graphql.domain.budgets.usage_write import COLUMNS, ROLLUPS_BATCH, RecordedEvent, add_rollups, write_events
 from cockpit_graphql.ops.database import drop_database, owner_connection
 
 FLOOR_DB = "cockpit_usage_floor"
@@ -412,8 +412,8 @@ class WriteWorld:
             for _ in range(size)
         ]
 
-    def rows(self) -> list[dict[str, Any]]:
-        """1,000 complete usage_events rows (every column of usage_write.COLUMNS, in order), all included."""
+    def rows(self) -> list[RecordedEvent]:
+        """1,000 complete usage events (every column of usage_write.COLUMNS), all included."""
         at = datetime.now(UTC)
         rows = []
         for _ in range(BATCH):
@@ -421,66 +421,66 @@ class WriteWorld:
             cost = Decimal(self.rng.randint(1_000, 99_999)).scaleb(-10)
             credits = credits_of(cost, CREDITS_PER_USD)
             rows.append(
-                {
-                    "account_id": self.tenant.value,
-                    "id": uuid.uuid4(),
-                    "idempotency_key": uuid.uuid4().hex,
-                    "cycle_id": self.cycle_id,
-                    "occurred_at": at,
-                    "recorded_at": at,
-                    "late": False,
-                    "user_id": place.user_id,
-                    "organization_id": place.organization_id,
-                    "team_id": place.team_id,
-                    "agent_id": None,
-                    "model_id": None,
-                    "connection_ids": [],
-                    "guardrails": [],
-                    "tokens_in": 0,
-                    "tokens_out": 0,
-                    "cost_usd": cost,
-                    "credits_per_usd": CREDITS_PER_USD,
-                    "credits": credits,
-                    "included_credits": credits,
-                    "overflow_credits": Decimal(0),
-                    "reservation_id": None,
-                }
+                RecordedEvent(
+                    account_id=self.tenant.value,
+                    id=uuid.uuid4(),
+                    idempotency_key=uuid.uuid4().hex,
+                    cycle_id=self.cycle_id,
+                    occurred_at=at,
+                    recorded_at=at,
+                    late=False,
+                    user_id=place.user_id,
+                    organization_id=place.organization_id,
+                    team_id=place.team_id,
+                    agent_id=None,
+                    model_id=None,
+                    connection_ids=[],
+                    guardrails=[],
+                    tokens_in=0,
+                    tokens_out=0,
+                    cost_usd=cost,
+                    credits_per_usd=CREDITS_PER_USD,
+                    credits=credits,
+                    included_credits=credits,
+                    overflow_credits=Decimal(0),
+                    reservation_id=None,
+                )
             )
         return rows
 
 
-async def write_floor(session: Any, world: WriteWorld, rows: list[dict[str, Any]]) -> None:
+async def write_floor(session: Any, world: WriteWorld, rows: list[RecordedEvent]) -> None:
     """The two unnest INSERTs on the session's own connection and transaction (asyncpg, binary arrays)."""
     raw = await (await session.connection()).get_raw_connection()
     conn = raw.driver_connection
-    ids = [r["id"] for r in rows]
-    credits = [r["credits"] for r in rows]
+    ids = [r.id for r in rows]
+    credits = [r.credits for r in rows]
     await conn.execute(
         FLOOR_EVENTS_SQL,
         world.tenant.value,
         world.cycle_id,
-        rows[0]["recorded_at"],
+        rows[0].recorded_at,
         CREDITS_PER_USD,
         ids,
-        [r["idempotency_key"] for r in rows],
-        [r["occurred_at"] for r in rows],
-        [r["user_id"] for r in rows],
-        [r["organization_id"] for r in rows],
-        [r["team_id"] for r in rows],
-        [r["cost_usd"] for r in rows],
+        [r.idempotency_key for r in rows],
+        [r.occurred_at for r in rows],
+        [r.user_id for r in rows],
+        [r.organization_id for r in rows],
+        [r.team_id for r in rows],
+        [r.cost_usd for r in rows],
         credits,
     )
     await conn.execute(FLOOR_LEDGER_SQL, world.tenant.value, world.cycle_id, ids, credits)
 
 
-async def write_product(session: Any, world: WriteWorld, rows: list[dict[str, Any]]) -> None:
+async def write_product(session: Any, world: WriteWorld, rows: list[RecordedEvent]) -> None:
     written = await write_events(session, rows, with_rollups=False)
     assert written == {"usage_events": BATCH, "ledger_entries": BATCH}, written
 
 
-async def write_product_rollups(session: Any, world: WriteWorld, rows: list[dict[str, Any]]) -> None:
+async def write_product_rollups(session: Any, world: WriteWorld, rows: list[RecordedEvent]) -> None:
     await write_events(session, rows, with_rollups=False)
-    await add_rollups(session, world.tenant.value, [row["id"] for row in rows])
+    await add_rollups(session, world.tenant.value, [row.id for row in rows])
 
 
 async def record_usage_call(session: Any, world: WriteWorld, inputs: list[metering.UsageInput]) -> None:

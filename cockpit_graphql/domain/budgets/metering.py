@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -36,7 +37,7 @@ from cockpit_graphql.domain.budgets.money import ZERO, credits_of
 from cockpit_graphql.domain.budgets.notices import detect_notices, insert_notices
 from cockpit_graphql.domain.budgets.repository import CounterDelta
 from cockpit_graphql.domain.budgets.scopes import Placement, PlacementTimeline, Scope, ScopeLevel, UserChains
-from cockpit_graphql.domain.budgets.usage_write import add_rollups, write_events
+from cockpit_graphql.domain.budgets.usage_write import RecordedEvent, add_rollups, new_event_ids, write_events
 from cockpit_graphql.domain.budgets.validation import clean_amount
 from cockpit_graphql.domain.errors import UserErrorCode, UserErrorItem, UserInputError
 from cockpit_graphql.domain.models.catalog import models_by_ids
@@ -92,8 +93,10 @@ class UsageInput:
     catalog_model_id: uuid.UUID | None = None  # the catalog model `model_id` names, when it names one
 
 
-@dataclass(frozen=True)
-class UsageOutcome:
+class UsageOutcome(NamedTuple):
+    """What a call answers for one input event: the event recorded under its key, and whether it was
+    recorded before (a replay). A named tuple: a batch makes 1,000 of them."""
+
     event: UsageEvent | RecordedEvent
     replayed: bool
 
@@ -471,6 +474,9 @@ async def _record_ahead(
     state = _CycleState(cycle, plan, pool, included_before)
     outcomes: list[UsageOutcome] = []
     new_events: list[RecordedEvent] = []
+    ids = iter(new_event_ids(len(fresh)))
+    cycle_id = cycle.id
+    all_included = split is _Split.INCLUDED
     for i, (event, key) in enumerate(zip(inputs, keys, strict=True)):
         if key in existing:
             outcomes.append(UsageOutcome(existing[key], replayed=True))
@@ -478,20 +484,23 @@ async def _record_ahead(
         place = timeline.at(event.user_id, event.occurred_at)
         assert place is not None  # every user is placed (checked above)
         amount = credits[i]
-        included = amount if split is _Split.INCLUDED else ZERO
-        row = _recorded(tenant, key, cycle.id, False, now, event, place, costs[i], factor[i], amount, included)
+        included = amount if all_included else ZERO
+        cost = costs[i]
+        row = _recorded(tenant, next(ids), key, cycle_id, False, now, event, place, cost, factor[i], amount, included)
         new_events.append(row)
         existing[key] = row
         outcomes.append(UsageOutcome(row, replayed=False))
         state.spend(place, amount)
-        state.included += included
-        state.overflow += amount - included
+    if all_included:
+        state.included += total
+    else:
+        state.overflow += total
     state.add_spending()
-    rows = [e.as_row() for e in new_events]
+    chains = UserChains.of(places.values())  # before the mutex: it needs only the placements
 
     savepoint = await session.begin_nested()
     try:
-        await write_events(session, rows, with_rollups=False)
+        await write_events(session, new_events, with_rollups=False)
     except IntegrityError:  # a concurrent call wrote one of these keys first: replay it, locked
         await savepoint.rollback()
         return None
@@ -508,7 +517,6 @@ async def _record_ahead(
         await savepoint.rollback()
         return None
     await add_rollups(session, tenant.value, [e.id for e in new_events])
-    chains = UserChains.of(places.values())
     notices = await detect_notices(session, locked, plan, pool, state.deltas, chains, after)
     await insert_notices(session, tenant, notices)
     await savepoint.commit()
@@ -584,6 +592,7 @@ async def _record_locked(
     settled: set[uuid.UUID] = set()
     new_events: list[RecordedEvent] = []
     release: list[Reservation] = []
+    ids = iter(new_event_ids(len(fresh)))
     for i, (event, key) in enumerate(zip(inputs, keys, strict=True)):
         if key in existing:
             outcomes.append(UsageOutcome(existing[key], replayed=True))
@@ -603,7 +612,7 @@ async def _record_locked(
         happened_in = timeline.at(event.user_id, event.occurred_at)
         assert happened_in is not None  # every user is placed (checked above)
         place = _placement_of(happened_in, held)
-        row = _recorded(tenant, key, cycle_id, late, now, event, place, cost, factor[i], credits, included)
+        row = _recorded(tenant, next(ids), key, cycle_id, late, now, event, place, cost, factor[i], credits, included)
         new_events.append(row)
         existing[key] = row
         outcomes.append(UsageOutcome(row, replayed=False))
@@ -624,7 +633,7 @@ async def _record_locked(
         state.add_spending()
     # One statement for the whole batch: the events (plain rows: ORM instances cost ~0.2 ms each), their
     # USAGE / OVERFLOW_USAGE ledger entries and the daily rollups, derived in SQL (usage_write.py).
-    await write_events(session, [e.as_row() for e in new_events])
+    await write_events(session, new_events)
     for r in release:
         r.status, r.resolved_at = "SETTLED", now
     for r in reservations.values():  # an expired hold that a late settle names is marked settled too
@@ -666,6 +675,7 @@ async def _sort_out_replays(
 
 def _recorded(
     tenant: TenantId,
+    event_id: uuid.UUID,
     key: str,
     cycle_id: uuid.UUID,
     late: bool,
@@ -680,7 +690,7 @@ def _recorded(
     """The usage event to write: the input as reported, where it is counted (`_placement_of`), its price and split."""
     return RecordedEvent(
         account_id=tenant.value,
-        id=uuid.uuid4(),
+        id=event_id,
         idempotency_key=key,
         cycle_id=cycle_id,
         occurred_at=event.occurred_at,
@@ -762,34 +772,3 @@ async def _reservations_to_settle(session: AsyncSession, inputs: list[UsageInput
         return {}
     stmt = sa.select(Reservation).where(Reservation.id.in_(ids)).with_for_update()
     return {r.id: r for r in (await session.scalars(stmt)).all()}
-
-
-@dataclass(slots=True)
-class RecordedEvent:
-    """A usage event as just written (the same attributes as the UsageEvent table row)."""
-
-    account_id: uuid.UUID
-    id: uuid.UUID
-    idempotency_key: str
-    cycle_id: uuid.UUID
-    occurred_at: datetime
-    recorded_at: datetime
-    late: bool
-    user_id: uuid.UUID
-    organization_id: uuid.UUID
-    team_id: uuid.UUID
-    agent_id: str | None
-    model_id: str | None
-    connection_ids: list[str]
-    guardrails: list[str]
-    tokens_in: int
-    tokens_out: int
-    cost_usd: Decimal
-    credits_per_usd: Decimal
-    credits: Decimal
-    included_credits: Decimal
-    overflow_credits: Decimal
-    reservation_id: uuid.UUID | None
-
-    def as_row(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.__slots__}  # shallow, unlike dataclasses.asdict

@@ -17,42 +17,68 @@ more (bench figures in docs/performance.md).
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, fields
+from datetime import datetime
+from decimal import Decimal
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cockpit_graphql.db.bulk import encode_rows, insert_select_sql
+from cockpit_graphql.db.bulk import encode_value, insert_select_sql
 from cockpit_graphql.db.tables import UsageEvent
 from cockpit_graphql.domain.budgets.scopes import LedgerKind
 from cockpit_graphql.domain.observability import rollups
 
-COLUMNS = (
-    "account_id",
-    "id",
-    "idempotency_key",
-    "cycle_id",
-    "occurred_at",
-    "recorded_at",
-    "late",
-    "user_id",
-    "organization_id",
-    "team_id",
-    "agent_id",
-    "model_id",
-    "connection_ids",
-    "guardrails",
-    "tokens_in",
-    "tokens_out",
-    "cost_usd",
-    "credits_per_usd",
-    "credits",
-    "included_credits",
-    "overflow_credits",
-    "reservation_id",
-)
+
+@dataclass(slots=True)
+class RecordedEvent:
+    """A usage event as written: every column of the usage_events row, in the table's order. The write
+    encodes these objects as they are (orjson reads a dataclass's slots in order), and the caller answers
+    them as the recorded events (the GraphQL UsageEvent reads the same attribute names as a table row)."""
+
+    account_id: uuid.UUID
+    id: uuid.UUID
+    idempotency_key: str
+    cycle_id: uuid.UUID
+    occurred_at: datetime
+    recorded_at: datetime
+    late: bool
+    user_id: uuid.UUID
+    organization_id: uuid.UUID
+    team_id: uuid.UUID
+    agent_id: str | None
+    model_id: str | None
+    connection_ids: list[str]
+    guardrails: list[str]
+    tokens_in: int
+    tokens_out: int
+    cost_usd: Decimal
+    credits_per_usd: Decimal
+    credits: Decimal
+    included_credits: Decimal
+    overflow_credits: Decimal
+    reservation_id: uuid.UUID | None
+
+
+_VERSION_4 = (4 << 76) | (2 << 62)  # RFC 9562: version 4 in bits 76-79, variant 0b10 in bits 62-63
+_KEEP_RANDOM = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
+
+
+def new_event_ids(count: int) -> list[uuid.UUID]:
+    """`count` random (version 4) UUIDs from one read of the OS's random source: `uuid.uuid4()` reads it
+    once per id, ~2 µs each, 2 ms of a 1,000-event batch; this takes ~1."""
+    pool = os.urandom(16 * count)
+    return [
+        uuid.UUID(int=(int.from_bytes(pool[at : at + 16]) & _KEEP_RANDOM) | _VERSION_4)
+        for at in range(0, 16 * count, 16)
+    ]
+
+
+COLUMNS: tuple[str, ...] = tuple(field.name for field in fields(RecordedEvent))
 """The columns a usage event is written with (every one: the row is complete when it is recorded)."""
 
 _LEDGER = f"""INSERT INTO ledger_entries (account_id, id, cycle_id, kind, amount, usage_event_id)
@@ -99,23 +125,22 @@ WRITE_ONLY_EVENT, WRITE_ONLY_BATCH = _texts(write_sql(with_rollups=False))
 ROLLUPS_EVENT, ROLLUPS_BATCH = _texts(rollups_sql())
 
 
-def encode_events(rows: Sequence[dict[str, Any]]) -> str:
-    """The `:rows` document of usage events with every column of COLUMNS, in that order."""
-    if rows and tuple(rows[0]) != COLUMNS:
-        raise ValueError("a usage event is written with every column of usage_write.COLUMNS, in order")
-    return encode_rows(rows)
+def encode_events(events: Sequence[RecordedEvent]) -> str:
+    """The `:rows` document of `events`: one JSON object per event with every column of COLUMNS, in that
+    order, straight from the dataclass (building a dict per event first cost ~0.5 ms a batch)."""
+    return orjson.dumps(events, default=encode_value).decode()
 
 
 async def write_events(
-    session: AsyncSession, rows: Sequence[dict[str, Any]], *, with_rollups: bool = True
+    session: AsyncSession, events: Sequence[RecordedEvent], *, with_rollups: bool = True
 ) -> dict[str, int]:
-    """Insert `rows` (usage events with every column of COLUMNS, in that order), their ledger entries and
-    (unless told otherwise) their rollups; answers the rows written or upserted per table."""
-    if not rows:
+    """Insert `events`, their ledger entries and (unless told otherwise) their rollups; answers the rows
+    written or upserted per table."""
+    if not events:
         return {}
-    document = encode_events(rows)
+    document = encode_events(events)
     single, batch = (WRITE_EVENT, WRITE_BATCH) if with_rollups else (WRITE_ONLY_EVENT, WRITE_ONLY_BATCH)
-    result = await session.execute(single if len(rows) == 1 else batch, {"rows": document})
+    result = await session.execute(single if len(events) == 1 else batch, {"rows": document})
     return dict(result.one()._mapping)
 
 
