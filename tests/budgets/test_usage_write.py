@@ -7,6 +7,7 @@ import dataclasses
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import orjson
 import pytest
@@ -14,9 +15,15 @@ import sqlalchemy as sa
 
 from cockpit_graphql.db.tables import UsageEvent
 from cockpit_graphql.domain.budgets.plans import OverflowPolicy
-from cockpit_graphql.domain.budgets.usage_write import COLUMNS, RecordedEvent, encode_events
-from tests.support.budget_scenarios import only_cycle, record, tree, usage
-from tests.support.budgets import new_budget
+from cockpit_graphql.domain.budgets.usage_write import (
+    COLUMNS,
+    RecordedEvent,
+    encode_events,
+    new_event_ids,
+    write_events,
+)
+from tests.support.budget_scenarios import cycle_id, only_cycle, record, tree, usage
+from tests.support.budgets import NOW, new_budget
 from tests.support.world import World
 
 LEDGER_OF_EVENTS = """SELECT e.idempotency_key, l.kind, l.amount
@@ -59,39 +66,102 @@ def test_a_recorded_event_is_written_with_every_column_of_the_table_in_order() -
     assert tuple(UsageEvent.__table__.c.keys()) == COLUMNS
 
 
-def test_the_document_names_every_column_in_order_with_decimals_exact() -> None:
-    ids = [uuid.uuid4() for _ in range(6)]
-    at = datetime(2026, 11, 28, 2, 30, tzinfo=UTC)
-    event = RecordedEvent(
-        *ids[:2],
-        "key",
-        ids[2],
-        at,
-        at,
-        False,
-        *ids[3:6],
-        "agent",
-        None,
-        ["c,1"],
-        [],
-        3,
-        4,
-        Decimal("1E-10"),
-        Decimal(1000),
-        Decimal("1.5E+3"),
-        Decimal("1500.000000"),
-        Decimal(0),
-        None,
+def _event(ids: list[uuid.UUID], **changes: Any) -> RecordedEvent:
+    """An event of account ids[0] in cycle ids[1], with every optional column at its default."""
+    plain = RecordedEvent(
+        account_id=ids[0],
+        id=uuid.uuid4(),
+        idempotency_key=uuid.uuid4().hex,
+        cycle_id=ids[1],
+        occurred_at=AT,
+        recorded_at=AT,
+        late=False,
+        user_id=ids[2],
+        organization_id=ids[3],
+        team_id=ids[4],
+        agent_id=None,
+        model_id=None,
+        connection_ids=[],
+        guardrails=[],
+        tokens_in=0,
+        tokens_out=0,
+        cost_usd=Decimal("1E-10"),
+        credits_per_usd=Decimal(1000),
+        credits=Decimal("1.5E+3"),
+        included_credits=Decimal("1500.000000"),
+        overflow_credits=Decimal(0),
+        reservation_id=None,
     )
-    [row] = orjson.loads(encode_events([event]))
-    assert tuple(row) == COLUMNS
-    assert [row[name] for name in ("cost_usd", "credits_per_usd", "credits", "included_credits")] == [
-        "1E-10",
-        "1000",
-        "1.5E+3",
-        "1500.000000",
-    ]
-    assert row["id"] == str(ids[1]) and row["occurred_at"] == "2026-11-28T02:30:00+00:00"
+    return dataclasses.replace(plain, **changes)
+
+
+AT = datetime(2026, 11, 28, 2, 30, tzinfo=UTC)
+EVERY_OPTION: dict[str, Any] = {
+    "late": True,
+    "agent_id": "agent",
+    "model_id": "model",
+    "connection_ids": ["c,1"],
+    "guardrails": ["g"],
+    "tokens_in": 3,
+    "tokens_out": 4,
+    "credits_per_usd": Decimal("999.5"),
+    "included_credits": Decimal(1000),
+    "overflow_credits": Decimal(500),
+    "reservation_id": uuid.UUID(int=7),
+}
+
+
+def test_an_event_object_carries_only_what_differs_from_the_call_and_decimals_exactly() -> None:
+    ids = [uuid.uuid4() for _ in range(5)]
+    other_cycle = uuid.uuid4()
+    plain, varied = _event(ids), _event(ids, cycle_id=other_cycle, **EVERY_OPTION)
+    document, parameters = encode_events([plain, varied])
+    first, second = orjson.loads(document)
+    assert parameters == {"account_id": ids[0], "recorded_at": AT, "cycle_id": ids[1], "credits_per_usd": "1000"}
+    assert first == {
+        "id": str(plain.id),
+        "idempotency_key": plain.idempotency_key,
+        "occurred_at": "2026-11-28T02:30:00+00:00",
+        "user_id": str(ids[2]),
+        "organization_id": str(ids[3]),
+        "team_id": str(ids[4]),
+        "cost_usd": "1E-10",
+        "credits": "1.5E+3",
+        "included_credits": "1500.000000",
+    }
+    assert set(second) == set(first) | {"cycle_id"} | (set(EVERY_OPTION) - {"included_credits", "overflow_credits"})
+    assert (second["cycle_id"], second["credits_per_usd"], second["reservation_id"]) == (
+        str(other_cycle),
+        "999.5",
+        str(uuid.UUID(int=7)),
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"account_id": uuid.uuid4()}, {"recorded_at": AT.replace(minute=31)}, {"overflow_credits": Decimal(1)}],
+    ids=["another account", "another recording time", "overflow not credits minus included"],
+)
+def test_events_a_call_cannot_write_together_are_refused(changes: dict[str, Any]) -> None:
+    ids = [uuid.uuid4() for _ in range(5)]
+    with pytest.raises(ValueError, match=r"share their account|overflow credits are"):
+        encode_events([_event(ids), _event(ids, **changes)])
+
+
+async def test_every_column_comes_back_as_written_whether_defaulted_or_sent(world: World) -> None:
+    b = await tree(await new_budget(world), "1000")
+    await record(b, [usage(b, "u1", "0.001", key="opens-the-cycle")])
+    cycle = await cycle_id(b, NOW)
+    ids = [b.tid.value, cycle, b.ids["u1"], b.ids["o1"], b.ids["t1"]]
+    held = (await b.authorize("u1", "1")).reservation.id
+    events = [_event(ids), _event(ids, **{**EVERY_OPTION, "reservation_id": held})]
+    async with b.db.tenant(b.tid) as s:
+        assert await write_events(s, events, with_rollups=False) == {"usage_events": 2, "ledger_entries": 3}
+    wanted = sa.select(UsageEvent.__table__).where(UsageEvent.id.in_([e.id for e in events]))
+    async with b.db.tenant(b.tid) as s:
+        stored = {row.id: row for row in (await s.execute(wanted)).all()}
+    for event in events:
+        assert {name: getattr(stored[event.id], name) for name in COLUMNS} == dataclasses.asdict(event)
 
 
 @pytest.mark.parametrize("path", ["write-ahead", "locked"])
@@ -126,3 +196,10 @@ async def test_connection_ids_and_guardrails_are_stored_exactly_whatever_their_c
         "plain": ([], []),
     }
     assert [tuple(t) for t in tags] == [("CONNECTION", len(tricky)), ("GUARDRAIL", len(tricky))]
+
+
+def test_event_ids_are_distinct_random_version_4_uuids() -> None:
+    ids = new_event_ids(2000)
+    assert len(set(ids)) == 2000
+    assert {(i.version, i.variant) for i in ids} == {(4, uuid.RFC_4122)}
+    assert new_event_ids(0) == []
