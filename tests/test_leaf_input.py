@@ -13,8 +13,8 @@ from strawberry.types.arguments import InputContext, convert_argument
 from strawberry.types.base import get_object_definition
 
 from cockpit_graphql.schema import schema
-from cockpit_graphql.types.budget_mutations import UsageEventInput
-from cockpit_graphql.types.leaf_input import leaf_input, leaf_plan
+from cockpit_graphql.types.budget_mutations import RecordUsageBatchInput, UsageEventInput
+from cockpit_graphql.types.leaf_input import PlanField, leaf_input, leaf_plan
 
 SAMPLES: list[dict[str, Any]] = [
     {"idempotencyKey": "k1", "userId": "VXNlcjox"},
@@ -65,9 +65,41 @@ def test_the_plan_names_every_field_once_with_its_graphql_name() -> None:
     definition = get_object_definition(UsageEventInput, strict=True)
     context = InputContext(None, schema.config, schema.schema_converter.scalar_registry, ())
     plan = leaf_plan(definition, context)
-    assert [python for python, _, _ in plan] == [f.python_name for f in definition.fields]
-    assert ("connection_ids", "connectionIds", True) in plan
-    assert ("cost_usd", "costUsd", False) in plan
+    assert [field.python_name for field in plan] == [f.python_name for f in definition.fields]
+    assert PlanField("connection_ids", "connectionIds", True) in plan
+    assert PlanField("cost_usd", "costUsd", False) in plan
+
+
+def _convert_batch(value: dict[str, Any], *, fast: bool) -> Any:
+    hooks = {
+        cls: get_object_definition(cls, strict=True).from_input for cls in (RecordUsageBatchInput, UsageEventInput)
+    }
+    if not fast:
+        for cls in hooks:
+            get_object_definition(cls, strict=True).from_input = None
+    try:
+        registry = schema.schema_converter.scalar_registry
+        return convert_argument(value, RecordUsageBatchInput, registry, schema.config)
+    finally:
+        for cls, hook in hooks.items():
+            get_object_definition(cls, strict=True).from_input = hook
+
+
+def test_a_batch_builds_its_events_with_their_plan_as_strawberry_builds_them() -> None:
+    value = {"events": SAMPLES}
+    fast, reference = _convert_batch(value, fast=True), _convert_batch(value, fast=False)
+    assert type(fast) is RecordUsageBatchInput
+    assert [type(e) for e in fast.events] == [UsageEventInput] * len(SAMPLES)
+    assert dataclasses.asdict(fast) == dataclasses.asdict(reference)
+    assert fast.events is not value["events"]
+
+
+def test_a_list_of_leaf_inputs_is_planned_with_the_item_builder() -> None:
+    definition = get_object_definition(RecordUsageBatchInput, strict=True)
+    context = InputContext(None, schema.config, schema.schema_converter.scalar_registry, ())
+    [events] = leaf_plan(definition, context)
+    assert (events.graphql_name, events.is_list, events.item_type) == ("events", True, UsageEventInput)
+    assert events.item_builder is get_object_definition(UsageEventInput, strict=True).from_input
 
 
 def test_an_input_with_a_nested_input_field_is_refused() -> None:

@@ -136,6 +136,7 @@ class UsageEventInput:
     reservation_id: strawberry.ID | None = strawberry.field(default=None, description="The hold this settles.")
 
 
+@leaf_input  # its events are built with UsageEventInput's plan (types/leaf_input.py)
 @strawberry.input(description="Record a batch of up to 1,000 usage events in one transaction.")
 class RecordUsageBatchInput:
     events: list[UsageEventInput] = strawberry.field(description="The events (1 to 1,000).")
