@@ -32,8 +32,8 @@ connections, in four variants:
   two INSERT … SELECT FROM unnest($arrays) statements with binary parameters (no JSON);
 - `events+ledger`: the product's one statement for the same rows (usage_write.WRITE_ONLY_BATCH,
   json_to_recordset of one document, the ledger derived in a CTE), as the write-ahead path sends it;
-- `+rollups`: that statement, then the product's rollup upserts (usage_write.ROLLUPS_BATCH), as the
-  write-ahead path sends both;
+- `+rollups`: that statement, then the product's rollup upserts (usage_write.ROLLUPS_BATCH) under the
+  account's budget mutex, as the write-ahead path sends both;
 - `record_usage`: the whole `metering.record_usage` (every statement a batch sends: replay lookup,
   factor, placements, pool, events and ledger, mutex, cycle lock, counters, rollups, notices).
 The rows of each batch are built before it is timed; the per-batch Python work of the call (encoding,
@@ -480,6 +480,9 @@ async def write_product(session: Any, world: WriteWorld, rows: list[RecordedEven
 
 async def write_product_rollups(session: Any, world: WriteWorld, rows: list[RecordedEvent]) -> None:
     await write_events(session, rows, with_rollups=False)
+    # under the account's budget mutex, as the product adds them: rollup rows are shared by concurrent
+    # batches, and two batches upserting them in different orders deadlocked at 2 connections
+    await repo.lock_account_budget(session, world.tenant)
     await add_rollups(session, world.tenant.value, [row.id for row in rows])
 
 
