@@ -5,6 +5,7 @@ several cycles); rollover percent, cap and rounding; late events; the pool moved
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from cockpit_graphql.db.tables import AuditEvent, BudgetCycle, LedgerEntry, UsageEvent
-from cockpit_graphql.domain.budgets import metering
+from cockpit_graphql.domain.budgets import metering, usage_write
 from cockpit_graphql.domain.budgets import repository as repo
 from cockpit_graphql.domain.budgets.adjustments import adjust_credits
 from cockpit_graphql.domain.budgets.metering import UsageInput
@@ -305,6 +306,29 @@ async def test_a_late_event_lands_in_the_open_cycle(world: World) -> None:
         "EXPIRY": [d("-900")],
     }
     assert (await entries(b, FEB))["USAGE"] == [d("-50")]
+
+
+async def test_one_batch_across_two_cycles_stores_each_event_as_answered(world: World) -> None:
+    """In the hour of grace, one batch holds an event of February (the first: the call's cycle) and one
+    of January, still open (its own cycle, named in its object of the write's document), then a late one
+    after the renewal: every stored column is the answered event's."""
+    b = await budget(world)
+    in_feb = UsageInput("feb", b.ids["u"], Decimal("0.2"), FEB + timedelta(minutes=10), agent_id="a")
+    in_jan = UsageInput("jan", b.ids["u"], Decimal("0.1"), datetime(2026, 1, 31, 23, 0, tzinfo=UTC))
+    async with b.db.tenant(b.tid) as s:
+        answered = [
+            o.event for o in await metering.record_usage(s, b.tid, [in_feb, in_jan], FEB + timedelta(minutes=30))
+        ]
+    await renew(b)
+    late = UsageInput("late", b.ids["u"], Decimal("0.05"), datetime(2026, 1, 31, 23, 30, tzinfo=UTC))
+    async with b.db.tenant(b.tid) as s:
+        answered += [o.event for o in await metering.record_usage(s, b.tid, [late], RENEW_FEB + timedelta(minutes=1))]
+    jan, feb = await cycle(b, JAN), await cycle(b, FEB)
+    assert [(e.cycle_id, e.late) for e in answered] == [(feb.id, False), (jan.id, False), (feb.id, True)]
+    async with b.db.tenant(b.tid) as s:
+        rows = (await s.execute(sa.select(UsageEvent.__table__))).all()
+    stored = {row.id: {name: getattr(row, name) for name in usage_write.COLUMNS} for row in rows}
+    assert stored == {e.id: dataclasses.asdict(e) for e in answered}
 
 
 async def test_a_lock_sees_a_close_that_committed_meanwhile(world: World) -> None:
