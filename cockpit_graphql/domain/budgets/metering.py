@@ -34,7 +34,7 @@ from cockpit_graphql.domain.budgets.allocation import Allocation, allocate
 from cockpit_graphql.domain.budgets.cycles import cycle_bounds
 from cockpit_graphql.domain.budgets.factors import factor_history
 from cockpit_graphql.domain.budgets.money import ZERO, credits_of
-from cockpit_graphql.domain.budgets.notices import detect_notices, insert_notices
+from cockpit_graphql.domain.budgets.notices import detect_notices, insert_notices, notice_caps
 from cockpit_graphql.domain.budgets.repository import CounterDelta
 from cockpit_graphql.domain.budgets.scopes import Placement, PlacementTimeline, Scope, ScopeLevel, UserChains
 from cockpit_graphql.domain.budgets.usage_write import RecordedEvent, add_rollups, new_event_ids, write_events
@@ -510,15 +510,15 @@ async def _record_ahead(
     if locked.status == "CLOSED" or pool_now != pool:
         await savepoint.rollback()
         return None
-    after = await repo.bump_counters(session, tenant, cycle.id, state.deltas, returning=True)
+    caps = await notice_caps(session, pool, state.deltas, chains)
+    after = await repo.bump_counters_watching(session, tenant, cycle.id, state.deltas, caps, account_scope)
     included_now = after[account_scope].included  # with this call's included credits
     holds = included_now <= pool if split is _Split.INCLUDED else included_now >= pool
     if not holds:
         await savepoint.rollback()
         return None
     await add_rollups(session, tenant.value, [e.id for e in new_events])
-    notices = await detect_notices(session, locked, plan, pool, state.deltas, chains, after)
-    await insert_notices(session, tenant, notices)
+    await insert_notices(session, tenant, detect_notices(locked, plan, state.deltas, caps, after))
     await savepoint.commit()
     return outcomes
 
@@ -647,11 +647,14 @@ async def _record_locked(
         deltas = dict(spending)
         for scope, d in release_deltas.get(cycle_id, {}).items():
             add_delta(deltas, scope, d)
-        after = await repo.bump_counters(session, tenant, cycle_id, deltas, returning=bool(spending))
-        if spending:
-            state = states[cycle_id]
-            notices = await detect_notices(session, state.cycle, state.plan, state.pool, spending, chains, after)
-            await insert_notices(session, tenant, notices)
+        if not spending:
+            await repo.bump_counters(session, tenant, cycle_id, deltas)
+            continue
+        state = states[cycle_id]
+        caps = await notice_caps(session, state.pool, spending, chains)
+        account = Scope(ScopeLevel.ACCOUNT, tenant.value)
+        after = await repo.bump_counters_watching(session, tenant, cycle_id, deltas, caps, account)
+        await insert_notices(session, tenant, detect_notices(state.cycle, state.plan, spending, caps, after))
     return outcomes
 
 

@@ -18,7 +18,7 @@ from cockpit_graphql.domain.budgets.allocation import cap_of_level
 from cockpit_graphql.domain.budgets.repository import CounterDelta, Totals
 from cockpit_graphql.domain.budgets.scopes import Scope, ScopeLevel, UserChains
 
-WARN = Decimal("0.8")
+WARN = repo.WATCH_FROM  # 80 %: the lowest threshold; the counters' bump answers the scopes that reached it
 
 
 class NoticeKind(StrEnum):
@@ -46,43 +46,60 @@ def crossings(cap: Decimal, before: Decimal, after: Decimal) -> list[NoticeKind]
     return out
 
 
-async def detect_notices(
-    session: AsyncSession,
+async def notice_caps(
+    session: AsyncSession, pool: Decimal, deltas: dict[Scope, CounterDelta], chains: UserChains
+) -> dict[Scope, Decimal]:
+    """The cap each scope of `deltas` that spends is held to for notices, where it has one above zero:
+    the pool for the account, the one cap rule for a user (`cap_of_level`, along its chain in `chains`),
+    the scope's own cap otherwise. Read before the counters are bumped, so that the bump answers only the
+    scopes that may have crossed a threshold (`repository.bump_counters_watching`)."""
+    # A user's cap may be a default of its chain now, which need not be the chain its usage was counted
+    # along (a settle keeps its reservation's placement): read the settings of both.
+    settings = await repo.scope_settings(session, set(deltas) | chains.above | chains.by_user.keys())
+    caps: dict[Scope, Decimal] = {}
+    for scope, delta in deltas.items():
+        if not delta.spent:
+            continue
+        cap: Decimal | None
+        if scope.level is ScopeLevel.ACCOUNT:
+            cap = pool
+        elif scope.level is ScopeLevel.USER:
+            chain = chains.by_user[scope]
+            cap = cap_of_level(chain, len(chain) - 1, settings, None)[0]
+        else:
+            cap = settings[scope].cap if scope in settings else None
+        if cap is not None and cap > 0:
+            caps[scope] = cap
+    return caps
+
+
+def detect_notices(
     cycle: BudgetCycle,
     plan: BudgetPlan,
-    pool: Decimal,
     deltas: dict[Scope, CounterDelta],
-    chains: UserChains,
+    caps: dict[Scope, Decimal],
     after: dict[Scope, Totals],
 ) -> list[Notice]:
     """Compare running totals before and after `deltas`: `after` holds the totals once the counters
     were bumped, under the cycle lock, by `deltas` and by reservation releases (which move `reserved`
-    only), so spent and overflow before = after − delta.
-    `chains` gives each touched user's chain, so a default cap resolves by the one cap rule."""
-    # A user's cap may be a default of its chain now, which need not be the chain its usage was counted
-    # along (a settle keeps its reservation's placement): read the settings of both.
-    settings = await repo.scope_settings(session, set(deltas) | chains.above | chains.by_user.keys())
+    only), so spent and overflow before = after − delta. `after` needs only the account and the scopes
+    that may have crossed a threshold of their cap in `caps` (`notice_caps`); the others cross none."""
     out: list[Notice] = []
-    for scope, delta in deltas.items():
-        if not delta.spent:
+    for scope, totals in after.items():
+        delta = deltas.get(scope)
+        if delta is None or not delta.spent:
             continue
-        now_spent = after[scope].spent
+        now_spent = totals.spent
         before = now_spent - delta.spent
-        cap: Decimal | None
         if scope.level is ScopeLevel.ACCOUNT:
-            cap = pool
-            over_after = after[scope].overflow
+            over_after = totals.overflow
             over_before = over_after - delta.overflow
             if over_before == 0 < over_after:
                 out.append(Notice(cycle.id, scope, NoticeKind.OVERFLOW_ENTERED, {"overflow": str(over_after)}))
             limit = plan.overflow_cap_credits
             if plan.overflow_policy == "ALLOW" and limit is not None and over_before < limit <= over_after:
                 out.append(Notice(cycle.id, scope, NoticeKind.OVERFLOW_CAP_REACHED, {"overflow": str(over_after)}))
-        elif scope.level is ScopeLevel.USER:
-            chain = chains.by_user[scope]
-            cap = cap_of_level(chain, len(chain) - 1, settings, None)[0]
-        else:
-            cap = settings[scope].cap if scope in settings else None
+        cap = caps.get(scope)
         if cap is None:
             continue
         for kind in crossings(cap, before, now_spent):
